@@ -1,0 +1,229 @@
+// The storage interface. The server, POP3, LMTP and the sync engine reach storage only through
+// this file (ARCHITECTURE.md, layers). It speaks UIDs and mod-sequences, never sequence numbers
+// (decision 1), and is async even where SQLite is synchronous so PostgreSQL can implement it.
+import type { MimeIndex } from '../mime/types.js';
+
+export type StoreErrorCode =
+  | 'NONEXISTENT' // mailbox/user/message does not exist
+  | 'ALREADYEXISTS'
+  | 'INUSE' // e.g. a POP3 maildrop lock
+  | 'NOPERM' // e.g. deleting INBOX
+  | 'CANNOT' // e.g. an invalid mailbox name, renaming a mailbox into itself
+  | 'LIMIT'
+  | 'OVERQUOTA'
+  | 'TOOBIG'
+  | 'EXPUNGEISSUED'
+  | 'TRYCREATE' // destination mailbox of COPY/MOVE/APPEND does not exist
+  | 'CORRUPTION'
+  | 'SERVERBUG';
+
+export class StoreError extends Error {
+  constructor(
+    readonly code: StoreErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StoreError';
+  }
+}
+
+export interface UserRecord {
+  id: number;
+  name: string;
+  /** Self-describing password hash (see src/config/password.ts). */
+  passwordHash: string;
+  createdAt: number;
+}
+
+/** RFC 6154 special-use attribute, with its backslash. */
+export type SpecialUse = '\\Drafts' | '\\Sent' | '\\Trash' | '\\Junk' | '\\Archive' | '\\All' | '\\Flagged';
+
+export interface MailboxRecord {
+  id: number;
+  userId: number;
+  /** Full Unicode name with '/' as hierarchy separator; the inbox is always exactly 'INBOX'. */
+  name: string;
+  /** Distinct for every mailbox ever created in this store, also across delete + re-create. */
+  uidValidity: number;
+  uidNext: number;
+  highestModSeq: number;
+  specialUse: SpecialUse | null;
+  /** Stable identifier for OBJECTID (RFC 8474 MAILBOXID); survives RENAME. */
+  objectId: string;
+  createdAt: number;
+}
+
+export interface MailboxStatus {
+  messages: number;
+  unseen: number;
+  deleted: number;
+  /** Sum of RFC822.SIZE of all messages (STATUS=SIZE, RFC 8438). */
+  size: number;
+  uidNext: number;
+  uidValidity: number;
+  highestModSeq: number;
+  /** Messages with uid >= the mailbox's recent watermark (see claimRecent). */
+  recent: number;
+}
+
+/** What the store keeps per message in a mailbox, without the MIME index. */
+export interface MessageMeta {
+  uid: number;
+  modSeq: number;
+  /** System flags (with backslash) and keywords, in the case they were first stored. No \Recent. */
+  flags: string[];
+  /** Milliseconds since the epoch. */
+  internalDate: number;
+  /** RFC822.SIZE: octets as stored. */
+  size: number;
+  /** Content-addressed blob (hex SHA-256 of the bytes). */
+  blobId: string;
+  /** RFC 8514 SAVEDATE, ms since the epoch. */
+  saveDate: number;
+  /** RFC 8474 EMAILID: kept through COPY and MOVE; each delivery gets a new one. */
+  emailId: string;
+  /** RFC 8474 THREADID, or null until threading assigns one. */
+  threadId: string | null;
+}
+
+export interface MessageRecord extends MessageMeta {
+  mime: MimeIndex;
+}
+
+/** A message whose bytes are on disk (fsynced) and indexed, not yet in any mailbox. */
+export interface PreparedMessage {
+  blobId: string;
+  size: number;
+  mime: MimeIndex;
+}
+
+/** Streams one message into the blob store and the MIME indexer in one pass (decision 3). */
+export interface IngestWriter {
+  /** Resolves when the chunk may be followed by more (backpressure). */
+  write(chunk: Buffer): Promise<void>;
+  /** Flushes, fsyncs and renames the blob into place; returns the prepared message. */
+  finish(): Promise<PreparedMessage>;
+  /** Drops the temporary file. */
+  abort(): Promise<void>;
+}
+
+export interface AppendItem {
+  message: PreparedMessage;
+  flags: string[];
+  /** ms since epoch; defaults to now. */
+  internalDate?: number;
+}
+
+export interface AppendResult {
+  uidValidity: number;
+  uids: number[];
+  modSeq: number;
+}
+
+export interface CopyResult {
+  uidValidity: number;
+  /** Pairs [source uid, destination uid], in source uid order. */
+  mapping: Array<[number, number]>;
+  modSeq: number;
+}
+
+export type FlagOperation = 'set' | 'add' | 'remove';
+
+export interface StoreFlagsResult {
+  /** The new mod-sequence, or the old highest one when nothing changed. */
+  modSeq: number;
+  /** Messages whose flags changed (or were touched), with their resulting flags. */
+  updated: Array<{ uid: number; flags: string[]; modSeq: number }>;
+  /** UIDs not changed because their modSeq was above `unchangedSince` (RFC 7162 §3.1.3). */
+  modified: number[];
+}
+
+/** What changed in a mailbox since a mod-sequence (decision 2: one log for IDLE, QRESYNC, sync). */
+export interface ChangeSet {
+  highestModSeq: number;
+  uidNext: number;
+  /** Messages (new or changed) with modSeq > since, in uid order. */
+  changed: MessageMeta[];
+  /** UIDs expunged after `since`, ascending. */
+  expunged: number[];
+  /** true when tombstones after `since` were pruned: `expunged` may be incomplete. */
+  truncated: boolean;
+}
+
+/** A poke published after a commit; listeners then call changesSince(). */
+export interface ChangeEvent {
+  mailboxId: number;
+  userId: number;
+  modSeq: number;
+}
+
+export interface Store {
+  close(): Promise<void>;
+
+  // --- accounts
+  createUser(name: string, passwordHash: string): Promise<UserRecord>;
+  getUser(name: string): Promise<UserRecord | null>;
+  listUsers(): Promise<UserRecord[]>;
+  setPassword(name: string, passwordHash: string): Promise<void>;
+  /** Deletes the user and all their mailboxes and messages. */
+  deleteUser(name: string): Promise<void>;
+
+  // --- mailboxes (names are full Unicode paths, '/' separated; 'INBOX' exact)
+  listMailboxes(userId: number): Promise<MailboxRecord[]>;
+  getMailbox(userId: number, name: string): Promise<MailboxRecord | null>;
+  getMailboxById(mailboxId: number): Promise<MailboxRecord | null>;
+  /** Creates the mailbox (not its parents: callers create intermediate levels). ALREADYEXISTS if present. */
+  createMailbox(userId: number, name: string, opts?: { specialUse?: SpecialUse | null }): Promise<MailboxRecord>;
+  /** Deletes the mailbox and its messages (children stay). NONEXISTENT if absent; NOPERM for INBOX. */
+  deleteMailbox(userId: number, name: string): Promise<void>;
+  /** Renames the mailbox and every child (`from/…`). For INBOX: creates `to`, moves INBOX's messages
+   *  into it and leaves INBOX empty (RFC 9051 §6.3.6). ALREADYEXISTS / NONEXISTENT as fitting. */
+  renameMailbox(userId: number, from: string, to: string): Promise<void>;
+  setSpecialUse(mailboxId: number, use: SpecialUse | null): Promise<void>;
+  /** Subscriptions are names and may outlive the mailbox (RFC 9051 §6.3.7). */
+  setSubscribed(userId: number, name: string, subscribed: boolean): Promise<void>;
+  listSubscriptions(userId: number): Promise<string[]>;
+  mailboxStatus(mailboxId: number): Promise<MailboxStatus>;
+  /** Returns the uid from which messages are \Recent for the caller and moves the watermark to uidNext,
+   *  atomically, so only one session sees each message as recent (RFC 3501 §2.3.2). */
+  claimRecent(mailboxId: number): Promise<number>;
+
+  // --- messages
+  beginIngest(): IngestWriter;
+  /** Convenience: ingest a whole buffer. */
+  prepare(data: Buffer): Promise<PreparedMessage>;
+  /** Appends atomically (all or none; MULTIAPPEND, RFC 3502). TRYCREATE if the mailbox is gone. */
+  append(mailboxId: number, items: AppendItem[]): Promise<AppendResult>;
+  /** All messages, ascending uid. Used by SELECT. */
+  listMessages(mailboxId: number): Promise<MessageMeta[]>;
+  /** The given uids that exist, ascending; with `mime` the stored part tree too. */
+  getMessages(mailboxId: number, uids: number[]): Promise<MessageRecord[]>;
+  storeFlags(
+    mailboxId: number,
+    uids: number[],
+    op: FlagOperation,
+    flags: string[],
+    opts?: { unchangedSince?: number },
+  ): Promise<StoreFlagsResult>;
+  /** Copies without copying bytes; keeps flags and internal date; new saveDate. TRYCREATE if dst is gone. */
+  copyMessages(srcMailboxId: number, uids: number[], dstMailboxId: number): Promise<CopyResult>;
+  /** Copy + expunge from the source, in one transaction (RFC 6851). */
+  moveMessages(srcMailboxId: number, uids: number[], dstMailboxId: number): Promise<CopyResult & { expunged: number[] }>;
+  /** Removes the messages that have \Deleted (only those among `uids` when given). Returns removed uids. */
+  expunge(mailboxId: number, uids?: number[]): Promise<number[]>;
+  changesSince(mailboxId: number, modSeq: number): Promise<ChangeSet>;
+
+  // --- message bytes
+  /** Reads [start, end) of a blob (end exclusive, clamped to the size). */
+  readBlob(blobId: string, start: number, end: number): Promise<Buffer>;
+  /** Streams [start, end) of a blob in chunks, reading only that range. */
+  streamBlob(blobId: string, start: number, end: number): AsyncIterable<Buffer>;
+
+  // --- notifications and upkeep
+  /** Called after each commit that changes `mailboxId`'s messages. Returns an unsubscribe function. */
+  watchMailbox(mailboxId: number, listener: (event: ChangeEvent) => void): () => void;
+  /** Called after any change to the user's mailbox list or any of their mailboxes. */
+  watchUser(userId: number, listener: (event: ChangeEvent) => void): () => void;
+  /** Removes blobs no message references and temp files left by crashes. */
+  collectGarbage(): Promise<{ removedBlobs: number }>;
+}
