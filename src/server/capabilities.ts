@@ -1,0 +1,47 @@
+// The CAPABILITY list (RFC 9051 §7.2.2), which depends on the session's state and transport.
+import { LIMITS } from '../protocol/limits.js';
+import type { ServerSettings } from './server-context.js';
+import type { Session } from './session.js';
+
+/** Extensions a client may ENABLE (RFC 5161), upper-case. */
+export const ENABLEABLE = new Set(['IMAP4REV2']);
+
+/** Extensions implemented for authenticated sessions, in addition to the base protocols. */
+export const EXTENSIONS = [
+  'SASL-IR',
+  'LITERAL+',
+  'ID',
+  'ENABLE',
+  'IDLE',
+  'NAMESPACE',
+  'UNSELECT',
+  'UIDPLUS',
+  'MOVE',
+  'CHILDREN',
+  'LIST-EXTENDED',
+  'LIST-STATUS',
+  'SPECIAL-USE',
+  'MULTIAPPEND',
+  'ESEARCH',
+  'SEARCHRES',
+  'STATUS=SIZE',
+];
+
+export function authAllowed(session: Session, settings: ServerSettings): boolean {
+  if (session.secure) return true;
+  if (settings.allowInsecureAuth === 'always') return true;
+  return settings.allowInsecureAuth === 'loopback' && session.isLoopback;
+}
+
+export function capabilityList(session: Session, settings: ServerSettings): string[] {
+  const caps = ['IMAP4rev1', 'IMAP4rev2'];
+  if (session.state.kind === 'not-authenticated') {
+    caps.push('SASL-IR', 'LITERAL+', 'ID', 'ENABLE', 'IDLE');
+    if (!session.secure && settings.tlsAvailable) caps.push('STARTTLS');
+    if (authAllowed(session, settings)) caps.push('AUTH=PLAIN');
+    else caps.push('LOGINDISABLED');
+    return caps;
+  }
+  caps.push(...EXTENSIONS, `APPENDLIMIT=${Math.min(settings.maxMessageSize, LIMITS.maxMessageSize)}`);
+  return caps;
+}

@@ -1,0 +1,95 @@
+// Not-authenticated state: STARTTLS (RFC 9051 §6.2.1), LOGIN (§6.2.3), AUTHENTICATE (§6.2.2) with PLAIN
+// (RFC 4616) and SASL-IR (RFC 4959). Failed logins are slowed down per address and then locked out.
+import type { UserRecord } from '../../store/types.js';
+import { bad, no } from '../errors.js';
+import { authAllowed, capabilityList } from '../capabilities.js';
+import { defineCommand, type CommandContext } from '../session.js';
+
+export const authCommands = [
+  defineCommand({
+    name: 'STARTTLS',
+    states: ['not-authenticated'],
+    parse: (r) => r.end(),
+    async run(ctx) {
+      if (ctx.session.secure) throw bad('TLS is already active');
+      if (!ctx.server.settings.tlsAvailable) throw no('TLS is not configured', 'CANNOT');
+      await ctx.startTls();
+      return 'Begin TLS negotiation now';
+    },
+  }),
+  defineCommand({
+    name: 'LOGIN',
+    states: ['not-authenticated'],
+    parse(r) {
+      const user = r.astring('user name');
+      const password = r.astring('password');
+      r.end();
+      return { user, password };
+    },
+    async run(ctx, { user, password }) {
+      if (!authAllowed(ctx.session, ctx.server.settings)) {
+        throw no('Plaintext authentication is disabled; use STARTTLS first', 'PRIVACYREQUIRED');
+      }
+      return login(ctx, user, password);
+    },
+  }),
+  defineCommand({
+    name: 'AUTHENTICATE',
+    states: ['not-authenticated'],
+    parse(r) {
+      const mechanism = r.atom('SASL mechanism').toUpperCase();
+      const initial = r.atEnd() ? null : r.astring('initial response');
+      r.end();
+      return { mechanism, initial };
+    },
+    async run(ctx, { mechanism, initial }) {
+      if (mechanism !== 'PLAIN') throw no(`Unsupported SASL mechanism ${mechanism.slice(0, 20)}`, 'CANNOT');
+      if (!authAllowed(ctx.session, ctx.server.settings)) {
+        throw no('Plaintext authentication is disabled; use STARTTLS first', 'PRIVACYREQUIRED');
+      }
+      let response: string;
+      if (initial !== null) {
+        response = initial === '=' ? '' : initial;
+      } else {
+        await ctx.continuation('');
+        const line = await ctx.readLine();
+        if (line === null) throw bad('Connection closed');
+        response = line.toString('latin1');
+      }
+      // RFC 9051 §6.2.2: a lone "*" cancels the exchange.
+      if (response === '*') throw bad('Authentication cancelled');
+      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(response) || response.length % 4 !== 0) {
+        throw bad('Invalid base64 in SASL response');
+      }
+      const decoded = Buffer.from(response, 'base64').toString('utf8');
+      // PLAIN: [authzid] NUL authcid NUL passwd (RFC 4616 §2)
+      const parts = decoded.split('\0');
+      if (parts.length !== 3) throw bad('Malformed PLAIN response');
+      const [authzid, authcid, password] = parts as [string, string, string];
+      if (authzid !== '' && authzid !== authcid) throw no('Authorization identity not permitted', 'AUTHORIZATIONFAILED');
+      return login(ctx, authcid, password);
+    },
+  }),
+];
+
+async function login(ctx: CommandContext, user: string, password: string) {
+  const ip = ctx.session.remoteAddress;
+  const throttle = ctx.server.throttle;
+  if (throttle.check(ip) < 0) {
+    throw no('Too many failed logins; try again later', 'UNAVAILABLE');
+  }
+  let record: UserRecord | null = null;
+  if (user.length <= 255 && password.length <= 1024) record = await ctx.server.authenticate(user, password);
+  if (!record) {
+    const delay = throttle.fail(ip);
+    await new Promise((r) => setTimeout(r, delay));
+    ctx.log.info({ ip, user: user.slice(0, 64) }, 'failed login');
+    throw no('Invalid credentials', 'AUTHENTICATIONFAILED');
+  }
+  throttle.succeed(ip);
+  ctx.setState({ kind: 'authenticated', user: record });
+  ctx.log.info({ ip, user: record.name }, 'login');
+  const caps = capabilityList(ctx.session, ctx.server.settings).join(' ');
+  return { status: 'OK' as const, code: { name: 'CAPABILITY', args: caps }, text: 'Logged in' };
+}
+

@@ -1,0 +1,378 @@
+// Mailbox commands of the authenticated state: CREATE, DELETE, RENAME (RFC 9051 §6.3.4-6.3.6), SUBSCRIBE,
+// UNSUBSCRIBE (§6.3.7-8), LIST (§6.3.9, LIST-EXTENDED RFC 5258, LIST-STATUS RFC 5819, SPECIAL-USE RFC 6154),
+// LSUB (RFC 3501 §6.3.9), NAMESPACE (RFC 2342 / RFC 9051 §6.3.10), STATUS (§6.3.11, STATUS=SIZE RFC 8438).
+import { Atom } from '../../protocol/types.js';
+import type { ImapArg, ResponseValue } from '../../protocol/types.js';
+import type { MailboxRecord, Store } from '../../store/types.js';
+import { StoreError } from '../../store/types.js';
+import { bad, no } from '../errors.js';
+import { ancestors, compilePattern, joinReference, mailboxToWire, SEPARATOR, validateNewName } from '../mailbox-names.js';
+import { defineCommand, isRev2, sessionUtf8, type CommandContext, type Session } from '../session.js';
+
+function userOf(s: Session) {
+  if (s.state.kind !== 'authenticated' && s.state.kind !== 'selected') throw bad('Not authenticated');
+  return s.state.user;
+}
+
+const AUTH_STATES = ['authenticated', 'selected'] as const;
+
+/** Creates `name` and any missing superior levels (RFC 9051 §6.3.4). */
+export async function createWithParents(store: Store, userId: number, name: string): Promise<MailboxRecord> {
+  for (const parent of ancestors(name)) {
+    if (!(await store.getMailbox(userId, parent))) {
+      try {
+        await store.createMailbox(userId, parent);
+      } catch (err) {
+        if (!(err instanceof StoreError && err.code === 'ALREADYEXISTS')) throw err;
+      }
+    }
+  }
+  return store.createMailbox(userId, name);
+}
+
+export const STATUS_ITEMS = ['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'SIZE', 'RECENT'];
+
+function parseStatusItems(items: ImapArg[], session: Session): string[] {
+  if (items.length === 0) throw bad('STATUS needs at least one item');
+  const out: string[] = [];
+  for (const it of items) {
+    if (it.type !== 'atom') throw bad('Invalid STATUS item');
+    const name = it.value.toUpperCase();
+    if (!STATUS_ITEMS.includes(name)) throw bad(`Unknown STATUS item ${it.value.slice(0, 30)}`);
+    if (name === 'RECENT' && isRev2(session)) throw bad('RECENT is not an IMAP4rev2 STATUS item');
+    if (!out.includes(name)) out.push(name);
+  }
+  return out;
+}
+
+export async function statusValues(store: Store, mailbox: MailboxRecord, items: string[]): Promise<ResponseValue[]> {
+  const st = await store.mailboxStatus(mailbox.id);
+  const out: ResponseValue[] = [];
+  for (const item of items) {
+    const value =
+      item === 'MESSAGES'
+        ? st.messages
+        : item === 'UIDNEXT'
+          ? st.uidNext
+          : item === 'UIDVALIDITY'
+            ? st.uidValidity
+            : item === 'UNSEEN'
+              ? st.unseen
+              : item === 'DELETED'
+                ? st.deleted
+                : item === 'SIZE'
+                  ? st.size
+                  : st.recent;
+    out.push(new Atom(item), value);
+  }
+  return out;
+}
+
+interface ListArgs {
+  selection: Set<string>;
+  reference: string;
+  patterns: string[];
+  returns: Set<string>;
+  statusItems: string[] | null;
+  lsub: boolean;
+}
+
+function parseListArgs(r: import('../args.js').ArgReader, session: Session, lsub: boolean): ListArgs {
+  const selection = new Set<string>();
+  const returns = new Set<string>();
+  let statusItems: string[] | null = null;
+  if (!lsub && r.isList()) {
+    for (const it of r.list('selection options')) {
+      if (it.type !== 'atom') throw bad('Invalid LIST selection option');
+      const opt = it.value.toUpperCase();
+      if (!['SUBSCRIBED', 'REMOTE', 'RECURSIVEMATCH', 'SPECIAL-USE'].includes(opt)) {
+        throw bad(`Unknown LIST selection option ${it.value.slice(0, 30)}`);
+      }
+      selection.add(opt);
+    }
+    // RFC 5258 §3.1: RECURSIVEMATCH alone is a syntax error.
+    if (selection.has('RECURSIVEMATCH') && !selection.has('SUBSCRIBED') && !selection.has('SPECIAL-USE')) {
+      throw bad('RECURSIVEMATCH needs another selection option');
+    }
+  }
+  const reference = r.pattern();
+  const patterns: string[] = [];
+  if (!lsub && r.isList()) {
+    for (const it of r.list('mailbox patterns')) {
+      if (it.type !== 'atom' && it.type !== 'string') throw bad('Invalid mailbox pattern');
+      const sub = new (r.constructor as typeof import('../args.js').ArgReader)([it], r.utf8);
+      patterns.push(sub.pattern());
+    }
+    if (patterns.length === 0) throw bad('Empty pattern list');
+  } else {
+    patterns.push(r.pattern());
+  }
+  if (!lsub && r.isAtom('RETURN')) {
+    r.atom();
+    const opts = r.list('return options');
+    for (let i = 0; i < opts.length; i++) {
+      const it = opts[i]!;
+      if (it.type !== 'atom') throw bad('Invalid LIST return option');
+      const opt = it.value.toUpperCase();
+      if (opt === 'STATUS') {
+        const items = opts[i + 1];
+        if (!items || items.type !== 'list') throw bad('STATUS return option needs a list of items');
+        statusItems = parseStatusItems(items.items, session);
+        i++;
+      } else if (['SUBSCRIBED', 'CHILDREN', 'SPECIAL-USE', 'MYRIGHTS'].includes(opt)) {
+        if (opt === 'MYRIGHTS') throw bad('MYRIGHTS needs ACL');
+        returns.add(opt);
+      } else {
+        throw bad(`Unknown LIST return option ${it.value.slice(0, 30)}`);
+      }
+    }
+  }
+  r.end();
+  return { selection, reference, patterns, returns, statusItems, lsub };
+}
+
+async function runList(ctx: CommandContext, args: ListArgs): Promise<void> {
+  const user = userOf(ctx.session);
+  const utf8 = sessionUtf8(ctx.session);
+  const verb = args.lsub ? 'LSUB' : 'LIST';
+  // LIST "" "" asks for the hierarchy delimiter and root (RFC 9051 §6.3.9).
+  if (!args.lsub && args.patterns.length === 1 && args.patterns[0] === '' && args.selection.size === 0) {
+    await ctx.untagged([new Atom(verb), [new Atom('\\Noselect')], SEPARATOR, '']);
+    return;
+  }
+  const mailboxes = await ctx.store.listMailboxes(user.id);
+  const byName = new Map(mailboxes.map((m) => [m.name, m] as const));
+  const subscribed = new Set(await ctx.store.listSubscriptions(user.id));
+  const wantSubscribed = args.selection.has('SUBSCRIBED') || args.lsub;
+  const returnSubscribed = args.returns.has('SUBSCRIBED') || args.selection.has('SUBSCRIBED');
+  const specialOnly = args.selection.has('SPECIAL-USE');
+  const recursive = args.selection.has('RECURSIVEMATCH');
+
+  // Every name that exists, is subscribed, or is a superior of one of those.
+  const all = new Set<string>();
+  for (const m of mailboxes) all.add(m.name);
+  if (wantSubscribed) for (const s of subscribed) all.add(s);
+  const withAncestors = new Set(all);
+  for (const n of all) for (const a of ancestors(n)) withAncestors.add(a);
+  const children = new Map<string, string[]>();
+  for (const n of withAncestors) {
+    const parts = n.split(SEPARATOR);
+    if (parts.length > 1) {
+      const parent = parts.slice(0, -1).join(SEPARATOR);
+      const list = children.get(parent) ?? [];
+      list.push(n);
+      children.set(parent, list);
+    }
+  }
+  const hasExistingDescendant = (name: string): boolean => {
+    const prefix = name + SEPARATOR;
+    for (const m of mailboxes) if (m.name.startsWith(prefix)) return true;
+    return false;
+  };
+  const hasSubscribedDescendant = (name: string): boolean => {
+    const prefix = name + SEPARATOR;
+    for (const s of subscribed) if (s.startsWith(prefix)) return true;
+    return false;
+  };
+
+  const matchers = args.patterns.map((p) => compilePattern(joinReference(args.reference, p)));
+  const matches = (n: string) => matchers.some((m) => m(n));
+  const names = [...withAncestors].sort(compareNames);
+  for (const name of names) {
+    if (!matches(name)) continue;
+    const mbox = byName.get(name);
+    const isSub = subscribed.has(name);
+    let childInfo = false;
+    if (wantSubscribed && !isSub) {
+      // Not subscribed itself: listed only with RECURSIVEMATCH (CHILDINFO) or, for LSUB/%, as \Noselect parent.
+      if (args.lsub) {
+        if (!hasSubscribedDescendant(name)) continue;
+        // RFC 3501 §6.3.9: LSUB with "%" lists a parent of subscribed children as \Noselect.
+        if (!args.patterns.some((p) => p.includes('%'))) continue;
+      } else if (recursive && hasSubscribedDescendant(name)) {
+        childInfo = true;
+      } else continue;
+    }
+    if (specialOnly && !mbox?.specialUse) {
+      if (!(recursive && [...(children.get(name) ?? [])].length > 0)) continue;
+    }
+    const attrs: Atom[] = [];
+    if (!mbox) {
+      if (args.lsub) attrs.push(new Atom('\\Noselect'));
+      else attrs.push(new Atom('\\NonExistent'));
+    }
+    if (!args.lsub) {
+      attrs.push(new Atom(hasExistingDescendant(name) ? '\\HasChildren' : '\\HasNoChildren'));
+      if (returnSubscribed && isSub) attrs.push(new Atom('\\Subscribed'));
+      if (mbox?.specialUse) attrs.push(new Atom(mbox.specialUse));
+    }
+    if (!mbox && !args.lsub && !wantSubscribed && !hasExistingDescendant(name)) continue;
+    const line: ResponseValue[] = [new Atom(verb), attrs, SEPARATOR, mailboxToWire(name, utf8)];
+    if (childInfo) line.push([new Atom('CHILDINFO'), ['SUBSCRIBED']]);
+    await ctx.untagged(line);
+    if (args.statusItems && mbox) {
+      try {
+        const values = await statusValues(ctx.store, mbox, args.statusItems);
+        await ctx.untagged([new Atom('STATUS'), mailboxToWire(name, utf8), values]);
+      } catch (err) {
+        if (!(err instanceof StoreError)) throw err;
+      }
+    }
+  }
+}
+
+function compareNames(a: string, b: string): number {
+  if (a === 'INBOX') return -1;
+  if (b === 'INBOX') return 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export const mailboxCommands = [
+  defineCommand({
+    name: 'CREATE',
+    states: [...AUTH_STATES],
+    parse(r) {
+      const name = r.mailbox();
+      // An optional CREATE-SPECIAL-USE parameter list is not advertised; reject extra arguments.
+      r.end();
+      return name;
+    },
+    async run(ctx, rawName) {
+      const user = userOf(ctx.session);
+      // A trailing separator declares the intent to create children (RFC 9051 §6.3.4).
+      const name = rawName.endsWith(SEPARATOR) ? rawName.slice(0, -1) : rawName;
+      if (name === 'INBOX') throw no('INBOX always exists', 'ALREADYEXISTS');
+      validateNewName(name);
+      if (await ctx.store.getMailbox(user.id, name)) throw no('Mailbox already exists', 'ALREADYEXISTS');
+      await createWithParents(ctx.store, user.id, name);
+      return 'CREATE completed';
+    },
+  }),
+  defineCommand({
+    name: 'DELETE',
+    states: [...AUTH_STATES],
+    parse(r) {
+      const name = r.mailbox();
+      r.end();
+      return name;
+    },
+    async run(ctx, name) {
+      const user = userOf(ctx.session);
+      if (name === 'INBOX') throw no('INBOX cannot be deleted', 'CANNOT');
+      const mbox = await ctx.store.getMailbox(user.id, name);
+      if (!mbox) throw no('No such mailbox', 'NONEXISTENT');
+      const st = ctx.session.state;
+      if (st.kind === 'selected' && st.view.mailboxId === mbox.id) {
+        // RFC 9051 §6.3.4 leaves this to the server; we close the selection first, like Dovecot.
+        ctx.setState({ kind: 'authenticated', user: st.user });
+        await ctx.untaggedStatus('OK', { name: 'CLOSED' }, 'Mailbox deleted');
+      }
+      await ctx.store.deleteMailbox(user.id, name);
+      return 'DELETE completed';
+    },
+  }),
+  defineCommand({
+    name: 'RENAME',
+    states: [...AUTH_STATES],
+    parse(r) {
+      const from = r.mailbox();
+      const to = r.mailbox();
+      r.end();
+      return { from, to };
+    },
+    async run(ctx, { from, to }) {
+      const user = userOf(ctx.session);
+      const target = to.endsWith(SEPARATOR) ? to.slice(0, -1) : to;
+      validateNewName(target);
+      if (target === 'INBOX') throw no('Cannot rename to INBOX', 'ALREADYEXISTS');
+      if (!(await ctx.store.getMailbox(user.id, from))) throw no('No such mailbox', 'NONEXISTENT');
+      if (await ctx.store.getMailbox(user.id, target)) throw no('Target mailbox already exists', 'ALREADYEXISTS');
+      if (from !== 'INBOX' && (target === from || target.startsWith(from + SEPARATOR))) {
+        throw no('Cannot rename a mailbox into itself', 'CANNOT');
+      }
+      for (const parent of ancestors(target)) {
+        if (parent === from) continue;
+        if (!(await ctx.store.getMailbox(user.id, parent))) await createWithParents(ctx.store, user.id, parent);
+      }
+      await ctx.store.renameMailbox(user.id, from, target);
+      return 'RENAME completed';
+    },
+  }),
+  defineCommand({
+    name: 'SUBSCRIBE',
+    states: [...AUTH_STATES],
+    parse(r) {
+      const name = r.mailbox();
+      r.end();
+      return name;
+    },
+    async run(ctx, name) {
+      const user = userOf(ctx.session);
+      validateNewName(name);
+      await ctx.store.setSubscribed(user.id, name, true);
+      return 'SUBSCRIBE completed';
+    },
+  }),
+  defineCommand({
+    name: 'UNSUBSCRIBE',
+    states: [...AUTH_STATES],
+    parse(r) {
+      const name = r.mailbox();
+      r.end();
+      return name;
+    },
+    async run(ctx, name) {
+      const user = userOf(ctx.session);
+      const subs = await ctx.store.listSubscriptions(user.id);
+      if (!subs.includes(name)) throw no('Not subscribed', 'NONEXISTENT');
+      await ctx.store.setSubscribed(user.id, name, false);
+      return 'UNSUBSCRIBE completed';
+    },
+  }),
+  defineCommand({
+    name: 'LIST',
+    states: [...AUTH_STATES],
+    parse: (r, s) => parseListArgs(r, s, false),
+    run: async (ctx, args) => {
+      await runList(ctx, args);
+      return 'LIST completed';
+    },
+  }),
+  defineCommand({
+    name: 'LSUB',
+    states: [...AUTH_STATES],
+    parse: (r, s) => parseListArgs(r, s, true),
+    run: async (ctx, args) => {
+      await runList(ctx, args);
+      return 'LSUB completed';
+    },
+  }),
+  defineCommand({
+    name: 'NAMESPACE',
+    states: [...AUTH_STATES],
+    parse: (r) => r.end(),
+    async run(ctx) {
+      // One personal namespace with prefix "" and separator "/" (RFC 2342 §5).
+      await ctx.untagged([new Atom('NAMESPACE'), [['', SEPARATOR]], null, null]);
+      return 'NAMESPACE completed';
+    },
+  }),
+  defineCommand({
+    name: 'STATUS',
+    states: [...AUTH_STATES],
+    parse(r, s) {
+      const name = r.mailbox();
+      const items = parseStatusItems(r.list('status items'), s);
+      r.end();
+      return { name, items };
+    },
+    async run(ctx, { name, items }) {
+      const user = userOf(ctx.session);
+      const mbox = await ctx.store.getMailbox(user.id, name);
+      if (!mbox) throw no('No such mailbox', 'NONEXISTENT');
+      const values = await statusValues(ctx.store, mbox, items);
+      await ctx.untagged([new Atom('STATUS'), mailboxToWire(mbox.name, sessionUtf8(ctx.session)), values]);
+      return 'STATUS completed';
+    },
+  }),
+];

@@ -1,0 +1,146 @@
+// The IMAP listeners: plain (with STARTTLS) and implicit TLS (RFC 8314), per-address connection limits,
+// and the shared context of all sessions.
+import net from 'node:net';
+import tls from 'node:tls';
+import { hashPassword, verifyPassword } from '../auth/password.js';
+import { randomBytes } from 'node:crypto';
+import { LIMITS } from '../protocol/limits.js';
+import type { Store, UserRecord } from '../store/types.js';
+import { Connection } from './connection.js';
+import { buildRegistry } from './registry.js';
+import { LoginThrottle, type ServerContext, type ServerSettings } from './server-context.js';
+import type { ServerLoggerLike } from './session.js';
+
+export type ServerLogger = ServerLoggerLike;
+
+export interface ServerOptions {
+  store: Store;
+  host: string;
+  /** null = listener disabled; 0 = OS-chosen port. */
+  imapPort: number | null;
+  imapsPort: number | null;
+  tls: { key: string | Buffer; cert: string | Buffer } | null;
+  allowInsecureAuth?: 'loopback' | 'always' | 'never';
+  logger?: ServerLogger;
+  maxMessageSize?: number;
+  maxConnectionsPerIp?: number;
+  idleTimeoutMs?: number;
+}
+
+export interface RunningServer {
+  imapPort: number | null;
+  imapsPort: number | null;
+  /** Number of open connections. */
+  connections(): number;
+  close(): Promise<void>;
+}
+
+const silentLogger: ServerLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const log = opts.logger ?? silentLogger;
+  const secureContext = opts.tls ? tls.createSecureContext({ key: opts.tls.key, cert: opts.tls.cert }) : null;
+  const settings: ServerSettings = {
+    allowInsecureAuth: opts.allowInsecureAuth ?? 'loopback',
+    tlsAvailable: secureContext !== null,
+    maxMessageSize: opts.maxMessageSize ?? LIMITS.maxMessageSize,
+    maxConnectionsPerIp: opts.maxConnectionsPerIp ?? LIMITS.maxConnectionsPerIp,
+    idleTimeoutMs: opts.idleTimeoutMs ?? LIMITS.idleTimeoutMs,
+    preAuthTimeoutMs: LIMITS.preAuthTimeoutMs,
+  };
+  const store = opts.store;
+  // A hash of a random password, so unknown users cost one verification too.
+  const dummyHash = await hashPassword(randomBytes(16).toString('hex'));
+  const ctx: ServerContext = {
+    store,
+    settings,
+    throttle: new LoginThrottle(),
+    log,
+    async authenticate(name: string, password: string): Promise<UserRecord | null> {
+      const user = await store.getUser(name);
+      if (!user) {
+        // Spend comparable time for unknown users so timing does not reveal which names exist.
+        await verifyPassword(password, dummyHash);
+        return null;
+      }
+      return (await verifyPassword(password, user.passwordHash)) ? user : null;
+    },
+  };
+  const registry = buildRegistry();
+  const open = new Set<Connection>();
+  const perIp = new Map<string, number>();
+
+  const accept = (socket: net.Socket, implicitTls: boolean): void => {
+    const ip = socket.remoteAddress ?? '';
+    const count = perIp.get(ip) ?? 0;
+    if (count >= settings.maxConnectionsPerIp) {
+      socket.end('* BYE [UNAVAILABLE] Too many connections from your address\r\n');
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
+    perIp.set(ip, count + 1);
+    let closed = false;
+    const conn = new Connection({
+      socket,
+      server: ctx,
+      registry,
+      secureContext,
+      implicitTls,
+      onClose: () => {
+        if (closed) return;
+        closed = true;
+        open.delete(conn);
+        const n = (perIp.get(ip) ?? 1) - 1;
+        if (n <= 0) perIp.delete(ip);
+        else perIp.set(ip, n);
+      },
+    });
+    open.add(conn);
+    conn.start();
+  };
+
+  const servers: net.Server[] = [];
+  let imapPort: number | null = null;
+  let imapsPort: number | null = null;
+  if (opts.imapPort !== null) {
+    const srv = net.createServer((s) => accept(s, false));
+    imapPort = await listen(srv, opts.host, opts.imapPort);
+    servers.push(srv);
+  }
+  if (opts.imapsPort !== null) {
+    if (!secureContext) throw new Error('implicit TLS needs a certificate');
+    const srv = tls.createServer({ secureContext }, (s) => accept(s, true));
+    srv.on('tlsClientError', () => undefined);
+    imapsPort = await listen(srv, opts.host, opts.imapsPort);
+    servers.push(srv);
+  }
+  log.info({ host: opts.host, imapPort, imapsPort }, 'IMAP listening');
+
+  return {
+    imapPort,
+    imapsPort,
+    connections: () => open.size,
+    async close() {
+      await Promise.all(
+        servers.map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              s.close(() => resolve());
+            }),
+        ),
+      );
+      for (const c of [...open]) c.close();
+    },
+  };
+}
+
+function listen(srv: net.Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(port, host, () => {
+      srv.off('error', reject);
+      const addr = srv.address();
+      resolve(typeof addr === 'object' && addr ? addr.port : port);
+    });
+  });
+}
