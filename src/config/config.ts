@@ -1,0 +1,341 @@
+// Petrel's settings: one table of settings, each with one name per source —
+//   flag --imap-port · environment PETREL_IMAP_PORT · config file key imap_port —
+// resolved in the order flags > environment > config file > defaults (issue 2, item 2).
+// The config file is TOML (TOML v1.0.0, via smol-toml) or JSON, chosen by extension; it is the file
+// named by --config or PETREL_CONFIG, else <data>/petrel.toml when that exists.
+// Port 0 disables a listener (it becomes null here).
+import { readFile, stat } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { dirname, extname, resolve } from 'node:path';
+import { parse as parseToml, TomlError } from 'smol-toml';
+
+export type AuthPolicy = 'loopback' | 'always' | 'never';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export type LogFormat = 'text' | 'json';
+
+export const AUTH_POLICIES: readonly AuthPolicy[] = ['loopback', 'always', 'never'];
+export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+export const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
+
+export interface PetrelConfig {
+  /** Absolute path of the data directory (store, blobs, generated certificate). */
+  dataDir: string;
+  /** Address the listeners bind to. */
+  host: string;
+  /** Cleartext IMAP port (STARTTLS offered); null = disabled. */
+  imapPort: number | null;
+  /** Implicit-TLS IMAP port (RFC 8314 §3.3); null = disabled. */
+  imapsPort: number | null;
+  /** Reserved for the POP3 listener (RFC 1939), not served yet. */
+  pop3Port: number | null;
+  /** Reserved for POP3 over implicit TLS (RFC 8314), not served yet. */
+  pop3sPort: number | null;
+  /** Reserved for the LMTP listener (RFC 2033), not served yet; disabled by default. */
+  lmtpPort: number | null;
+  /** Absolute path of a PEM certificate (chain), or null for the generated self-signed one. */
+  tlsCert: string | null;
+  /** Absolute path of the PEM private key belonging to tlsCert. */
+  tlsKey: string | null;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+  /** Where LOGIN/AUTHENTICATE are allowed without TLS (RFC 9051 §6.2.3 LOGINDISABLED otherwise). */
+  allowInsecureAuth: AuthPolicy;
+  /** Absolute path of the config file that was read, or null. */
+  configFile: string | null;
+  /** Where each setting's value came from. */
+  sources: Record<SettingKey, SettingSource>;
+  /** Non-fatal remarks (e.g. an unknown PETREL_* variable), for the caller to print. */
+  warnings: string[];
+}
+
+export type SettingKey =
+  | 'dataDir'
+  | 'host'
+  | 'imapPort'
+  | 'imapsPort'
+  | 'pop3Port'
+  | 'pop3sPort'
+  | 'lmtpPort'
+  | 'tlsCert'
+  | 'tlsKey'
+  | 'logLevel'
+  | 'logFormat'
+  | 'allowInsecureAuth';
+
+export type SettingSource = 'flag' | 'env' | 'file' | 'default';
+
+type Kind = 'path' | 'host' | 'port' | { oneOf: readonly string[] };
+
+export interface SettingSpec {
+  key: SettingKey;
+  /** Key in the config file. */
+  file: string;
+  /** Environment variable. */
+  env: string;
+  /** Command-line flag, or null when the setting has none (yet). */
+  flag: string | null;
+  kind: Kind;
+  default: string | number | null;
+  description: string;
+}
+
+/** Every setting. The README's configuration table is written from this list. */
+export const SETTINGS: readonly SettingSpec[] = [
+  { key: 'dataDir', file: 'data', env: 'PETREL_DATA', flag: '--data', kind: 'path', default: './data',
+    description: 'data directory (store, message files, generated certificate)' },
+  { key: 'host', file: 'host', env: 'PETREL_HOST', flag: '--host', kind: 'host', default: '127.0.0.1',
+    description: 'address to listen on' },
+  { key: 'imapPort', file: 'imap_port', env: 'PETREL_IMAP_PORT', flag: '--imap-port', kind: 'port', default: 1143,
+    description: 'IMAP port with STARTTLS (0 disables)' },
+  { key: 'imapsPort', file: 'imaps_port', env: 'PETREL_IMAPS_PORT', flag: '--imaps-port', kind: 'port', default: 1993,
+    description: 'IMAP port with implicit TLS (0 disables)' },
+  { key: 'pop3Port', file: 'pop3_port', env: 'PETREL_POP3_PORT', flag: null, kind: 'port', default: 1110,
+    description: 'reserved for POP3 (not served yet)' },
+  { key: 'pop3sPort', file: 'pop3s_port', env: 'PETREL_POP3S_PORT', flag: null, kind: 'port', default: 1995,
+    description: 'reserved for POP3 with implicit TLS (not served yet)' },
+  { key: 'lmtpPort', file: 'lmtp_port', env: 'PETREL_LMTP_PORT', flag: null, kind: 'port', default: 0,
+    description: 'reserved for LMTP delivery (not served yet; 0 = disabled)' },
+  { key: 'tlsCert', file: 'tls_cert', env: 'PETREL_TLS_CERT', flag: '--tls-cert', kind: 'path', default: null,
+    description: 'PEM certificate file (default: self-signed, generated in <data>/tls/)' },
+  { key: 'tlsKey', file: 'tls_key', env: 'PETREL_TLS_KEY', flag: '--tls-key', kind: 'path', default: null,
+    description: 'PEM private key file for tls_cert' },
+  { key: 'logLevel', file: 'log_level', env: 'PETREL_LOG_LEVEL', flag: '--log-level', kind: { oneOf: LOG_LEVELS },
+    default: 'info', description: 'log level' },
+  { key: 'logFormat', file: 'log_format', env: 'PETREL_LOG_FORMAT', flag: '--log-format', kind: { oneOf: LOG_FORMATS },
+    default: 'text', description: 'log lines on stderr: human-readable text or JSON (pino)' },
+  { key: 'allowInsecureAuth', file: 'allow_insecure_auth', env: 'PETREL_ALLOW_INSECURE_AUTH',
+    flag: '--allow-insecure-auth', kind: { oneOf: AUTH_POLICIES }, default: 'loopback',
+    description: 'password login without TLS: from loopback only, always, or never' },
+];
+
+/** Environment variables that are not settings but are understood. */
+const OTHER_ENV = new Set(['PETREL_CONFIG']);
+
+/** A configuration mistake: the message is one readable line. The CLI exits with status 2. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface ConfigInput {
+  /** Flag values by setting key, as given on the command line (strings) or by a caller (numbers). */
+  flags?: Partial<Record<SettingKey, string | number | undefined>>;
+  /** --config FILE. */
+  configFile?: string | undefined;
+  env?: Record<string, string | undefined>;
+  /** Base for relative paths in flags and environment; default process.cwd(). */
+  cwd?: string;
+}
+
+type Raw = { value: unknown; source: SettingSource; base: string; origin: string };
+
+/** Resolves the effective configuration. Throws ConfigError with a readable message. */
+export async function resolveConfig(input: ConfigInput = {}): Promise<PetrelConfig> {
+  const env = input.env ?? process.env;
+  const cwd = input.cwd ?? process.cwd();
+  const flags = input.flags ?? {};
+  const warnings: string[] = [];
+
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith('PETREL_') || OTHER_ENV.has(name) || env[name] === undefined) continue;
+    if (!SETTINGS.some((s) => s.env === name)) {
+      warnings.push(`ignoring unknown environment variable ${name}${suggest(name, SETTINGS.map((s) => s.env))}`);
+    }
+  }
+
+  // 1. An explicitly named config file.
+  let configPath: string | null = null;
+  let explicit = false;
+  const envConfig = nonEmpty(env.PETREL_CONFIG);
+  if (input.configFile !== undefined && input.configFile !== '') {
+    configPath = resolve(cwd, input.configFile);
+    explicit = true;
+  } else if (envConfig !== undefined) {
+    configPath = resolve(cwd, envConfig);
+    explicit = true;
+  }
+  let fileValues: Record<string, unknown> = {};
+  if (configPath) fileValues = await loadConfigFile(configPath);
+
+  const pick = (spec: SettingSpec, file: Record<string, unknown>, filePath: string | null): Raw => {
+    const flag = flags[spec.key];
+    if (flag !== undefined) return { value: flag, source: 'flag', base: cwd, origin: spec.flag ?? spec.key };
+    const fromEnv = nonEmpty(env[spec.env]);
+    if (fromEnv !== undefined) return { value: fromEnv, source: 'env', base: cwd, origin: spec.env };
+    if (filePath && Object.hasOwn(file, spec.file)) {
+      return { value: file[spec.file], source: 'file', base: dirname(filePath), origin: `${spec.file} in ${filePath}` };
+    }
+    return { value: spec.default, source: 'default', base: cwd, origin: `default of ${spec.file}` };
+  };
+
+  // 2. The data directory, then its petrel.toml when no file was named.
+  const dataSpec = spec('dataDir');
+  const dataRaw = pick(dataSpec, fileValues, configPath);
+  const dataDir = convert(dataSpec, dataRaw) as string;
+  if (!explicit) {
+    const candidate = resolve(dataDir, 'petrel.toml');
+    if (await isFile(candidate)) {
+      configPath = candidate;
+      fileValues = await loadConfigFile(candidate);
+      if (Object.hasOwn(fileValues, 'data')) {
+        throw new ConfigError(`${candidate}: "data" cannot be set in the data directory's own config file`);
+      }
+    }
+  }
+
+  // 3. Everything else.
+  const values: Partial<Record<SettingKey, unknown>> = { dataDir };
+  const sources = { dataDir: dataRaw.source } as Record<SettingKey, SettingSource>;
+  for (const s of SETTINGS) {
+    if (s.key === 'dataDir') continue;
+    const raw = pick(s, fileValues, configPath);
+    values[s.key] = convert(s, raw);
+    sources[s.key] = raw.source;
+  }
+
+  const config = { ...values, configFile: configPath, sources, warnings } as PetrelConfig;
+  if ((config.tlsCert === null) !== (config.tlsKey === null)) {
+    throw new ConfigError(
+      config.tlsCert === null
+        ? 'tls_key is set but tls_cert is not: give both or neither'
+        : 'tls_cert is set but tls_key is not: give both or neither',
+    );
+  }
+  return config;
+}
+
+/** Reads and validates a config file (TOML, or JSON for *.json). Keys are checked, values are not yet. */
+export async function loadConfigFile(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(
+      code === 'ENOENT' ? `config file ${path} does not exist` : `cannot read config file ${path}: ${(err as Error).message}`,
+    );
+  }
+  let parsed: unknown;
+  if (extname(path).toLowerCase() === '.json') {
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError(`${path}: invalid JSON: ${(err as Error).message}`);
+    }
+  } else {
+    try {
+      parsed = parseToml(text);
+    } catch (err) {
+      if (err instanceof TomlError) {
+        const first = err.message.split('\n')[0] ?? 'invalid TOML';
+        throw new ConfigError(`${path}:${err.line}:${err.column}: ${first.replace(/^Invalid TOML document: /, 'invalid TOML: ')}`);
+      }
+      throw new ConfigError(`${path}: invalid TOML: ${(err as Error).message}`);
+    }
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`${path}: the top level must be a table of settings`);
+  }
+  const known = SETTINGS.map((s) => s.file);
+  for (const key of Object.keys(parsed)) {
+    if (!known.includes(key)) {
+      throw new ConfigError(`${path}: unknown setting "${key}"${suggest(key, known)}`);
+    }
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function spec(key: SettingKey): SettingSpec {
+  const s = SETTINGS.find((x) => x.key === key);
+  if (!s) throw new Error(`no setting ${key}`);
+  return s;
+}
+
+function convert(s: SettingSpec, raw: Raw): unknown {
+  const { value } = raw;
+  if (value === null) return null;
+  const where = raw.origin;
+  const kind = s.kind;
+  if (kind === 'port') return parsePort(value, where);
+  if (typeof value !== 'string') throw new ConfigError(`${where}: expected a string, got ${describe(value)}`);
+  if (kind === 'path') {
+    if (value.trim() === '') throw new ConfigError(`${where}: empty path`);
+    if (value.includes('\0')) throw new ConfigError(`${where}: path contains a NUL character`);
+    return resolve(raw.base, value);
+  }
+  if (kind === 'host') return parseHost(value, where);
+  const v = value.toLowerCase();
+  if (!kind.oneOf.includes(v)) {
+    throw new ConfigError(`${where}: "${value}" is not one of ${kind.oneOf.join(', ')}`);
+  }
+  return v;
+}
+
+/** A port number 1–65535, or 0 meaning "disabled" (→ null). */
+export function parsePort(value: unknown, where: string): number | null {
+  let n: number;
+  if (typeof value === 'number') n = value;
+  else if (typeof value === 'string' && /^\s*\d{1,5}\s*$/.test(value)) n = Number(value);
+  else throw new ConfigError(`${where}: "${String(value)}" is not a port number (0-65535; 0 disables)`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new ConfigError(`${where}: ${String(value)} is not a port number (0-65535; 0 disables)`);
+  }
+  return n === 0 ? null : n;
+}
+
+function parseHost(value: string, where: string): string {
+  let host = value.trim();
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  if (isIP(host) !== 0) return host;
+  // A DNS name (RFC 1123 §2.1 labels).
+  if (host.length <= 253 && /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$/.test(host)) return host;
+  throw new ConfigError(`${where}: "${value}" is not a host name or IP address`);
+}
+
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object' && value !== null) return 'a table';
+  return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v === '' ? undefined : v;
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** ' (did you mean X?)' for the closest known name within edit distance 2, else ''. */
+function suggest(word: string, known: readonly string[]): string {
+  let best: string | null = null;
+  let bestDistance = 3;
+  for (const k of known) {
+    const d = editDistance(word.toLowerCase(), k.toLowerCase());
+    if (d < bestDistance) {
+      best = k;
+      bestDistance = d;
+    }
+  }
+  return best ? ` (did you mean ${best}?)` : '';
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = current;
+    }
+  }
+  return row[b.length]!;
+}
