@@ -1,0 +1,117 @@
+// FETCH and UID FETCH: RFC 9051 §6.4.5 (data items, macros, implicit \Seen), §6.4.9 (UID form always
+// returns UID, non-existent UIDs ignored), §7.5.2 (FETCH response), RFC 3516 (BINARY), RFC 7162 §3.1.4
+// (MODSEQ, CHANGEDSINCE; only once CONDSTORE is enabled), RFC 5182 ($).
+//
+// Messages another session expunged but this session has not been told about yet ("ghosts", RFC 2180
+// §4.1) are skipped: the store no longer has their data. A FETCH by sequence number that skipped any
+// then ends with `NO [EXPUNGEISSUED]` (RFC 5530) after returning the others, as RFC 2180 §4.1.2
+// allows; UID FETCH answers OK since non-existent UIDs are simply ignored (RFC 9051 §6.4.9).
+import { Atom } from '../../protocol/types.js';
+import type { NumSet } from '../../protocol/types.js';
+import type { MessageRecord } from '../../store/types.js';
+import { parseNumber, type ArgReader } from '../args.js';
+import { bad, type TaggedResult } from '../errors.js';
+import { parseFetchItems, renderFetch, type FetchRequest, type RenderOptions } from '../fetch-render.js';
+import { chunks, resolveTargets } from '../message-targets.js';
+import { defineCommand, isRev2, type CommandContext, type Session } from '../session.js';
+
+export interface FetchArgs {
+  set: NumSet;
+  req: FetchRequest;
+  changedSince: number | null;
+}
+
+/** Message records loaded per store call: bounds memory on 100,000-message FETCHes. */
+export const FETCH_BATCH = 500;
+
+export function parseFetchArgs(r: ArgReader, session: Session): FetchArgs {
+  const set = r.sequenceSet();
+  const condstore = session.enabled.has('CONDSTORE');
+  const req = parseFetchItems(r.next('FETCH data items'), condstore);
+  let changedSince: number | null = null;
+  if (!r.atEnd()) {
+    // fetch-modifiers (RFC 4466 §2.4): only CHANGEDSINCE (RFC 7162 §3.1.4.1), and only with CONDSTORE.
+    const mods = r.list('FETCH modifiers');
+    for (let i = 0; i < mods.length; i += 2) {
+      const name = mods[i];
+      const value = mods[i + 1];
+      if (!name || name.type !== 'atom') throw bad('Invalid FETCH modifier');
+      if (name.value.toUpperCase() !== 'CHANGEDSINCE' || !condstore) throw bad(`Unknown FETCH modifier ${name.value.slice(0, 30)}`);
+      if (!value || value.type !== 'atom') throw bad('CHANGEDSINCE needs a mod-sequence');
+      changedSince = parseNumber(value.value, 'mod-sequence');
+    }
+    r.end();
+    if (changedSince !== null && !req.items.some((i) => i.kind === 'MODSEQ')) req.items.push({ kind: 'MODSEQ' });
+  }
+  return { set, req, changedSince };
+}
+
+export async function runFetch(ctx: CommandContext, args: FetchArgs, byUid: boolean): Promise<TaggedResult | string> {
+  const st = ctx.session.state;
+  if (st.kind !== 'selected') throw bad('No mailbox selected');
+  const view = st.view;
+  const { req } = args;
+  const targets = resolveTargets(view, ctx.session, args.set, byUid);
+  const opts: RenderOptions = { byUid, rev1: !isRev2(ctx.session), condstore: ctx.session.enabled.has('CONDSTORE') };
+  let skipped = 0;
+  for (const batch of chunks(targets, FETCH_BATCH)) {
+    let live = batch.filter((uid) => !view.isGhost(uid));
+    skipped += batch.length - live.length;
+    if (args.changedSince !== null) {
+      const since = args.changedSince;
+      live = live.filter((uid) => (view.modSeqOf(uid) ?? 0) > since);
+    }
+    if (live.length === 0) continue;
+    let records: Map<number, MessageRecord> | null = null;
+    if (req.needsRecord) {
+      const recs = await ctx.store.getMessages(view.mailboxId, live);
+      records = new Map(recs.map((m) => [m.uid, m] as const));
+      const present = live.filter((uid) => records!.has(uid));
+      skipped += live.length - present.length;
+      live = present;
+    }
+    const seenChanged = new Set<number>();
+    if (req.setsSeen && !view.readOnly) {
+      const unseen = live.filter((uid) => !hasFlag(view.flagsOf(uid), '\\Seen'));
+      if (unseen.length > 0) {
+        const res = await ctx.store.storeFlags(view.mailboxId, unseen, 'add', ['\\Seen']);
+        for (const u of res.updated) {
+          view.noteOwnFlags(u.uid, u.flags, u.modSeq);
+          seenChanged.add(u.uid);
+        }
+      }
+    }
+    for (const uid of live) {
+      const seq = view.seqOf(uid);
+      if (seq === 0) continue;
+      const items = await renderFetch(ctx.store, view, req, uid, records?.get(uid) ?? null, opts, seenChanged.has(uid));
+      await ctx.untagged([seq, new Atom('FETCH'), items]);
+    }
+  }
+  if (skipped > 0 && !byUid) {
+    return { status: 'NO', code: { name: 'EXPUNGEISSUED' }, text: 'Some messages were expunged' };
+  }
+  return `${ctx.name} completed`;
+}
+
+function hasFlag(flags: readonly string[] | undefined, flag: string): boolean {
+  if (!flags) return false;
+  const f = flag.toLowerCase();
+  return flags.some((x) => x.toLowerCase() === f);
+}
+
+export const fetchCommands = [
+  defineCommand({
+    name: 'FETCH',
+    states: ['selected'],
+    flags: { usesSeqs: true },
+    parse: parseFetchArgs,
+    run: (ctx, args) => runFetch(ctx, args, false),
+  }),
+  defineCommand({
+    name: 'UID FETCH',
+    states: ['selected'],
+    parse: parseFetchArgs,
+    run: (ctx, args) => runFetch(ctx, args, true),
+  }),
+];
