@@ -1,0 +1,597 @@
+// `npm run bench`: the same IMAP workload against Petrel and against Dovecot (Debian's dovecot-imapd on
+// loopback with its own configuration), printing both numbers and their ratio (issue 2, item 10).
+// Workloads: APPEND rate (RFC 9051 §6.3.12, MULTIAPPEND RFC 3502), FETCH FLAGS / ENVELOPE over a large
+// mailbox and FETCH BODY[] throughput (RFC 9051 §6.4.5), SELECT of a 100,000-message mailbox
+// (RFC 9051 §6.3.2), and server memory per idle connection, half of them in IDLE (RFC 2177).
+//
+//   node dist/bench/run.js [--quick] [--only append,fetch,body,select,memory] [--no-dovecot] [--no-petrel]
+//                          [--dovecot-format maildir|sdbox] [--json FILE] [--markdown]
+import { fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync, chownSync, readFileSync } from 'node:fs';
+import { cpus, totalmem, release } from 'node:os';
+import { join } from 'node:path';
+import { ensureDovecotInstalled, startDovecot } from '../test/helpers/dovecot.js';
+import type { DovecotMailFormat, DovecotServer } from '../test/helpers/dovecot.js';
+import { ImapDriver, quote } from './imap-driver.js';
+import type { CommandPart } from './imap-driver.js';
+import { makeMessage, smallMessage, tinyMessage, variedMessages } from './messages.js';
+import { treeMemory } from './proc-memory.js';
+import type { MemorySample } from './proc-memory.js';
+import type { ChildMessage, ChildRequest } from './petrel-child.js';
+
+// ---------------------------------------------------------------- options
+
+const BENCHES = ['append', 'fetch', 'body', 'select', 'memory'] as const;
+type BenchName = (typeof BENCHES)[number];
+
+interface Options {
+  quick: boolean;
+  only: Set<BenchName>;
+  dovecot: boolean;
+  petrel: boolean;
+  dovecotFormat: DovecotMailFormat;
+  json: string | null;
+  markdown: boolean;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = {
+    quick: false,
+    only: new Set(BENCHES),
+    dovecot: true,
+    petrel: true,
+    dovecotFormat: 'maildir',
+    json: null,
+    markdown: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--quick') o.quick = true;
+    else if (a === '--no-dovecot') o.dovecot = false;
+    else if (a === '--no-petrel') o.petrel = false;
+    else if (a === '--markdown') o.markdown = true;
+    else if (a === '--json') o.json = value();
+    else if (a === '--dovecot-format') {
+      const f = value();
+      if (f !== 'maildir' && f !== 'sdbox') throw new Error('--dovecot-format is maildir or sdbox');
+      o.dovecotFormat = f;
+    } else if (a === '--only') {
+      const names = value().split(',');
+      o.only = new Set();
+      for (const n of names) {
+        if (!(BENCHES as readonly string[]).includes(n)) throw new Error(`unknown benchmark ${n} (${BENCHES.join(', ')})`);
+        o.only.add(n as BenchName);
+      }
+    } else if (a === '--help' || a === '-h') {
+      console.log(
+        'usage: npm run bench -- [--quick] [--only ' +
+          BENCHES.join(',') +
+          '] [--no-dovecot] [--no-petrel] [--dovecot-format maildir|sdbox] [--json FILE] [--markdown]',
+      );
+      process.exit(0);
+    } else throw new Error(`unknown option ${a}`);
+  }
+  return o;
+}
+
+interface Sizes {
+  appendCount: number;
+  appendPipeline: number;
+  fetchCount: number;
+  bodyCount: number;
+  bodySize: number;
+  selectCount: number;
+  connections: number;
+}
+
+const FULL: Sizes = {
+  appendCount: 2000,
+  appendPipeline: 16,
+  fetchCount: 10_000,
+  bodyCount: 200,
+  bodySize: 1_000_000,
+  selectCount: 100_000,
+  connections: 1000,
+};
+const QUICK: Sizes = {
+  appendCount: 200,
+  appendPipeline: 16,
+  fetchCount: 1000,
+  bodyCount: 20,
+  bodySize: 1_000_000,
+  selectCount: 10_000,
+  connections: 100,
+};
+
+// ---------------------------------------------------------------- results
+
+interface Metric {
+  bench: BenchName;
+  label: string;
+  unit: string;
+  higherIsBetter: boolean;
+  values: Partial<Record<TargetName, number>>;
+  notes: Partial<Record<TargetName, string>>;
+}
+
+type TargetName = 'Petrel' | 'Dovecot';
+const metrics: Metric[] = [];
+
+function record(bench: BenchName, label: string, unit: string, higherIsBetter: boolean, target: TargetName, value: number, note?: string): void {
+  let m = metrics.find((x) => x.bench === bench && x.label === label);
+  if (!m) {
+    m = { bench, label, unit, higherIsBetter, values: {}, notes: {} };
+    metrics.push(m);
+  }
+  m.values[target] = value;
+  if (note !== undefined) m.notes[target] = note;
+  const shown = `${fmt(value)} ${unit}${note ? ` (${note})` : ''}`;
+  console.log(`  ${target.padEnd(7)} ${label}: ${shown}`);
+}
+
+function fmt(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  if (Math.abs(v) >= 100) return Math.round(v).toLocaleString('en-US');
+  if (Math.abs(v) >= 10) return v.toFixed(1);
+  return v.toFixed(2);
+}
+
+// ---------------------------------------------------------------- targets
+
+type ChildRequestBody = ChildRequest extends infer R ? (R extends ChildRequest ? Omit<R, 'id'> : never) : never;
+
+interface Target {
+  name: TargetName;
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  /** Fills `mailbox` with `count` tiny messages as fast as the target allows (not through APPEND). */
+  populateDirect(mailbox: string, count: number, seed: number): Promise<{ ms: number; method: string }>;
+  /** Server memory (all of its processes). */
+  memory(): Promise<MemorySample>;
+  describe(): string;
+  stop(): Promise<void>;
+}
+
+async function startPetrel(): Promise<Target | null> {
+  const childPath = new URL('./petrel-child.js', import.meta.url);
+  const child: ChildProcess = fork(childPath, [], {
+    execArgv: ['--expose-gc'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  let nextId = 1;
+  const waiters = new Map<number, (m: ChildMessage & { type: 'done' }) => void>();
+  let exited = false;
+  const ready = new Promise<(ChildMessage & { type: 'ready' }) | null>((resolve) => {
+    child.on('message', (raw: unknown) => {
+      const m = raw as ChildMessage;
+      if (m.type === 'ready') resolve(m);
+      else if (m.type === 'done') {
+        const w = waiters.get(m.id);
+        waiters.delete(m.id);
+        w?.(m);
+      }
+    });
+    child.on('exit', (code) => {
+      exited = true;
+      resolve(null);
+      for (const [, w] of waiters) w({ type: 'done', id: -1, error: `petrel child exited (${code})` });
+      waiters.clear();
+    });
+  });
+  const info = await ready;
+  if (!info) {
+    console.error('[bench] the Petrel server did not start (see the error above); measuring Dovecot only.');
+    return null;
+  }
+  const request = (req: ChildRequestBody): Promise<ChildMessage & { type: 'done' }> => {
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      if (exited) {
+        reject(new Error('petrel child is gone'));
+        return;
+      }
+      waiters.set(id, (m) => (m.error ? reject(new Error(m.error)) : resolve(m)));
+      child.send({ ...req, id } as ChildRequest);
+    });
+  };
+  const pid = child.pid ?? -1;
+  return {
+    name: 'Petrel',
+    host: '127.0.0.1',
+    port: info.port,
+    user: info.user,
+    password: info.password,
+    async populateDirect(mailbox, count, seed) {
+      const r = await request({ type: 'populate', mailbox, count, seed, kind: 'tiny' });
+      return { ms: r.ms ?? 0, method: 'store API (prepare + append, 1,000 per transaction) in the server process' };
+    },
+    async memory() {
+      await request({ type: 'gc' });
+      return treeMemory(pid, false);
+    },
+    describe: () => `Petrel (Node ${process.version}, SQLite store, one process)`,
+    async stop() {
+      if (exited) return;
+      const gone = new Promise<void>((r) => child.once('exit', () => r()));
+      try {
+        await Promise.race([request({ type: 'stop' }), gone]);
+      } catch {
+        /* exited */
+      }
+      await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
+      if (!exited) child.kill('SIGKILL');
+    },
+  };
+}
+
+async function startDovecotTarget(opts: Options, sizes: Sizes): Promise<Target | null> {
+  if (!(await ensureDovecotInstalled())) return null;
+  const d: DovecotServer | null = await startDovecot({
+    mailFormat: opts.dovecotFormat,
+    maxConnections: sizes.connections + 50,
+  });
+  if (!d) return null;
+  const target: Target = {
+    name: 'Dovecot',
+    host: d.host,
+    port: d.port,
+    user: d.user,
+    password: d.password,
+    async populateDirect(mailbox, count, seed) {
+      if (d.mailFormat !== 'maildir') {
+        const t0 = performance.now();
+        await populateByMultiappend(target, mailbox, count, (i) => tinyMessage(seed, i));
+        return { ms: performance.now() - t0, method: 'MULTIAPPEND, 100 messages per command' };
+      }
+      return populateMaildir(d, mailbox, count, seed);
+    },
+    async memory() {
+      return treeMemory(d.pid, true);
+    },
+    describe: () => `Dovecot ${d.version} (${d.mailFormat}, one imap process per connection)`,
+    stop: () => d.stop(),
+  };
+  return target;
+}
+
+/** Writes maildir files straight into a Maildir++ folder (Dovecot indexes them at the first SELECT). */
+async function populateMaildir(d: DovecotServer, mailbox: string, count: number, seed: number): Promise<{ ms: number; method: string }> {
+  const t0 = performance.now();
+  const root = d.mailDir();
+  const folder = join(root, `.${mailbox}`);
+  const own = (p: string) => {
+    if (process.getuid?.() === 0) chownSync(p, d.mailUid, d.mailGid);
+  };
+  for (const p of [root, join(root, 'cur'), join(root, 'new'), join(root, 'tmp'), folder, join(folder, 'cur'), join(folder, 'new'), join(folder, 'tmp')]) {
+    mkdirSync(p, { recursive: true });
+    own(p);
+  }
+  writeFileSync(join(folder, 'maildirfolder'), '');
+  own(join(folder, 'maildirfolder'));
+  const base = Math.floor(Date.UTC(2024, 0, 1) / 1000);
+  for (let i = 0; i < count; i++) {
+    const data = tinyMessage(seed, i);
+    // Maildir name: time.unique.host,S=<size>:2,<flags> (the S= field saves Dovecot a stat per message).
+    const name = `${base + i}.M${i}P1.bench,S=${data.length}:2,${i % 3 === 0 ? '' : 'S'}`;
+    const p = join(folder, 'cur', name);
+    writeFileSync(p, data);
+    own(p);
+  }
+  return { ms: performance.now() - t0, method: 'maildir files written directly (no fsync)' };
+}
+
+// ---------------------------------------------------------------- helpers
+
+async function session(t: Target): Promise<ImapDriver> {
+  const c = await ImapDriver.connect(t.host, t.port);
+  await c.login(t.user, t.password);
+  return c;
+}
+
+function appendFlags(i: number): string {
+  if (i % 10 === 0) return '(\\Seen \\Flagged)';
+  if (i % 3 === 0) return '()';
+  return '(\\Seen)';
+}
+
+async function populateByMultiappend(t: Target, mailbox: string, count: number, message: (i: number) => Buffer): Promise<void> {
+  const c = await session(t);
+  try {
+    await c.ok(`CREATE ${quote(mailbox)}`).catch(() => undefined);
+    const per = 100;
+    const multi = c.has('MULTIAPPEND');
+    const inFlight: Array<Promise<unknown>> = [];
+    for (let start = 0; start < count; start += per) {
+      const end = Math.min(count, start + per);
+      if (multi) {
+        const parts: CommandPart[] = [`APPEND ${quote(mailbox)}`];
+        for (let i = start; i < end; i++) parts.push(` ${appendFlags(i)} `, message(i));
+        inFlight.push(c.ok(parts, { keepUntagged: false }));
+      } else {
+        for (let i = start; i < end; i++) inFlight.push(c.ok([`APPEND ${quote(mailbox)} ${appendFlags(i)} `, message(i)], { keepUntagged: false }));
+      }
+      if (inFlight.length >= 8) await inFlight.shift();
+    }
+    await Promise.all(inFlight);
+  } finally {
+    await c.logout();
+  }
+}
+
+function ms(t0: number): number {
+  return performance.now() - t0;
+}
+
+/** Counts the messages of the selected mailbox from a SELECT result. */
+function existsOf(untagged: { text: string }[]): number {
+  for (const u of untagged) {
+    const m = /^\* (\d+) EXISTS/i.exec(u.text);
+    if (m) return Number(m[1]);
+  }
+  return -1;
+}
+
+// ---------------------------------------------------------------- benchmarks
+
+async function benchAppend(t: Target, s: Sizes): Promise<void> {
+  const messages = variedMessages(42, s.appendCount);
+  const totalBytes = messages.reduce((a, m) => a + m.length, 0);
+  const c = await session(t);
+  try {
+    await c.ok('CREATE bench-append');
+    let t0 = performance.now();
+    for (let i = 0; i < messages.length; i++) {
+      await c.ok([`APPEND bench-append ${appendFlags(i)} `, messages[i]!], { keepUntagged: false });
+    }
+    let el = ms(t0);
+    record('append', `APPEND, one at a time (${s.appendCount} msgs, ${(totalBytes / 1e6).toFixed(0)} MB)`, 'msg/s', true, t.name, (messages.length * 1000) / el, `${((totalBytes / 1e6) * 1000 / el).toFixed(1)} MB/s`);
+
+    await c.ok('CREATE bench-append2');
+    t0 = performance.now();
+    const inFlight: Array<Promise<unknown>> = [];
+    for (let i = 0; i < messages.length; i++) {
+      inFlight.push(c.ok([`APPEND bench-append2 ${appendFlags(i)} `, messages[i]!], { keepUntagged: false }));
+      if (inFlight.length >= s.appendPipeline) await inFlight.shift();
+    }
+    await Promise.all(inFlight);
+    el = ms(t0);
+    record('append', `APPEND, ${s.appendPipeline} pipelined (LITERAL+)`, 'msg/s', true, t.name, (messages.length * 1000) / el, `${((totalBytes / 1e6) * 1000 / el).toFixed(1)} MB/s`);
+
+    const sel = await c.ok('SELECT bench-append2');
+    const n = existsOf(sel.untagged);
+    if (n !== messages.length) throw new Error(`${t.name}: bench-append2 has ${n} messages, expected ${messages.length}`);
+  } finally {
+    await c.logout();
+  }
+}
+
+async function benchFetch(t: Target, s: Sizes): Promise<void> {
+  const t0 = performance.now();
+  await populateByMultiappend(t, 'bench-fetch', s.fetchCount, (i) => smallMessage(7, i));
+  const el = ms(t0);
+  record('fetch', `MULTIAPPEND 100/cmd, small msgs (populating ${s.fetchCount})`, 'msg/s', true, t.name, (s.fetchCount * 1000) / el);
+  const c = await session(t);
+  try {
+    const sel = await c.ok('SELECT bench-fetch');
+    const n = existsOf(sel.untagged);
+    if (n !== s.fetchCount) throw new Error(`${t.name}: bench-fetch has ${n} messages, expected ${s.fetchCount}`);
+    for (const item of ['FLAGS', 'ENVELOPE'] as const) {
+      for (const run of [1, 2]) {
+        const f0 = performance.now();
+        const r = await c.ok(`FETCH 1:* (${item})`, { keepUntagged: false });
+        const fel = ms(f0);
+        if (r.untaggedCount < s.fetchCount) throw new Error(`${t.name}: FETCH ${item} returned ${r.untaggedCount} responses`);
+        record('fetch', `FETCH 1:* (${item}) over ${s.fetchCount}, run ${run}`, 'ms', false, t.name, fel, `${fmt((s.fetchCount * 1000) / fel)} msg/s`);
+      }
+    }
+  } finally {
+    await c.logout();
+  }
+}
+
+async function benchBody(t: Target, s: Sizes): Promise<void> {
+  await populateByMultiappend(t, 'bench-body', s.bodyCount, (i) => makeMessage(99, i, s.bodySize));
+  const c = await session(t);
+  try {
+    const sel = await c.ok('SELECT bench-body');
+    const n = existsOf(sel.untagged);
+    if (n !== s.bodyCount) throw new Error(`${t.name}: bench-body has ${n} messages, expected ${s.bodyCount}`);
+    for (const run of [1, 2]) {
+      const f0 = performance.now();
+      const r = await c.ok('FETCH 1:* (BODY.PEEK[])', { keepUntagged: false });
+      const fel = ms(f0);
+      if (r.literalBytes < s.bodyCount * s.bodySize * 0.9) throw new Error(`${t.name}: BODY[] returned only ${r.literalBytes} octets`);
+      record('body', `FETCH 1:* (BODY.PEEK[]), ${s.bodyCount} × ~${s.bodySize / 1e6} MB, run ${run}`, 'MB/s', true, t.name, r.literalBytes / 1e6 / (fel / 1000));
+    }
+    // One message at a time, as a client opening messages does.
+    const f0 = performance.now();
+    let bytes = 0;
+    for (let i = 1; i <= s.bodyCount; i++) {
+      const r = await c.ok(`FETCH ${i} (BODY.PEEK[])`, { keepUntagged: false });
+      bytes += r.literalBytes;
+    }
+    const fel = ms(f0);
+    record('body', `FETCH n (BODY.PEEK[]) one message per command`, 'MB/s', true, t.name, bytes / 1e6 / (fel / 1000));
+  } finally {
+    await c.logout();
+  }
+}
+
+async function benchSelect(t: Target, s: Sizes): Promise<void> {
+  const p = await t.populateDirect('bench-big', s.selectCount, 5);
+  console.log(`  ${t.name.padEnd(7)} populated bench-big with ${s.selectCount} messages in ${fmt(p.ms / 1000)} s (${p.method})`);
+  for (const run of ['first (cold index)', 'second']) {
+    const c = await session(t);
+    try {
+      const t0 = performance.now();
+      const sel = await c.ok('SELECT bench-big', { keepUntagged: true });
+      const el = ms(t0);
+      const n = existsOf(sel.untagged);
+      if (n !== s.selectCount) throw new Error(`${t.name}: bench-big has ${n} messages, expected ${s.selectCount}`);
+      record('select', `SELECT of ${s.selectCount.toLocaleString('en-US')} msgs, ${run}`, 'ms', false, t.name, el);
+    } finally {
+      await c.logout();
+    }
+  }
+}
+
+async function benchMemory(t: Target, s: Sizes): Promise<void> {
+  const settle = () => new Promise((r) => setTimeout(r, 1500));
+  await settle();
+  const before = await t.memory();
+  const conns: ImapDriver[] = [];
+  const idles: Array<{ done(): Promise<unknown> }> = [];
+  const t0 = performance.now();
+  try {
+    const batch = 20;
+    for (let start = 0; start < s.connections; start += batch) {
+      const group = await Promise.all(
+        Array.from({ length: Math.min(batch, s.connections - start) }, async (_, k) => {
+          const c = await session(t);
+          await c.ok('SELECT INBOX');
+          if ((start + k) % 2 === 0) idles.push(await c.idle());
+          return c;
+        }),
+      );
+      conns.push(...group);
+    }
+    const openMs = ms(t0);
+    await settle();
+    const after = await t.memory();
+    const n = conns.length;
+    const perRss = (after.rssKiB - before.rssKiB) / n;
+    const perPss = (after.pssKiB - before.pssKiB) / n;
+    const procs = `${before.processes}→${after.processes} processes`;
+    record('memory', `server memory before (RSS)`, 'MiB', false, t.name, before.rssKiB / 1024, procs);
+    record('memory', `server memory with ${n} connections (RSS)`, 'MiB', false, t.name, after.rssKiB / 1024, `PSS ${fmt(after.pssKiB / 1024)} MiB`);
+    record('memory', `memory per idle connection (RSS)`, 'KiB', false, t.name, perRss, `half in IDLE; ${fmt(openMs / 1000)} s to open`);
+    record('memory', `memory per idle connection (PSS)`, 'KiB', false, t.name, perPss);
+  } finally {
+    await Promise.all(idles.map((i) => i.done().catch(() => undefined)));
+    await Promise.all(conns.map((c) => c.logout()));
+  }
+}
+
+// ---------------------------------------------------------------- main
+
+function raiseFileLimit(needed: number): void {
+  // Node cannot call setrlimit; report when the soft limit is too low for the memory benchmark.
+  try {
+    const limits = readFileSync('/proc/self/limits', 'utf8');
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(limits);
+    if (m && m[1] !== 'unlimited' && Number(m[1]) < needed) {
+      console.error(`[bench] open-file limit is ${m[1]}; the memory benchmark needs about ${needed} (ulimit -n ${needed}).`);
+    }
+  } catch {
+    /* not Linux */
+  }
+}
+
+function printTable(targets: TargetName[]): void {
+  const rows: string[][] = [['benchmark', 'unit', ...targets, ...(targets.length === 2 ? ['Petrel/Dovecot', 'better'] : [])]];
+  for (const m of metrics) {
+    const row = [m.label, m.unit];
+    for (const t of targets) row.push(m.values[t] === undefined ? '–' : fmt(m.values[t]!));
+    if (targets.length === 2) {
+      const p = m.values.Petrel;
+      const d = m.values.Dovecot;
+      if (p !== undefined && d !== undefined && d !== 0 && p !== 0) {
+        row.push(`${(p / d).toFixed(2)}×`);
+        const petrelWins = m.higherIsBetter ? p > d : p < d;
+        const factor = petrelWins ? (m.higherIsBetter ? p / d : d / p) : m.higherIsBetter ? d / p : p / d;
+        row.push(`${petrelWins ? 'Petrel' : 'Dovecot'} ${factor.toFixed(1)}×`);
+      } else row.push('–', '–');
+    }
+    rows.push(row);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  console.log('');
+  for (const [k, r] of rows.entries()) {
+    console.log(r.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '));
+    if (k === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  }
+}
+
+function printMarkdown(targets: TargetName[]): void {
+  const head = ['Benchmark', 'Unit', ...targets, ...(targets.length === 2 ? ['Petrel / Dovecot'] : [])];
+  console.log('');
+  console.log(`| ${head.join(' | ')} |`);
+  console.log(`|${head.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`);
+  for (const m of metrics) {
+    const cells = [m.label, m.unit + (m.higherIsBetter ? ' (higher is better)' : ' (lower is better)')];
+    for (const t of targets) {
+      const v = m.values[t];
+      cells.push(v === undefined ? '–' : fmt(v) + (m.notes[t] ? ` (${m.notes[t]})` : ''));
+    }
+    if (targets.length === 2) {
+      const p = m.values.Petrel;
+      const d = m.values.Dovecot;
+      cells.push(p !== undefined && d !== undefined && d !== 0 ? `${(p / d).toFixed(2)}` : '–');
+    }
+    console.log(`| ${cells.join(' | ')} |`);
+  }
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  const sizes = opts.quick ? QUICK : FULL;
+  if (opts.only.has('memory')) raiseFileLimit(sizes.connections * 3 + 200);
+  console.log(`Petrel benchmark${opts.quick ? ' (quick)' : ''}: ${[...opts.only].join(', ')}`);
+  console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${release()}, Node ${process.version}`);
+
+  const starters: Array<[TargetName, () => Promise<Target | null>]> = [];
+  if (opts.petrel) starters.push(['Petrel', startPetrel]);
+  if (opts.dovecot) starters.push(['Dovecot', () => startDovecotTarget(opts, sizes)]);
+  const measured: TargetName[] = [];
+  const descriptions: string[] = [];
+  for (const [name, start] of starters) {
+    console.log(`\n== ${name}`);
+    const t = await start();
+    if (!t) {
+      console.log(`  ${name} is not available; skipped.`);
+      continue;
+    }
+    descriptions.push(t.describe());
+    measured.push(name);
+    try {
+      for (const b of BENCHES) {
+        if (!opts.only.has(b)) continue;
+        try {
+          if (b === 'append') await benchAppend(t, sizes);
+          else if (b === 'fetch') await benchFetch(t, sizes);
+          else if (b === 'body') await benchBody(t, sizes);
+          else if (b === 'select') await benchSelect(t, sizes);
+          else await benchMemory(t, sizes);
+        } catch (e) {
+          console.error(`  ${name} ${b} failed: ${(e as Error).message}`);
+          process.exitCode = 1;
+        }
+      }
+    } finally {
+      await t.stop();
+    }
+  }
+  console.log(`\nservers: ${descriptions.join('; ')}`);
+  printTable(measured);
+  if (opts.markdown) printMarkdown(measured);
+  if (opts.json) {
+    writeFileSync(
+      opts.json,
+      JSON.stringify({ date: new Date().toISOString(), quick: opts.quick, sizes, servers: descriptions, metrics }, null, 2) + '\n',
+    );
+    console.log(`\nresults written to ${opts.json}`);
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
