@@ -6,6 +6,8 @@ export const LIMITS = {
   maxLineLength: 64 * 1024,
   /** Largest literal that is buffered in memory as a string argument (non-APPEND). */
   maxInlineLiteral: 64 * 1024,
+  /** Most bytes of one command held in memory at once: line text plus buffered literals (streamed literals excluded). */
+  maxCommandBytes: 2 * 1024 * 1024,
   /** Largest message accepted by APPEND (advertised as APPENDLIMIT, RFC 7889). */
   maxMessageSize: 64 * 1024 * 1024,
   /** Largest non-synchronizing literal under LITERAL- (RFC 7888 §4). */
