@@ -1,0 +1,103 @@
+// What `petrel serve` prints on stdout: once, the first account's generated password in a box (as
+// Stalwart does on its first start), and on every start how to connect.
+import type { AuthPolicy } from '../config/config.js';
+
+export interface ConnectInfo {
+  dataDir: string;
+  host: string;
+  imapPort: number | null;
+  imapsPort: number | null;
+  allowInsecureAuth: AuthPolicy;
+  certificate: { path: string; selfSigned: boolean; fingerprint256: string };
+  users: string[];
+}
+
+/** An address clients can use: wildcard binds are reached on loopback here. */
+export function connectHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
+  return host;
+}
+
+/** host:port, bracketing IPv6 addresses. */
+export function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** The python3 imaplib one-liner for this server. */
+export function pythonExample(info: ConnectInfo, user: string, password: string | null): string {
+  const host = connectHost(info.host);
+  const pw = password === null ? "getpass.getpass()" : `'${password}'`;
+  const imports = password === null ? 'imaplib, ssl, getpass' : 'imaplib, ssl';
+  const unverified = 'ssl_context=ssl._create_unverified_context()';
+  const statements: string[] = [];
+  if (info.imapsPort !== null) {
+    const ctx = info.certificate.selfSigned ? `, ${unverified}` : '';
+    statements.push(`m = imaplib.IMAP4_SSL('${host}', ${info.imapsPort}${ctx})`);
+  } else {
+    statements.push(`m = imaplib.IMAP4('${host}', ${info.imapPort})`);
+    if (!isLoopback(host) || info.allowInsecureAuth === 'never') {
+      statements.push(`m.starttls(${info.certificate.selfSigned ? unverified : ''})`);
+    }
+  }
+  statements.push(`m.login('${user}', ${pw})`, 'print(m.list())');
+  return `python3 -c "import ${imports}; ${statements.join('; ')}"`;
+}
+
+export function firstStartBox(user: string, password: string, info: ConnectInfo): string {
+  const lines = [
+    'Petrel: first start. Created an account:',
+    '',
+    `    user:      ${user}`,
+    `    password:  ${password}`,
+    '',
+    'This password is shown only this once. Change it with:',
+    `    petrel user passwd ${user} --data ${info.dataDir}`,
+    '',
+    'Try it:',
+    `    ${pythonExample(info, user, password)}`,
+  ];
+  const width = Math.max(...lines.map((l) => l.length));
+  const rule = `+${'-'.repeat(width + 2)}+`;
+  return [rule, ...lines.map((l) => `| ${l.padEnd(width)} |`), rule, ''].join('\n') + '\n';
+}
+
+export function connectText(info: ConnectInfo): string {
+  const host = connectHost(info.host);
+  const out: string[] = [];
+  const listening = info.host === host ? '' : ` (listening on ${info.host === '::' ? 'all addresses, [::]' : 'all addresses, ' + info.host})`;
+  out.push(`Petrel is serving IMAP from ${info.dataDir}${listening}`);
+  const login =
+    info.allowInsecureAuth === 'always'
+      ? 'password login allowed without TLS'
+      : info.allowInsecureAuth === 'loopback'
+        ? 'password login without TLS only from loopback'
+        : 'password login only after STARTTLS';
+  if (info.imapPort !== null) out.push(`  IMAP   ${hostPort(host, info.imapPort)}  STARTTLS; ${login}`);
+  if (info.imapsPort !== null) out.push(`  IMAPS  ${hostPort(host, info.imapsPort)}  implicit TLS`);
+  out.push(
+    `  TLS certificate: ${info.certificate.path}${info.certificate.selfSigned ? ' (self-signed)' : ''}`,
+    `    SHA-256 ${info.certificate.fingerprint256}`,
+  );
+  const user = info.users[0] ?? 'USER';
+  out.push(`  Accounts: ${info.users.length === 0 ? '(none)' : info.users.join(', ')}`, '');
+  out.push('Connect with:');
+  if (info.imapsPort !== null) {
+    out.push(
+      `  Thunderbird  server ${host}, port ${info.imapsPort}, connection security SSL/TLS, normal password,`,
+      `               user name ${user}${info.certificate.selfSigned ? ' (confirm the security exception for the certificate)' : ''}`,
+      `  mutt         mutt -f imaps://${user}@${hostPort(host, info.imapsPort)}/`,
+    );
+  } else if (info.imapPort !== null) {
+    out.push(
+      `  Thunderbird  server ${host}, port ${info.imapPort}, connection security STARTTLS, normal password,`,
+      `               user name ${user}${info.certificate.selfSigned ? ' (confirm the security exception for the certificate)' : ''}`,
+      `  mutt         mutt -f imap://${user}@${hostPort(host, info.imapPort)}/`,
+    );
+  }
+  out.push(`  python3      ${pythonExample(info, user, null)}`, '', 'Stop with Ctrl-C.', '');
+  return out.join('\n');
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}

@@ -1,0 +1,75 @@
+// What the `petrel` command needs from the outside world, gathered in one object so tests can run the
+// CLI in-process with their own streams, environment, store and server. The defaults load the store and
+// the server lazily, so `petrel --help` starts fast and works even before a store exists.
+import { userInfo } from 'node:os';
+import type { RunningServer, ServerOptions } from '../server/server.js';
+import type { Store } from '../store/types.js';
+
+export interface TextSink {
+  write(text: string): unknown;
+}
+
+export interface CliEnvironment {
+  stdout: TextSink;
+  stderr: TextSink;
+  /** Reads standard input to its end (for --password-stdin). */
+  readStdin(): Promise<string>;
+  env: Record<string, string | undefined>;
+  cwd: string;
+  openStore(dataDir: string): Promise<Store>;
+  startServer(options: ServerOptions): Promise<RunningServer>;
+  /** Creates a user with INBOX and the special-use mailboxes (src/store/provision.ts). */
+  provisionUser(store: Store, name: string, passwordHash: string): Promise<unknown>;
+  /** Resolves with the signal's name when the server should stop (SIGINT/SIGTERM). */
+  shutdownSignal(): Promise<string>;
+  /** The operating-system login name, used for the first account; null when unknown. */
+  loginName(): string | null;
+}
+
+export function defaultEnvironment(): CliEnvironment {
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    readStdin,
+    env: process.env,
+    cwd: process.cwd(),
+    async openStore(dataDir) {
+      const { openSqliteStore } = await import('../store/sqlite/sqlite-store.js');
+      return openSqliteStore(dataDir);
+    },
+    async startServer(options) {
+      const { startServer } = await import('../server/server.js');
+      return startServer(options);
+    },
+    async provisionUser(store, name, passwordHash) {
+      const { provisionUser } = await import('../store/provision.js');
+      return provisionUser(store, name, passwordHash);
+    },
+    shutdownSignal,
+    loginName() {
+      try {
+        return userInfo().username;
+      } catch {
+        return null;
+      }
+    },
+  };
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function shutdownSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
