@@ -3,6 +3,7 @@
 // and their Content-Transfer-Encoding for BINARY (RFC 3516 §4.2, RFC 2045 §6), header subsetting.
 import type { ResponseValue, SectionSpec } from '../protocol/types.js';
 import type { MimeIndex, MimeIndexV1, MimePart } from '../mime/types.js';
+import { envelopeValue } from '../mime/envelope.js';
 
 export interface Located {
   start: number;
@@ -238,25 +239,16 @@ export function filterHeader(header: Buffer, fields: string[], not: boolean): Bu
 
 /** ENVELOPE (RFC 9051 §7.5.2), from src/mime. */
 export function envelope(index: MimeIndex): ResponseValue {
-  return mimeApi().envelope(index);
+  return envelopeValue(index);
 }
 
 /** BODY / BODYSTRUCTURE (RFC 9051 §7.5.2), from src/mime. */
 export function bodyStructure(index: MimeIndex, extended: boolean): ResponseValue {
-  return mimeApi().bodyStructure(index, extended);
+  if (!bodyStructureBuilder) throw new Error('BODYSTRUCTURE builder not available');
+  return bodyStructureBuilder(index, extended);
 }
 
-interface MimeApi {
-  envelope(index: MimeIndex): ResponseValue;
-  bodyStructure(index: MimeIndex, extended: boolean): ResponseValue;
-}
-
-let api: MimeApi | null = null;
-/** Wired to src/mime's ENVELOPE/BODYSTRUCTURE builders. */
-export function setMimeApi(a: MimeApi): void {
-  api = a;
-}
-function mimeApi(): MimeApi {
-  if (!api) throw new Error('ENVELOPE/BODYSTRUCTURE builder not available');
-  return api;
+let bodyStructureBuilder: ((index: MimeIndex, extended: boolean) => ResponseValue) | null = null;
+export function setBodyStructureBuilder(f: (index: MimeIndex, extended: boolean) => ResponseValue): void {
+  bodyStructureBuilder = f;
 }

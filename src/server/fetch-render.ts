@@ -9,6 +9,7 @@ import { bad, no } from './errors.js';
 import { flagAtoms } from './connection.js';
 import type { SelectedView } from './selected-view.js';
 import * as mime from './fetch-mime.js';
+import { formatInternalDate } from '../protocol/dates.js';
 
 /** One requested data item, in request order. */
 export type FetchItem =
@@ -318,14 +319,4 @@ async function binaryData(store: Store, rec: MessageRecord, path: number[]): Pro
   const decoded = mime.decodeCte(raw, info.encoding);
   if (!decoded) throw no(`Unknown Content-Transfer-Encoding ${info.encoding.slice(0, 30)}`, 'UNKNOWN-CTE');
   return decoded;
-}
-
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-/** date-time = DQUOTE date-day-fixed "-" date-month "-" date-year SP time SP zone DQUOTE (RFC 9051 §9), in UTC. */
-export function formatInternalDate(ms: number): string {
-  const d = new Date(ms);
-  const p2 = (n: number) => String(n).padStart(2, '0');
-  const day = String(d.getUTCDate()).padStart(2, ' ');
-  return `${day}-${MONTHS[d.getUTCMonth()]}-${d.getUTCFullYear()} ${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())} +0000`;
 }

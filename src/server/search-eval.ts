@@ -1,0 +1,379 @@
+// Evaluating SEARCH criteria over the selected mailbox (RFC 9051 §6.4.4, RFC 3501 §6.4.4 for NEW/OLD/
+// RECENT, RFC 7162 §3.1.5 MODSEQ). Metadata keys use the view and MessageMeta; FROM/TO/CC/BCC/SUBJECT
+// use the envelope fields kept in the MIME index; HEADER reads the header bytes; BODY/TEXT read and
+// decode the text parts (RFC 2045 §6 transfer encodings, RFC 2047 encoded words, RFC 6532 UTF-8
+// headers) and match case-insensitively as substrings.
+import type { NumSet } from '../protocol/types.js';
+import { parseDate as parseHeaderDate } from '../mime/header-parse.js';
+import type { MimeIndexV1, MimePart } from '../mime/types.js';
+import type { MessageRecord, Store } from '../store/types.js';
+import { contentParam, decodeCte, leafParts, topHeader } from './fetch-mime.js';
+import { chunks, resolveTargets } from './message-targets.js';
+import type { SelectedView } from './selected-view.js';
+import type { Session } from './session.js';
+
+export type SearchKey =
+  | { type: 'all' }
+  | { type: 'and'; keys: SearchKey[] }
+  | { type: 'or'; a: SearchKey; b: SearchKey }
+  | { type: 'not'; key: SearchKey }
+  | { type: 'seq'; set: NumSet }
+  | { type: 'uid'; set: NumSet }
+  /** Flag present (`has`) or absent; system flags with backslash, keywords as given. */
+  | { type: 'flag'; flag: string; has: boolean }
+  | { type: 'new' }
+  | { type: 'old' }
+  | { type: 'recent' }
+  | { type: 'larger' | 'smaller'; size: number }
+  /** Date keys as day numbers (days since the epoch). */
+  | { type: 'before' | 'on' | 'since' | 'sentbefore' | 'senton' | 'sentsince'; day: number }
+  /** FROM, TO, CC, BCC, SUBJECT: the envelope field. */
+  | { type: 'envelope'; field: 'from' | 'to' | 'cc' | 'bcc' | 'subject'; value: string }
+  | { type: 'header'; field: string; value: string }
+  | { type: 'body' | 'text'; value: string }
+  | { type: 'modseq'; modSeq: number };
+
+/** Records loaded per store call when a key needs more than the view knows. */
+const SEARCH_BATCH = 500;
+const DAY_MS = 86_400_000;
+
+export interface SearchHit {
+  seq: number;
+  uid: number;
+  modSeq: number;
+}
+
+export interface SearchOutcome {
+  hits: SearchHit[];
+  /** Messages skipped because another session expunged them (RFC 5530 EXPUNGEISSUED). */
+  skippedExpunged: boolean;
+}
+
+/** What an evaluation needs to know about one message. */
+interface MsgCtx {
+  uid: number;
+  seq: number;
+  flags: readonly string[];
+  modSeq: number;
+  recent: boolean;
+  rec: MessageRecord | null;
+  cache: { header?: Buffer; body?: string; text?: string };
+}
+
+function needsRecord(key: SearchKey): boolean {
+  switch (key.type) {
+    case 'and':
+      return key.keys.some(needsRecord);
+    case 'or':
+      return needsRecord(key.a) || needsRecord(key.b);
+    case 'not':
+      return needsRecord(key.key);
+    case 'all':
+    case 'seq':
+    case 'uid':
+    case 'flag':
+    case 'new':
+    case 'old':
+    case 'recent':
+    case 'modseq':
+      return false;
+    default:
+      return true;
+  }
+}
+
+/** Does the criteria use MODSEQ (then results carry the highest mod-sequence, RFC 7162 §3.1.5)? */
+export function usesModSeq(key: SearchKey): boolean {
+  switch (key.type) {
+    case 'modseq':
+      return true;
+    case 'and':
+      return key.keys.some(usesModSeq);
+    case 'or':
+      return usesModSeq(key.a) || usesModSeq(key.b);
+    case 'not':
+      return usesModSeq(key.key);
+    default:
+      return false;
+  }
+}
+
+/** Runs a search over every message of the view; hits in sequence order. */
+export async function evaluateSearch(store: Store, view: SelectedView, session: Session, key: SearchKey): Promise<SearchOutcome> {
+  const sets = new SetCache(view, session);
+  const uids = view.allUids();
+  const hits: SearchHit[] = [];
+  let skippedExpunged = false;
+  const loadRecords = needsRecord(key);
+  for (const batch of chunks(uids, SEARCH_BATCH)) {
+    const live = batch.filter((uid) => {
+      if (!view.isGhost(uid)) return true;
+      skippedExpunged = true;
+      return false;
+    });
+    let records: Map<number, MessageRecord> | null = null;
+    if (loadRecords && live.length > 0) {
+      const recs = await store.getMessages(view.mailboxId, live);
+      records = new Map(recs.map((r) => [r.uid, r] as const));
+    }
+    for (const uid of live) {
+      const rec = records?.get(uid) ?? null;
+      if (records && !rec) {
+        skippedExpunged = true;
+        continue;
+      }
+      const m: MsgCtx = {
+        uid,
+        seq: view.seqOf(uid),
+        flags: view.flagsOf(uid) ?? rec?.flags ?? [],
+        modSeq: view.modSeqOf(uid) ?? rec?.modSeq ?? 0,
+        recent: view.recent.has(uid),
+        rec,
+        cache: {},
+      };
+      if (await matches(store, key, m, sets)) hits.push({ seq: m.seq, uid, modSeq: m.modSeq });
+    }
+  }
+  return { hits, skippedExpunged };
+}
+
+/** Sequence sets resolved once per search, as sets of UIDs. */
+class SetCache {
+  private readonly seqSets = new Map<NumSet, Set<number>>();
+  private readonly uidSets = new Map<NumSet, Set<number>>();
+  constructor(
+    private readonly view: SelectedView,
+    private readonly session: Session,
+  ) {}
+  has(set: NumSet, byUid: boolean, uid: number): boolean {
+    const cache = byUid ? this.uidSets : this.seqSets;
+    let s = cache.get(set);
+    if (!s) {
+      // Lenient: numbers past the end match nothing rather than failing the SEARCH.
+      s = new Set(resolveTargets(this.view, this.session, set, byUid, true));
+      cache.set(set, s);
+    }
+    return s.has(uid);
+  }
+}
+
+function hasFlag(flags: readonly string[], flag: string): boolean {
+  const f = flag.toLowerCase();
+  for (const x of flags) if (x.toLowerCase() === f) return true;
+  return false;
+}
+
+function dayOf(ms: number, offsetMinutes = 0): number {
+  return Math.floor((ms + offsetMinutes * 60_000) / DAY_MS);
+}
+
+async function matches(store: Store, key: SearchKey, m: MsgCtx, sets: SetCache): Promise<boolean> {
+  switch (key.type) {
+    case 'all':
+      return true;
+    case 'and':
+      // Cheap keys first, so content is read only when the metadata already matched.
+      for (const k of key.keys) if (!needsContent(k) && !(await matches(store, k, m, sets))) return false;
+      for (const k of key.keys) if (needsContent(k) && !(await matches(store, k, m, sets))) return false;
+      return true;
+    case 'or':
+      return (await matches(store, key.a, m, sets)) || (await matches(store, key.b, m, sets));
+    case 'not':
+      return !(await matches(store, key.key, m, sets));
+    case 'seq':
+      return sets.has(key.set, false, m.uid);
+    case 'uid':
+      return sets.has(key.set, true, m.uid);
+    case 'flag':
+      return hasFlag(m.flags, key.flag) === key.has;
+    case 'recent':
+      return m.recent;
+    case 'new':
+      return m.recent && !hasFlag(m.flags, '\\Seen');
+    case 'old':
+      return !m.recent;
+    case 'modseq':
+      return m.modSeq >= key.modSeq;
+    case 'larger':
+      return rec(m).size > key.size;
+    case 'smaller':
+      return rec(m).size < key.size;
+    case 'before':
+      return dayOf(rec(m).internalDate) < key.day;
+    case 'on':
+      return dayOf(rec(m).internalDate) === key.day;
+    case 'since':
+      return dayOf(rec(m).internalDate) >= key.day;
+    case 'sentbefore':
+      return sentDay(m) < key.day;
+    case 'senton':
+      return sentDay(m) === key.day;
+    case 'sentsince':
+      return sentDay(m) >= key.day;
+    case 'envelope':
+      return envelopeMatches(m, key.field, key.value);
+    case 'header':
+      return headerMatches(await headerBytes(store, m), key.field, key.value);
+    case 'body':
+      return (await bodyText(store, m)).includes(fold(key.value));
+    case 'text': {
+      const needle = fold(key.value);
+      if (fold(decodeHeaderText(await headerBytes(store, m))).includes(needle)) return true;
+      return (await bodyText(store, m, true)).includes(needle);
+    }
+  }
+}
+
+function needsContent(key: SearchKey): boolean {
+  switch (key.type) {
+    case 'header':
+    case 'body':
+    case 'text':
+      return true;
+    case 'and':
+      return key.keys.some(needsContent);
+    case 'or':
+      return needsContent(key.a) || needsContent(key.b);
+    case 'not':
+      return needsContent(key.key);
+    default:
+      return false;
+  }
+}
+
+function rec(m: MsgCtx): MessageRecord {
+  if (!m.rec) throw new Error('search key needs the message record');
+  return m.rec;
+}
+
+function rootPart(m: MsgCtx): MimePart | null {
+  const idx = rec(m).mime as MimeIndexV1;
+  return idx.v === 1 ? idx.r : null;
+}
+
+/** SENT*: the Date header's calendar day in its own zone; messages without a usable Date: internal date. */
+function sentDay(m: MsgCtx): number {
+  const raw = rootPart(m)?.en?.[0];
+  if (raw) {
+    const d = parseHeaderDate(raw);
+    if (d) return dayOf(d.ms, d.zone);
+  }
+  return dayOf(rec(m).internalDate);
+}
+
+const ENVELOPE_INDEX = { subject: 1, from: 2, to: 5, cc: 6, bcc: 7 } as const;
+
+function envelopeMatches(m: MsgCtx, field: keyof typeof ENVELOPE_INDEX, value: string): boolean {
+  const raw = rootPart(m)?.en?.[ENVELOPE_INDEX[field]];
+  if (raw === null || raw === undefined) return false;
+  return fold(decodeHeaderText(Buffer.from(raw, 'latin1'))).includes(fold(value));
+}
+
+async function headerBytes(store: Store, m: MsgCtx): Promise<Buffer> {
+  if (!m.cache.header) {
+    const r = rec(m);
+    const h = topHeader(r.mime);
+    m.cache.header = await store.readBlob(r.blobId, h.start, h.end);
+  }
+  return m.cache.header;
+}
+
+/** HEADER field-name string: some field of that name contains the string; "" matches presence. */
+export function headerMatches(header: Buffer, field: string, value: string): boolean {
+  const name = field.toLowerCase();
+  const needle = fold(value);
+  for (const f of headerFields(header)) {
+    if (f.name !== name) continue;
+    if (needle === '') return true;
+    if (fold(decodeHeaderText(f.value)).includes(needle)) return true;
+  }
+  return false;
+}
+
+/** Splits a header block into fields (name lower-cased, value unfolded raw bytes). RFC 5322 §2.2. */
+export function headerFields(header: Buffer): Array<{ name: string; value: Buffer }> {
+  const out: Array<{ name: string; value: Buffer }> = [];
+  const text = header.toString('latin1');
+  const lines = text.split(/\r?\n/);
+  let cur: { name: string; value: string } | null = null;
+  const push = () => {
+    if (cur) out.push({ name: cur.name, value: Buffer.from(cur.value.trim(), 'latin1') });
+  };
+  for (const line of lines) {
+    if (line === '') break;
+    if ((line[0] === ' ' || line[0] === '\t') && cur) {
+      cur.value += line;
+      continue;
+    }
+    push();
+    const colon = line.indexOf(':');
+    cur = colon > 0 ? { name: line.slice(0, colon).trim().toLowerCase(), value: line.slice(colon + 1) } : null;
+  }
+  push();
+  return out;
+}
+
+/** Text of all text parts (and with `withMimeHeaders`, their MIME headers), decoded and case-folded. */
+async function bodyText(store: Store, m: MsgCtx, withMimeHeaders = false): Promise<string> {
+  const cacheKey = withMimeHeaders ? 'text' : 'body';
+  const cached = m.cache[cacheKey];
+  if (cached !== undefined) return cached;
+  const r = rec(m);
+  const pieces: string[] = [];
+  for (const leaf of leafParts(r.mime)) {
+    if (withMimeHeaders && leaf.part.h < leaf.part.b && leaf.part.h > 0) {
+      pieces.push(decodeHeaderText(await store.readBlob(r.blobId, leaf.part.h, leaf.part.b)));
+    }
+    // RFC 9051 §6.4.4: servers MAY skip parts other than text and message.
+    if (leaf.type !== 'text' && leaf.type !== 'message') continue;
+    const raw = await store.readBlob(r.blobId, leaf.part.b, leaf.part.e);
+    const decoded = decodeCte(raw, (leaf.part.c ?? '7bit').toLowerCase()) ?? raw;
+    pieces.push(decodeCharset(decoded, contentParam(leaf.part, 'charset')));
+  }
+  const text = fold(pieces.join('\n'));
+  m.cache[cacheKey] = text;
+  return text;
+}
+
+/** Case folding for comparison (RFC 9051 §6.4.4: case-insensitive at least in the ASCII range). */
+export function fold(s: string): string {
+  return s.toLowerCase();
+}
+
+function decodeCharset(data: Buffer, charset: string | null): string {
+  const cs = (charset ?? 'us-ascii').trim().toLowerCase();
+  if (cs === 'utf-8' || cs === 'utf8' || cs === 'us-ascii' || cs === 'ascii') return utf8OrLatin1(data);
+  try {
+    return new TextDecoder(cs).decode(data);
+  } catch {
+    return utf8OrLatin1(data);
+  }
+}
+
+function utf8OrLatin1(data: Buffer): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(data);
+  } catch {
+    return data.toString('latin1');
+  }
+}
+
+/**
+ * Header text → Unicode: 8-bit bytes as UTF-8 (RFC 6532) or Latin-1, then RFC 2047 encoded words
+ * decoded (whitespace between adjacent encoded words dropped, §6.2).
+ */
+export function decodeHeaderText(raw: Buffer): string {
+  const text = utf8OrLatin1(raw);
+  return text.replace(/=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=(?:[ \t\r\n]+(?==\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=))?/g, (_all, charset: string, enc: string, data: string) => {
+    const cs = charset.split('*')[0]!; // RFC 2231 §5 language suffix
+    let bytes: Buffer;
+    if (enc.toUpperCase() === 'B') bytes = Buffer.from(data, 'base64');
+    else {
+      bytes = Buffer.from(
+        data.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))),
+        'latin1',
+      );
+    }
+    return decodeCharset(bytes, cs);
+  });
+}
