@@ -55,8 +55,13 @@ export class StreamData {
     readonly binary = false,
   ) {}
 }
+/** Values written back to back with no separator: the `1*body` of a multipart BODYSTRUCTURE and the
+ *  `1*address` of an ENVELOPE address list (RFC 9051 §9), where Dovecot and UW send `(..)(..)`. */
+export class Adjacent {
+  constructor(readonly items: ResponseValue[]) {}
+}
 /** null → NIL, number → number, string/Buffer → quoted or literal as needed, array → list. */
-export type ResponseValue = null | number | string | Buffer | Atom | LiteralData | StreamData | ResponseValue[];
+export type ResponseValue = null | number | string | Buffer | Atom | LiteralData | StreamData | Adjacent | ResponseValue[];
 
 /** Response status words (RFC 9051 §7.1). */
 export type Status = 'OK' | 'NO' | 'BAD' | 'BYE' | 'PREAUTH';
