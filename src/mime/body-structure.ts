@@ -1,0 +1,80 @@
+// BODY and BODYSTRUCTURE (RFC 9051 §7.5.2 and RFC 3501 §7.4.2 "BODYSTRUCTURE"; extension data per
+// RFC 3501 §7.4.2: body-ext-1part = md5 [disposition [language [location]]], body-ext-mpart =
+// params [disposition [language [location]]]). Formatting follows Dovecot 2.3 where the RFC leaves
+// room: type and subtype as written (no case change), text/* without a charset gets
+// ("charset" "us-ascii") appended (RFC 2045 §5.2 default), a missing Content-Transfer-Encoding is
+// "7bit", all extension fields are always sent (NIL when absent), and a multipart without any parts
+// gets one empty text/plain part (the grammar needs at least one).
+
+import { Adjacent } from '../protocol/types.js';
+import type { ResponseValue } from '../protocol/types.js';
+import { envelopeOf, rawValue } from './envelope.js';
+import type { MimeIndex, MimeIndexV1, MimePart } from './types.js';
+
+/** RFC 9051 BODY (extended=false) or BODYSTRUCTURE (extended=true) of the whole message. */
+export function bodyStructureValue(index: MimeIndex, extended: boolean): ResponseValue {
+  return partStructure((index as MimeIndexV1).r, extended);
+}
+
+const EMPTY_TEXT: ResponseValue[] = ['text', 'plain', ['charset', 'us-ascii'], null, null, '7bit', 0, 0];
+
+/** BODY/BODYSTRUCTURE of one part (and its descendants). */
+export function partStructure(part: MimePart, extended: boolean): ResponseValue {
+  if (part.k) {
+    // body-type-mpart = 1*body SP media-subtype: the bodies are not separated.
+    const bodies: ResponseValue[] = [];
+    if (part.k.length === 0) bodies.push(extended ? [...EMPTY_TEXT, null, null, null, null] : [...EMPTY_TEXT]);
+    for (const child of part.k) bodies.push(partStructure(child, extended));
+    const out: ResponseValue[] = [new Adjacent(bodies), rawValue(part.s ?? 'mixed')];
+    if (extended) {
+      out.push(paramList(part.p), disposition(part), language(part), rawValue(part.lo));
+    }
+    return out;
+  }
+  const isMessage = part.g !== undefined;
+  const type = part.t ?? (part.dg ? 'message' : 'text');
+  const subtype = part.s ?? (part.dg ? 'rfc822' : 'plain');
+  const isText = !isMessage && type.toLowerCase() === 'text';
+  let params = part.p;
+  if (isText && !hasParam(params, 'charset')) params = [...(params ?? []), 'charset', 'us-ascii'];
+  const out: ResponseValue[] = [
+    isMessage ? 'message' : rawValue(type),
+    isMessage ? 'rfc822' : rawValue(subtype),
+    paramList(params),
+    rawValue(part.id),
+    rawValue(part.ds),
+    rawValue(part.c ?? '7bit'),
+    part.e - part.b,
+  ];
+  if (isMessage) {
+    out.push(envelopeOf(part.g!.en), partStructure(part.g!, extended), part.n);
+  } else if (isText) {
+    out.push(part.n);
+  }
+  if (extended) {
+    out.push(rawValue(part.m), disposition(part), language(part), rawValue(part.lo));
+  }
+  return out;
+}
+
+function hasParam(params: string[] | undefined, name: string): boolean {
+  if (!params) return false;
+  for (let i = 0; i < params.length; i += 2) if (params[i]!.toLowerCase() === name) return true;
+  return false;
+}
+
+function paramList(params: string[] | undefined): ResponseValue {
+  if (!params || params.length === 0) return null;
+  return params.map((p) => rawValue(p));
+}
+
+function disposition(part: MimePart): ResponseValue {
+  if (part.dt === undefined) return null;
+  return [rawValue(part.dt), paramList(part.dp)];
+}
+
+function language(part: MimePart): ResponseValue {
+  if (!part.la || part.la.length === 0) return null;
+  return part.la.map((l) => rawValue(l));
+}
+
