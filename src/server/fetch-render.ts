@@ -8,8 +8,10 @@ import type { MessageRecord, Store } from '../store/types.js';
 import { bad, no } from './errors.js';
 import { flagAtoms } from './connection.js';
 import type { SelectedView } from './selected-view.js';
-import * as mime from './fetch-mime.js';
 import { formatInternalDate } from '../protocol/dates.js';
+import { bodyStructureValue } from '../mime/body-structure.js';
+import { envelopeValue } from '../mime/envelope.js';
+import { binaryInfo, createTransferDecoder, filterHeaderFields, locateSection } from '../mime/sections.js';
 
 /** One requested data item, in request order. */
 export type FetchItem =
@@ -186,8 +188,6 @@ export interface RenderOptions {
 }
 
 const DEFAULT_STREAM_THRESHOLD = 256 * 1024;
-/** BINARY decodes in memory; refuse absurd sizes rather than exhaust memory. */
-const MAX_BINARY_DECODE = 128 * 1024 * 1024;
 
 /**
  * Renders the data items of one message in request order. `rec` may be null only when the request
@@ -232,13 +232,13 @@ export async function renderFetch(
         out.push(new Atom('RFC822.SIZE'), need().size);
         break;
       case 'ENVELOPE':
-        out.push(new Atom('ENVELOPE'), mime.envelope(need().mime));
+        out.push(new Atom('ENVELOPE'), envelopeValue(need().mime));
         break;
       case 'BODY':
-        out.push(new Atom('BODY'), mime.bodyStructure(need().mime, false));
+        out.push(new Atom('BODY'), bodyStructureValue(need().mime, false));
         break;
       case 'BODYSTRUCTURE':
-        out.push(new Atom('BODYSTRUCTURE'), mime.bodyStructure(need().mime, true));
+        out.push(new Atom('BODYSTRUCTURE'), bodyStructureValue(need().mime, true));
         break;
       case 'RFC822':
         out.push(new Atom('RFC822'), await sectionValue(store, need(), { path: [] }, null, threshold));
@@ -255,22 +255,15 @@ export async function renderFetch(
           await sectionValue(store, need(), it.section, it.partial, threshold),
         );
         break;
-      case 'BINARY[]': {
-        const data = await binaryData(store, need(), it.path);
-        let slice = data;
-        if (it.partial) {
-          slice = it.partial.origin >= data.length ? Buffer.alloc(0) : data.subarray(it.partial.origin, it.partial.origin + it.partial.count);
-        }
-        // RFC 3516 §4.2: literal8 only when the data holds NUL; otherwise a plain string/literal.
-        const value: ResponseValue = slice.length === 0 ? '' : new LiteralData(slice, slice.includes(0));
-        out.push(new Atom(it.name + (it.partial ? `<${it.partial.origin}>` : '')), value);
+      case 'BINARY[]':
+        out.push(
+          new Atom(it.name + (it.partial ? `<${it.partial.origin}>` : '')),
+          await binaryValue(store, need(), it.path, it.partial, threshold),
+        );
         break;
-      }
-      case 'BINARY.SIZE': {
-        const data = await binaryData(store, need(), it.path);
-        out.push(new Atom(it.name), data.length);
+      case 'BINARY.SIZE':
+        out.push(new Atom(it.name), await binarySize(store, need(), it.path, threshold));
         break;
-      }
     }
   }
   if (opts.byUid && !hasUid) out.unshift(new Atom('UID'), uid);
@@ -283,11 +276,12 @@ export async function renderFetch(
 
 /** A body section's bytes, after HEADER.FIELDS subsetting and <partial> (RFC 9051 §6.4.5). */
 async function sectionValue(store: Store, rec: MessageRecord, section: SectionSpec, partial: Partial | null, threshold: number): Promise<ResponseValue> {
-  const loc = mime.locate(rec.mime, section);
-  if (!loc) return null; // a part that does not exist: NIL (as Dovecot and Cyrus answer)
-  if (loc.filter) {
+  // A section that does not exist reads as an empty string, as Dovecot answers (src/mime/sections.ts).
+  const loc = locateSection(rec.mime, section);
+  if (!loc) return '';
+  if (loc.headerFilter) {
     const header = await store.readBlob(rec.blobId, loc.start, loc.end);
-    let data = mime.filterHeader(header, loc.filter.fields, loc.filter.not);
+    let data = filterHeaderFields(header, loc.headerFilter.fields, loc.headerFilter.not);
     // "A substring fetch of a HEADER.FIELDS or HEADER.FIELDS.NOT part specifier is calculated after
     // subsetting the header."
     if (partial) data = partial.origin >= data.length ? Buffer.alloc(0) : data.subarray(partial.origin, partial.origin + partial.count);
@@ -309,14 +303,86 @@ async function sectionValue(store: Store, rec: MessageRecord, section: SectionSp
   return new LiteralData(await store.readBlob(rec.blobId, start, end));
 }
 
-/** Decoded content of a leaf part for BINARY (RFC 3516 §4.2); NO [UNKNOWN-CTE] when we cannot decode. */
-async function binaryData(store: Store, rec: MessageRecord, path: number[]): Promise<Buffer> {
-  const info = mime.binaryPart(rec.mime, path);
-  if (info === 'not-leaf') throw no('BINARY can only fetch leaf parts', 'CANNOT');
-  if (!info) return Buffer.alloc(0);
-  if (info.end - info.start > MAX_BINARY_DECODE) throw no('Part too large to decode', 'LIMIT');
-  const raw = await store.readBlob(rec.blobId, info.start, info.end);
-  const decoded = mime.decodeCte(raw, info.encoding);
-  if (!decoded) throw no(`Unknown Content-Transfer-Encoding ${info.encoding.slice(0, 30)}`, 'UNKNOWN-CTE');
-  return decoded;
+interface BinarySource {
+  start: number;
+  end: number;
+  encoding: string;
+}
+
+/** The encoded range of a BINARY section; null when the part does not exist; NO [UNKNOWN-CTE] (RFC 3516 §4.2). */
+function binarySource(rec: MessageRecord, path: number[]): BinarySource | null {
+  const info = binaryInfo(rec.mime, path);
+  if (!info) return null;
+  if (!createTransferDecoder(info.encoding)) {
+    throw no(`Unknown Content-Transfer-Encoding ${info.encoding.slice(0, 30)}`, 'UNKNOWN-CTE');
+  }
+  return info;
+}
+
+/** Decodes [src.start, src.end) of the blob while streaming it, yielding only decoded bytes [from, to). */
+async function* decodedRange(store: Store, blobId: string, src: BinarySource, from: number, to: number): AsyncIterable<Buffer> {
+  const dec = createTransferDecoder(src.encoding)!;
+  let pos = 0;
+  function* clip(buf: Buffer): Generator<Buffer> {
+    const a = Math.max(from - pos, 0);
+    const b = Math.min(to - pos, buf.length);
+    pos += buf.length;
+    if (b > a) yield buf.subarray(a, b);
+  }
+  for await (const chunk of store.streamBlob(blobId, src.start, src.end)) {
+    yield* clip(dec.push(chunk));
+    if (pos >= to) return;
+  }
+  yield* clip(dec.end());
+}
+
+/** Decoded size and whether [from, to) holds a NUL, in one streaming pass (memory stays flat). */
+async function scanDecoded(store: Store, blobId: string, src: BinarySource, from: number, to: number): Promise<{ size: number; nul: boolean }> {
+  let size = 0;
+  let nul = false;
+  const dec = createTransferDecoder(src.encoding)!;
+  const look = (buf: Buffer) => {
+    if (!nul) {
+      const a = Math.max(from - size, 0);
+      const b = Math.min(to - size, buf.length);
+      if (b > a && buf.subarray(a, b).includes(0)) nul = true;
+    }
+    size += buf.length;
+  };
+  for await (const chunk of store.streamBlob(blobId, src.start, src.end)) look(dec.push(chunk));
+  look(dec.end());
+  return { size, nul };
+}
+
+/** BINARY[section]<partial> (RFC 3516 §4.2): decoded content; literal8 only when it holds a NUL. */
+async function binaryValue(store: Store, rec: MessageRecord, path: number[], partial: Partial | null, threshold: number): Promise<ResponseValue> {
+  const src = binarySource(rec, path);
+  if (!src || src.end <= src.start) return '';
+  const from = partial ? partial.origin : 0;
+  const limit = partial ? partial.count : Number.MAX_SAFE_INTEGER;
+  if (src.end - src.start <= threshold) {
+    const decoded = decodeAll(await store.readBlob(rec.blobId, src.start, src.end), src.encoding);
+    const slice = from >= decoded.length ? Buffer.alloc(0) : decoded.subarray(from, from + limit);
+    return slice.length === 0 ? '' : new LiteralData(slice, slice.includes(0));
+  }
+  const scan = await scanDecoded(store, rec.blobId, src, from, from + limit);
+  if (from >= scan.size) return '';
+  const to = Math.min(scan.size, from + limit);
+  const blobId = rec.blobId;
+  return new StreamData(to - from, () => decodedRange(store, blobId, src, from, to), scan.nul);
+}
+
+/** BINARY.SIZE[section] (RFC 3516 §4.3): the decoded size. */
+async function binarySize(store: Store, rec: MessageRecord, path: number[], threshold: number): Promise<number> {
+  const src = binarySource(rec, path);
+  if (!src || src.end <= src.start) return 0;
+  if (src.end - src.start <= threshold) return decodeAll(await store.readBlob(rec.blobId, src.start, src.end), src.encoding).length;
+  return (await scanDecoded(store, rec.blobId, src, 0, 0)).size;
+}
+
+function decodeAll(raw: Buffer, encoding: string): Buffer {
+  const dec = createTransferDecoder(encoding)!;
+  const a = dec.push(raw);
+  const b = dec.end();
+  return b.length === 0 ? a : Buffer.concat([a, b]);
 }

@@ -4,10 +4,10 @@
 // decode the text parts (RFC 2045 §6 transfer encodings, RFC 2047 encoded words, RFC 6532 UTF-8
 // headers) and match case-insensitively as substrings.
 import type { NumSet } from '../protocol/types.js';
-import { parseDate as parseHeaderDate } from '../mime/header-parse.js';
+import { decodeTransferEncoding, headerFieldValues, messageSentDay, topHeaderRange } from '../mime/sections.js';
 import type { MimeIndexV1, MimePart } from '../mime/types.js';
 import type { MessageRecord, Store } from '../store/types.js';
-import { contentParam, decodeCte, leafParts, topHeader } from './fetch-mime.js';
+import { contentParam, leafParts } from './fetch-mime.js';
 import { chunks, resolveTargets } from './message-targets.js';
 import type { SelectedView } from './selected-view.js';
 import type { Session } from './session.js';
@@ -218,7 +218,7 @@ async function matches(store: Store, key: SearchKey, m: MsgCtx, sets: SetCache):
       return (await bodyText(store, m)).includes(fold(key.value));
     case 'text': {
       const needle = fold(key.value);
-      if (fold(decodeHeaderText(await headerBytes(store, m))).includes(needle)) return true;
+      if (fold(decodeHeaderText(utf8OrLatin1(await headerBytes(store, m)))).includes(needle)) return true;
       return (await bodyText(store, m, true)).includes(needle);
     }
   }
@@ -253,12 +253,8 @@ function rootPart(m: MsgCtx): MimePart | null {
 
 /** SENT*: the Date header's calendar day in its own zone; messages without a usable Date: internal date. */
 function sentDay(m: MsgCtx): number {
-  const raw = rootPart(m)?.en?.[0];
-  if (raw) {
-    const d = parseHeaderDate(raw);
-    if (d) return dayOf(d.ms, d.zone);
-  }
-  return dayOf(rec(m).internalDate);
+  const day = messageSentDay(rec(m).mime);
+  return day !== null ? dayOf(day) : dayOf(rec(m).internalDate);
 }
 
 const ENVELOPE_INDEX = { subject: 1, from: 2, to: 5, cc: 6, bcc: 7 } as const;
@@ -266,13 +262,13 @@ const ENVELOPE_INDEX = { subject: 1, from: 2, to: 5, cc: 6, bcc: 7 } as const;
 function envelopeMatches(m: MsgCtx, field: keyof typeof ENVELOPE_INDEX, value: string): boolean {
   const raw = rootPart(m)?.en?.[ENVELOPE_INDEX[field]];
   if (raw === null || raw === undefined) return false;
-  return fold(decodeHeaderText(Buffer.from(raw, 'latin1'))).includes(fold(value));
+  return fold(decodeHeaderText(utf8OrLatin1(Buffer.from(raw, 'latin1')))).includes(fold(value));
 }
 
 async function headerBytes(store: Store, m: MsgCtx): Promise<Buffer> {
   if (!m.cache.header) {
     const r = rec(m);
-    const h = topHeader(r.mime);
+    const h = topHeaderRange(r.mime);
     m.cache.header = await store.readBlob(r.blobId, h.start, h.end);
   }
   return m.cache.header;
@@ -280,37 +276,12 @@ async function headerBytes(store: Store, m: MsgCtx): Promise<Buffer> {
 
 /** HEADER field-name string: some field of that name contains the string; "" matches presence. */
 export function headerMatches(header: Buffer, field: string, value: string): boolean {
-  const name = field.toLowerCase();
   const needle = fold(value);
-  for (const f of headerFields(header)) {
-    if (f.name !== name) continue;
+  for (const v of headerFieldValues(header, field)) {
     if (needle === '') return true;
-    if (fold(decodeHeaderText(f.value)).includes(needle)) return true;
+    if (fold(decodeHeaderText(v)).includes(needle)) return true;
   }
   return false;
-}
-
-/** Splits a header block into fields (name lower-cased, value unfolded raw bytes). RFC 5322 §2.2. */
-export function headerFields(header: Buffer): Array<{ name: string; value: Buffer }> {
-  const out: Array<{ name: string; value: Buffer }> = [];
-  const text = header.toString('latin1');
-  const lines = text.split(/\r?\n/);
-  let cur: { name: string; value: string } | null = null;
-  const push = () => {
-    if (cur) out.push({ name: cur.name, value: Buffer.from(cur.value.trim(), 'latin1') });
-  };
-  for (const line of lines) {
-    if (line === '') break;
-    if ((line[0] === ' ' || line[0] === '\t') && cur) {
-      cur.value += line;
-      continue;
-    }
-    push();
-    const colon = line.indexOf(':');
-    cur = colon > 0 ? { name: line.slice(0, colon).trim().toLowerCase(), value: line.slice(colon + 1) } : null;
-  }
-  push();
-  return out;
 }
 
 /** Text of all text parts (and with `withMimeHeaders`, their MIME headers), decoded and case-folded. */
@@ -322,12 +293,12 @@ async function bodyText(store: Store, m: MsgCtx, withMimeHeaders = false): Promi
   const pieces: string[] = [];
   for (const leaf of leafParts(r.mime)) {
     if (withMimeHeaders && leaf.part.h < leaf.part.b && leaf.part.h > 0) {
-      pieces.push(decodeHeaderText(await store.readBlob(r.blobId, leaf.part.h, leaf.part.b)));
+      pieces.push(decodeHeaderText(utf8OrLatin1(await store.readBlob(r.blobId, leaf.part.h, leaf.part.b))));
     }
     // RFC 9051 §6.4.4: servers MAY skip parts other than text and message.
     if (leaf.type !== 'text' && leaf.type !== 'message') continue;
     const raw = await store.readBlob(r.blobId, leaf.part.b, leaf.part.e);
-    const decoded = decodeCte(raw, (leaf.part.c ?? '7bit').toLowerCase()) ?? raw;
+    const decoded = decodeTransferEncoding(raw, leaf.part.c ?? '7bit') ?? raw;
     pieces.push(decodeCharset(decoded, contentParam(leaf.part, 'charset')));
   }
   const text = fold(pieces.join('\n'));
@@ -350,7 +321,7 @@ function decodeCharset(data: Buffer, charset: string | null): string {
   }
 }
 
-function utf8OrLatin1(data: Buffer): string {
+export function utf8OrLatin1(data: Buffer): string {
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(data);
   } catch {
@@ -359,11 +330,10 @@ function utf8OrLatin1(data: Buffer): string {
 }
 
 /**
- * Header text → Unicode: 8-bit bytes as UTF-8 (RFC 6532) or Latin-1, then RFC 2047 encoded words
- * decoded (whitespace between adjacent encoded words dropped, §6.2).
+ * Header text (8-bit bytes already read as UTF-8, RFC 6532, or Latin-1) with RFC 2047 encoded words
+ * decoded; white space between adjacent encoded words is dropped (RFC 2047 §6.2).
  */
-export function decodeHeaderText(raw: Buffer): string {
-  const text = utf8OrLatin1(raw);
+export function decodeHeaderText(text: string): string {
   return text.replace(/=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=(?:[ \t\r\n]+(?==\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=))?/g, (_all, charset: string, enc: string, data: string) => {
     const cs = charset.split('*')[0]!; // RFC 2231 §5 language suffix
     let bytes: Buffer;
