@@ -44,21 +44,25 @@ export function pythonExample(info: ConnectInfo, user: string, password: string 
 }
 
 export function firstStartBox(user: string, password: string, info: ConnectInfo): string {
-  const lines = [
-    'Petrel: first start. Created an account:',
-    '',
-    `    user:      ${user}`,
-    `    password:  ${password}`,
+  const host = connectHost(info.host);
+  const lines = ['Petrel: first start. Created an account:', '', `    user:      ${user}`, `    password:  ${password}`];
+  if (info.imapsPort !== null) lines.push(`    IMAPS:     ${hostPort(host, info.imapsPort)} (implicit TLS)`);
+  if (info.imapPort !== null) lines.push(`    IMAP:      ${hostPort(host, info.imapPort)} (STARTTLS)`);
+  lines.push(
     '',
     'This password is shown only this once. Change it with:',
-    `    petrel user passwd ${user} --data ${info.dataDir}`,
-    '',
-    'Try it:',
-    `    ${pythonExample(info, user, password)}`,
-  ];
+    `    petrel user passwd ${user} --data ${shellQuote(info.dataDir)}`,
+  );
   const width = Math.max(...lines.map((l) => l.length));
   const rule = `+${'-'.repeat(width + 2)}+`;
-  return [rule, ...lines.map((l) => `| ${l.padEnd(width)} |`), rule, ''].join('\n') + '\n';
+  return [
+    rule,
+    ...lines.map((l) => `| ${l.padEnd(width)} |`),
+    rule,
+    'Try it:',
+    `  ${pythonExample(info, user, password)}`,
+    '',
+  ].join('\n') + '\n';
 }
 
 export function connectText(info: ConnectInfo): string {
@@ -100,4 +104,9 @@ export function connectText(info: ConnectInfo): string {
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+/** Quotes a word for a POSIX shell when it needs it. */
+export function shellQuote(word: string): string {
+  return /^[\w.\/@+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }

@@ -58,8 +58,8 @@ export function buildProgram(env: CliEnvironment): Command {
 function report(env: CliEnvironment, err: unknown): number {
   if (err instanceof CommanderError) {
     // Commander has already printed help, the version, or its error message.
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
-    return 2;
+    // exitCode 0: help or version was asked for; anything else was a usage error.
+    return err.exitCode === 0 ? 0 : 2;
   }
   if (err instanceof CliError) {
     env.stderr.write(`petrel: ${err.message}\n`);

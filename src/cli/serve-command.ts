@@ -103,7 +103,7 @@ export async function serve(env: CliEnvironment, config: PetrelConfig): Promise<
       certificate: { path: tls.certPath, selfSigned: tls.selfSigned, fingerprint256: tls.fingerprint256 },
       users: (await store.listUsers()).map((u) => u.name).sort(),
     };
-    if (created) env.stdout.write(firstStartBox(created.name, created.password, info) + '\n');
+    if (created) env.stdout.write(firstStartBox(created.name, created.password, info));
     env.stdout.write(connectText(info));
 
     const signal = await stop;

@@ -1,0 +1,335 @@
+// Tests for the `petrel` CLI in-process: usage errors and exit codes, user and mailbox commands,
+// and `petrel serve`'s start-up (first account, printed connection help, options passed to the server,
+// clean shutdown). The store here is an in-memory stand-in; test/cli/serve-e2e.test.ts uses the real one.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { verifyPassword } from '../../src/auth/password.js';
+import { firstUserName } from '../../src/cli/serve-command.js';
+import { fakeServer, memoryEnvironment, run, tempDir } from './helpers.js';
+
+test('--help and --version exit 0; no command or an unknown one is a usage error (2)', async () => {
+  const help = await run(['--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /Usage: petrel/);
+  for (const cmd of ['serve', 'user', 'mailbox']) assert.match(help.stdout, new RegExp(`\\n  ${cmd}\\b`));
+
+  for (const argv of [['serve', '--help'], ['user', 'add', '--help'], ['mailbox', 'create', '--help'], ['help', 'user']]) {
+    const r = await run(argv);
+    assert.equal(r.code, 0, argv.join(' '));
+    assert.match(r.stdout, /--data <dir>|Usage: petrel user/, argv.join(' '));
+  }
+
+  const version = await run(['--version']);
+  assert.equal(version.code, 0);
+  assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
+
+  const none = await run([]);
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /Usage: petrel/);
+
+  const unknown = await run(['frobnicate']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /^petrel: unknown command 'frobnicate'/);
+
+  const badOption = await run(['user', 'list', '--bogus']);
+  assert.equal(badOption.code, 2);
+  assert.match(badOption.stderr, /unknown option '--bogus'/);
+
+  const missing = await run(['mailbox', 'list']);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /required option '--user <name>' not specified/);
+});
+
+test('user add / list / passwd / del', async () => {
+  const dir = await tempDir();
+  const { stores, overrides } = memoryEnvironment();
+  try {
+    const data = join(dir, 'data');
+    const added = await run(['user', 'add', 'ann', '--data', data, '--password', 'hunter2'], overrides);
+    assert.equal(added.code, 0, added.stderr);
+    assert.match(added.stdout, /^Created user ann with mailboxes INBOX, Drafts, Sent, Trash, Junk, Archive\.\n$/);
+    assert.doesNotMatch(added.stdout, /Password:/);
+    assert.equal((await stat(data)).mode & 0o077, 0, 'data directory is private');
+    const store = stores.get(data)!;
+    assert.equal(await verifyPassword('hunter2', store.users.get('ann')!.passwordHash), true);
+    assert.ok(store.closed >= 1, 'the store is closed after the command');
+
+    // Generated password, printed once.
+    const gen = await run(['user', 'add', 'bob', '--data', data], overrides);
+    assert.equal(gen.code, 0, gen.stderr);
+    const pw = /Password: (\S+)\n/.exec(gen.stdout)?.[1];
+    assert.ok(pw);
+    assert.equal(await verifyPassword(pw, store.users.get('bob')!.passwordHash), true);
+
+    // Password from stdin: one trailing newline is not part of it.
+    const viaStdin = await run(['user', 'add', 'cy@example.org', '--data', data, '--password-stdin'], {
+      ...overrides,
+      readStdin: async () => 's3cret with spaces\n',
+    });
+    assert.equal(viaStdin.code, 0, viaStdin.stderr);
+    assert.equal(await verifyPassword('s3cret with spaces', store.users.get('cy@example.org')!.passwordHash), true);
+
+    const dup = await run(['user', 'add', 'ann', '--data', data, '--password', 'x'], overrides);
+    assert.equal(dup.code, 1);
+    assert.equal(dup.stderr, 'petrel: user "ann" already exists\n');
+
+    const list = await run(['user', 'list', '--data', data], overrides);
+    assert.equal(list.code, 0);
+    assert.deepEqual(
+      list.stdout.trimEnd().split('\n').map((l) => l.split(/\s+/)[0]),
+      ['USER', 'ann', 'bob', 'cy@example.org'],
+    );
+
+    const passwd = await run(['user', 'passwd', 'ann', '--data', data, '--password', 'new-one'], overrides);
+    assert.equal(passwd.code, 0, passwd.stderr);
+    assert.equal(await verifyPassword('new-one', store.users.get('ann')!.passwordHash), true);
+    assert.equal(await verifyPassword('hunter2', store.users.get('ann')!.passwordHash), false);
+
+    const passwdGen = await run(['user', 'passwd', 'ann', '--data', data], overrides);
+    const newPw = /Password: (\S+)\n/.exec(passwdGen.stdout)?.[1];
+    assert.ok(newPw);
+    assert.equal(await verifyPassword(newPw, store.users.get('ann')!.passwordHash), true);
+
+    const passwdNobody = await run(['user', 'passwd', 'nobody', '--data', data, '--password', 'x'], overrides);
+    assert.equal(passwdNobody.code, 1);
+    assert.equal(passwdNobody.stderr, 'petrel: no user "nobody"\n');
+
+    const del = await run(['user', 'del', 'bob', '--data', data], overrides);
+    assert.equal(del.code, 0, del.stderr);
+    assert.equal(store.users.has('bob'), false);
+    assert.equal((await run(['user', 'del', 'bob', '--data', data], overrides)).code, 1);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('user commands: invalid names and passwords are usage errors; missing data directory is an error', async () => {
+  const dir = await tempDir();
+  const { overrides } = memoryEnvironment();
+  try {
+    const data = join(dir, 'data');
+    for (const name of ['-x', '.hidden', 'has space', 'a/b', 'x'.repeat(65), 'ünï']) {
+      const r = await run(['user', 'add', '--data', data, '--password', 'p', '--', name], overrides);
+      assert.equal(r.code, 2, name);
+      assert.match(r.stderr, /^petrel: invalid user name/, name);
+    }
+    const both = await run(['user', 'add', 'ann', '--data', data, '--password', 'p', '--password-stdin'], overrides);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /either --password or --password-stdin/);
+    const empty = await run(['user', 'add', 'ann', '--data', data, '--password-stdin'], { ...overrides, readStdin: async () => '\n' });
+    assert.equal(empty.code, 2);
+    assert.match(empty.stderr, /the password is empty/);
+    const crlf = await run(['user', 'add', 'ann', '--data', data, '--password-stdin'], { ...overrides, readStdin: async () => 'a\nb\n' });
+    assert.equal(crlf.code, 2);
+    assert.match(crlf.stderr, /must not contain NUL, CR or LF/);
+    assert.equal(existsSync(data), false, 'nothing was created by failed commands');
+
+    const list = await run(['user', 'list', '--data', data], overrides);
+    assert.equal(list.code, 1);
+    assert.match(list.stderr, /^petrel: no data directory at .*data/);
+    assert.equal(existsSync(data), false, 'list does not create the data directory');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('the data directory comes from PETREL_DATA or a config file too', async () => {
+  const dir = await tempDir();
+  const { stores, overrides } = memoryEnvironment();
+  try {
+    const viaEnv = join(dir, 'env-data');
+    const r = await run(['user', 'add', 'ann', '--password', 'p'], { ...overrides, env: { PETREL_DATA: viaEnv } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(stores.get(viaEnv)?.users.has('ann'));
+
+    await writeFile(join(dir, 'petrel.toml'), 'data = "file-data"\n');
+    const r2 = await run(['user', 'add', 'bob', '--password', 'p', '--config', join(dir, 'petrel.toml')], overrides);
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.ok(stores.get(join(dir, 'file-data'))?.users.has('bob'));
+
+    const bad = await run(['user', 'list', '--config', join(dir, 'missing.toml')], overrides);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^petrel: config file .*missing\.toml does not exist\n$/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('mailbox list / create (with parents) / delete', async () => {
+  const dir = await tempDir();
+  const { stores, overrides } = memoryEnvironment();
+  try {
+    const data = join(dir, 'data');
+    assert.equal((await run(['user', 'add', 'ann', '--data', data, '--password', 'p'], overrides)).code, 0);
+    const store = stores.get(data)!;
+    const ann = store.users.get('ann')!;
+
+    const created = await run(['mailbox', 'create', 'Projects/2025/Q1', '--user', 'ann', '--data', data], overrides);
+    assert.equal(created.code, 0, created.stderr);
+    assert.equal(created.stdout, 'Created "Projects", "Projects/2025", "Projects/2025/Q1" for ann.\n');
+    assert.ok(await store.getMailbox(ann.id, 'Projects/2025'));
+    assert.ok((await store.listSubscriptions(ann.id)).includes('Projects/2025/Q1'));
+
+    const sibling = await run(['mailbox', 'create', 'Projects/2026', '--user', 'ann', '--data', data], overrides);
+    assert.equal(sibling.stdout, 'Created "Projects/2026" for ann.\n');
+
+    const again = await run(['mailbox', 'create', 'Projects', '--user', 'ann', '--data', data], overrides);
+    assert.equal(again.code, 1);
+    assert.equal(again.stderr, 'petrel: mailbox "Projects" already exists\n');
+    const inbox = await run(['mailbox', 'create', 'inbox', '--user', 'ann', '--data', data], overrides);
+    assert.equal(inbox.stderr, 'petrel: mailbox "INBOX" already exists\n');
+
+    for (const bad of ['/abs', 'a//b', 'a/../b', 'x*', 'a%', 'tab\there', 'trailing/']) {
+      const r = await run(['mailbox', 'create', bad, '--user', 'ann', '--data', data], overrides);
+      assert.equal(r.code, 2, bad);
+      assert.match(r.stderr, /^petrel: invalid mailbox name/, bad);
+    }
+
+    const list = await run(['mailbox', 'list', '--user', 'ann', '--data', data], overrides);
+    assert.equal(list.code, 0, list.stderr);
+    const lines = list.stdout.trimEnd().split('\n');
+    assert.match(lines[0]!, /^MAILBOX\s+SPECIAL-USE\s+SUBSCRIBED\s+MESSAGES\s+UNSEEN\s+BYTES$/);
+    assert.deepEqual(
+      lines.slice(1).map((l) => l.split(/\s+/)[0]),
+      ['INBOX', 'Archive', 'Drafts', 'Junk', 'Projects', 'Projects/2025', 'Projects/2025/Q1', 'Projects/2026', 'Sent', 'Trash'],
+    );
+    assert.match(list.stdout, /\nSent\s+\\Sent\s+yes\s+\d+/);
+
+    const del = await run(['mailbox', 'delete', 'Projects/2025/Q1', '--user', 'ann', '--data', data], overrides);
+    assert.equal(del.code, 0, del.stderr);
+    assert.equal(await store.getMailbox(ann.id, 'Projects/2025/Q1'), null);
+    assert.equal((await store.listSubscriptions(ann.id)).includes('Projects/2025/Q1'), false);
+
+    const delAgain = await run(['mailbox', 'delete', 'Projects/2025/Q1', '--user', 'ann', '--data', data], overrides);
+    assert.equal(delAgain.code, 1);
+    assert.equal(delAgain.stderr, 'petrel: ann has no mailbox "Projects/2025/Q1"\n');
+    const delInbox = await run(['mailbox', 'delete', 'Inbox', '--user', 'ann', '--data', data], overrides);
+    assert.equal(delInbox.code, 1);
+    assert.equal(delInbox.stderr, 'petrel: INBOX cannot be deleted\n');
+
+    const nobody = await run(['mailbox', 'list', '--user', 'zed', '--data', data], overrides);
+    assert.equal(nobody.code, 1);
+    assert.equal(nobody.stderr, 'petrel: no user "zed"\n');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('serve: first start creates an account, prints its password once, passes settings to the server', async () => {
+  const dir = await tempDir();
+  const { stores, overrides } = memoryEnvironment();
+  try {
+    const data = join(dir, 'data');
+    const server = fakeServer();
+    let stop!: (signal: string) => void;
+    const shutdown = () => new Promise<string>((resolve) => (stop = resolve));
+    const running = run(
+      ['serve', '--data', data, '--imap-port', '0', '--imaps-port', '2993', '--allow-insecure-auth', 'never', '--log-level', 'warn'],
+      { ...overrides, startServer: (o) => server.start(o), shutdownSignal: shutdown, env: { PETREL_HOST: '127.0.0.1' } },
+    );
+    // Wait until the server was started, then stop it.
+    while (server.calls.length === 0) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 10));
+    stop('SIGTERM');
+    const r = await running;
+    assert.equal(r.code, 0, r.stderr);
+
+    const opts = server.calls[0]!;
+    assert.equal(opts.host, '127.0.0.1');
+    assert.equal(opts.imapPort, null, '--imap-port 0 disables the listener');
+    assert.equal(opts.imapsPort, 2993);
+    assert.equal(opts.allowInsecureAuth, 'never');
+    assert.ok(opts.tls && String(opts.tls.cert).includes('BEGIN CERTIFICATE'));
+    assert.ok(existsSync(join(data, 'tls', 'key.pem')));
+    assert.equal(server.closed, 1);
+    const store = stores.get(data)!;
+    assert.equal(store.closed, 1);
+
+    // The account, its password in the box, verifiable against the stored hash.
+    const user = store.users.get('tester');
+    assert.ok(user, 'named after the login name');
+    const pw = /\|\s+password:\s+(\S+)\s+\|/.exec(r.stdout)?.[1];
+    assert.ok(pw, r.stdout);
+    assert.equal(await verifyPassword(pw, user.passwordHash), true);
+    assert.match(r.stdout, /shown only this once/);
+    assert.match(r.stdout, /IMAPS\s+127\.0\.0\.1:2993\s+implicit TLS/);
+    assert.doesNotMatch(r.stdout, /\n {2}IMAP {3}/, 'no cleartext listener is announced');
+    assert.match(r.stdout, /SHA-256 [0-9A-F]{2}(:[0-9A-F]{2}){31}/);
+    assert.match(r.stdout, /imaplib\.IMAP4_SSL\('127\.0\.0\.1', 2993, ssl_context=ssl\._create_unverified_context\(\)\)/);
+    assert.match(r.stdout, /Thunderbird\s+server 127\.0\.0\.1, port 2993, connection security SSL\/TLS/);
+    assert.equal(r.stderr, '', 'log level warn: no info lines');
+
+    // Second start: no new account, no password, the same certificate.
+    const server2 = fakeServer();
+    const r2 = await run(['serve', '--data', data, '--log-level', 'info'], {
+      ...overrides,
+      startServer: (o) => server2.start(o),
+      shutdownSignal: async () => 'SIGINT',
+    });
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.equal(store.users.size, 1);
+    assert.doesNotMatch(r2.stdout, /password:/);
+    assert.match(r2.stdout, /IMAP\s+127\.0\.0\.1:1143\s+STARTTLS; password login without TLS only from loopback/);
+    assert.match(r2.stdout, /Accounts: tester/);
+    assert.equal(String(server2.calls[0]!.tls!.cert), String(opts.tls!.cert));
+    assert.match(r2.stderr, /INFO {2}listening imap=127\.0\.0\.1:1143 imaps=127\.0\.0\.1:1993/);
+    assert.match(r2.stderr, /INFO {2}shutting down signal=SIGINT/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('serve: configuration errors exit 2 before anything starts; listen errors exit 1', async () => {
+  const dir = await tempDir();
+  const { stores, overrides } = memoryEnvironment();
+  try {
+    const data = join(dir, 'data');
+    const server = fakeServer();
+    const both = await run(['serve', '--data', data, '--imap-port', '0', '--imaps-port', '0'], {
+      ...overrides,
+      startServer: (o) => server.start(o),
+    });
+    assert.equal(both.code, 2);
+    assert.equal(both.stderr, 'petrel: no listener enabled: imap_port and imaps_port are both 0\n');
+
+    const badPort = await run(['serve', '--data', data], {
+      ...overrides,
+      startServer: (o) => server.start(o),
+      env: { PETREL_IMAPS_PORT: '99999' },
+    });
+    assert.equal(badPort.code, 2);
+    assert.match(badPort.stderr, /^petrel: PETREL_IMAPS_PORT: 99999 is not a port number/);
+
+    await mkdir(data);
+    await writeFile(join(data, 'petrel.toml'), 'imap_port = 1143\nwhat = 1\n');
+    const badFile = await run(['serve', '--data', data], { ...overrides, startServer: (o) => server.start(o) });
+    assert.equal(badFile.code, 2);
+    assert.match(badFile.stderr, /petrel\.toml: unknown setting "what"/);
+    assert.equal(server.calls.length, 0);
+    await rm(join(data, 'petrel.toml'));
+
+    const inUse = await run(['serve', '--data', data, '--log-level', 'silent'], {
+      ...overrides,
+      startServer: async () => {
+        throw Object.assign(new Error('listen EADDRINUSE'), { code: 'EADDRINUSE', address: '127.0.0.1', port: 1143 });
+      },
+    });
+    assert.equal(inUse.code, 1);
+    assert.equal(inUse.stderr, 'petrel: cannot listen on 127.0.0.1:1143: the address is already in use\n');
+    assert.equal(stores.get(data)!.closed, 1, 'the store is closed after a failed start');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('first account name: the login name when valid, else "petrel"', () => {
+  assert.equal(firstUserName('alice'), 'alice');
+  assert.equal(firstUserName('j.doe'), 'j.doe');
+  assert.equal(firstUserName('root'), 'petrel');
+  assert.equal(firstUserName('DOMAIN\\user'), 'petrel');
+  assert.equal(firstUserName(''), 'petrel');
+  assert.equal(firstUserName(null), 'petrel');
+});
