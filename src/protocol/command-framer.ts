@@ -470,7 +470,7 @@ export class CommandFramer {
     if (fresh) {
       pos = cmd.tag!.length;
       if (pos >= len) throw new FrameError('Missing command name');
-      pos++; // SP
+      while (line[pos] === SP) pos++;
       const first = readName(line, pos);
       if (first === null) throw new FrameError('Missing or invalid command name');
       pos = first.end;
