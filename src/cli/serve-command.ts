@@ -84,6 +84,8 @@ export async function serve(env: CliEnvironment, config: PetrelConfig): Promise<
         imapsPort: config.imapsPort,
         tls: { cert: tls.cert, key: tls.key },
         allowInsecureAuth: config.allowInsecureAuth,
+        maxMessageSize: config.maxMessageSize,
+        maxConnectionsPerIp: config.maxConnectionsPerIp,
         logger: log,
       });
     } catch (err) {

@@ -8,6 +8,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { dirname, extname, resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
+import { LIMITS } from '../protocol/limits.js';
 
 export type AuthPolicy = 'loopback' | 'always' | 'never';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -40,6 +41,10 @@ export interface PetrelConfig {
   logFormat: LogFormat;
   /** Where LOGIN/AUTHENTICATE are allowed without TLS (RFC 9051 §6.2.3 LOGINDISABLED otherwise). */
   allowInsecureAuth: AuthPolicy;
+  /** Largest message APPEND accepts, in octets (advertised as APPENDLIMIT, RFC 7889). */
+  maxMessageSize: number;
+  /** Concurrent connections allowed from one IP address. */
+  maxConnectionsPerIp: number;
   /** Absolute path of the config file that was read, or null. */
   configFile: string | null;
   /** Where each setting's value came from. */
@@ -60,11 +65,13 @@ export type SettingKey =
   | 'tlsKey'
   | 'logLevel'
   | 'logFormat'
-  | 'allowInsecureAuth';
+  | 'allowInsecureAuth'
+  | 'maxMessageSize'
+  | 'maxConnectionsPerIp';
 
 export type SettingSource = 'flag' | 'env' | 'file' | 'default';
 
-type Kind = 'path' | 'host' | 'port' | { oneOf: readonly string[] };
+type Kind = 'path' | 'host' | 'port' | 'size' | 'count' | { oneOf: readonly string[] };
 
 export interface SettingSpec {
   key: SettingKey;
@@ -106,6 +113,10 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'allowInsecureAuth', file: 'allow_insecure_auth', env: 'PETREL_ALLOW_INSECURE_AUTH',
     flag: '--allow-insecure-auth', kind: { oneOf: AUTH_POLICIES }, default: 'loopback',
     description: 'password login without TLS: from loopback only, always, or never' },
+  { key: 'maxMessageSize', file: 'max_message_size', env: 'PETREL_MAX_MESSAGE_SIZE', flag: null, kind: 'size',
+    default: LIMITS.maxMessageSize, description: 'largest message APPEND accepts, in bytes (suffixes K, M, G allowed)' },
+  { key: 'maxConnectionsPerIp', file: 'max_connections_per_ip', env: 'PETREL_MAX_CONNECTIONS_PER_IP', flag: null,
+    kind: 'count', default: LIMITS.maxConnectionsPerIp, description: 'concurrent connections from one IP address' },
 ];
 
 /** Environment variables that are not settings but are understood. */
@@ -259,6 +270,8 @@ function convert(s: SettingSpec, raw: Raw): unknown {
   const where = raw.origin;
   const kind = s.kind;
   if (kind === 'port') return parsePort(value, where);
+  if (kind === 'size') return parseSize(value, where);
+  if (kind === 'count') return parseCount(value, where);
   if (typeof value !== 'string') throw new ConfigError(`${where}: expected a string, got ${describe(value)}`);
   if (kind === 'path') {
     if (value.trim() === '') throw new ConfigError(`${where}: empty path`);
@@ -283,6 +296,33 @@ export function parsePort(value: unknown, where: string): number | null {
     throw new ConfigError(`${where}: ${String(value)} is not a port number (0-65535; 0 disables)`);
   }
   return n === 0 ? null : n;
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+/** Largest accepted max_message_size: 4 GiB (IMAP literal lengths are number64, but we keep it sane). */
+const MAX_SIZE = 4 * 1024 ** 3;
+
+/** A size in bytes: an integer, or a string like "512K", "64M", "1G" (binary multiples). */
+export function parseSize(value: unknown, where: string): number {
+  let n: number;
+  if (typeof value === 'number') n = value;
+  else if (typeof value === 'string' && /^\s*\d{1,13}\s*([kmg]i?)?b?\s*$/i.test(value)) {
+    const m = /^\s*(\d+)\s*([kmg]?)/i.exec(value)!;
+    n = Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]!;
+  } else throw new ConfigError(`${where}: "${String(value)}" is not a size (bytes, or a number with K, M or G)`);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_SIZE) {
+    throw new ConfigError(`${where}: ${String(value)} is out of range (1 byte to 4G)`);
+  }
+  return n;
+}
+
+/** A positive integer count. */
+export function parseCount(value: unknown, where: string): number {
+  const n = typeof value === 'string' && /^\s*\d{1,9}\s*$/.test(value) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1_000_000) {
+    throw new ConfigError(`${where}: "${String(value)}" is not a whole number from 1 to 1000000`);
+  }
+  return n;
 }
 
 function parseHost(value: string, where: string): string {

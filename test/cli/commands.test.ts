@@ -228,7 +228,12 @@ test('serve: first start creates an account, prints its password once, passes se
     const shutdown = () => new Promise<string>((resolve) => (stop = resolve));
     const running = run(
       ['serve', '--data', data, '--imap-port', '0', '--imaps-port', '2993', '--allow-insecure-auth', 'never', '--log-level', 'warn'],
-      { ...overrides, startServer: (o) => server.start(o), shutdownSignal: shutdown, env: { PETREL_HOST: '127.0.0.1' } },
+      {
+        ...overrides,
+        startServer: (o) => server.start(o),
+        shutdownSignal: shutdown,
+        env: { PETREL_HOST: '127.0.0.1', PETREL_MAX_MESSAGE_SIZE: '10M' },
+      },
     );
     // Wait until the server was started, then stop it.
     while (server.calls.length === 0) await new Promise((r) => setTimeout(r, 10));
@@ -242,6 +247,8 @@ test('serve: first start creates an account, prints its password once, passes se
     assert.equal(opts.imapPort, null, '--imap-port 0 disables the listener');
     assert.equal(opts.imapsPort, 2993);
     assert.equal(opts.allowInsecureAuth, 'never');
+    assert.equal(opts.maxMessageSize, 10 * 1024 * 1024);
+    assert.equal(opts.maxConnectionsPerIp, 50);
     assert.ok(opts.tls && String(opts.tls.cert).includes('BEGIN CERTIFICATE'));
     assert.ok(existsSync(join(data, 'tls', 'key.pem')));
     assert.equal(server.closed, 1);

@@ -29,6 +29,8 @@ test('defaults', async () => {
     assert.equal(c.logLevel, 'info');
     assert.equal(c.logFormat, 'text');
     assert.equal(c.allowInsecureAuth, 'loopback');
+    assert.equal(c.maxMessageSize, 64 * 1024 * 1024);
+    assert.equal(c.maxConnectionsPerIp, 50);
     assert.equal(c.configFile, null);
     assert.equal(c.sources.imapPort, 'default');
     assert.deepEqual(c.warnings, []);
@@ -229,4 +231,35 @@ test('every setting has distinct names in each source, consistent with each othe
   }
   // POP3 and LMTP are not served yet, so they have no flags.
   for (const key of ['pop3Port', 'pop3sPort', 'lmtpPort']) assert.equal(SETTINGS.find((s) => s.key === key)!.flag, null);
+});
+
+test('sizes and counts', async () => {
+  for (const [given, bytes] of [
+    ['1024', 1024],
+    ['512K', 512 * 1024],
+    ['64M', 64 * 1024 * 1024],
+    ['64MiB', 64 * 1024 * 1024],
+    ['1g', 1024 ** 3],
+    ['10 MB', 10 * 1024 * 1024],
+  ] as const) {
+    const c = await resolveConfig({ cwd: NOWHERE, env: { PETREL_MAX_MESSAGE_SIZE: given } });
+    assert.equal(c.maxMessageSize, bytes, given);
+  }
+  for (const bad of ['0', '5T', '-1', 'lots', '8G', '1.5M']) {
+    await assert.rejects(resolveConfig({ cwd: NOWHERE, env: { PETREL_MAX_MESSAGE_SIZE: bad } }), ConfigError, bad);
+  }
+  const c = await resolveConfig({ cwd: NOWHERE, env: { PETREL_MAX_CONNECTIONS_PER_IP: '7' } });
+  assert.equal(c.maxConnectionsPerIp, 7);
+  for (const bad of ['0', '-3', 'x', '2.5']) {
+    await assert.rejects(resolveConfig({ cwd: NOWHERE, env: { PETREL_MAX_CONNECTIONS_PER_IP: bad } }), /is not a whole number/, bad);
+  }
+  const dir = await tempDir();
+  try {
+    await writeFile(join(dir, 'p.toml'), 'max_message_size = 2048\nmax_connections_per_ip = 3\n');
+    const f = await resolveConfig({ cwd: dir, env: {}, configFile: 'p.toml' });
+    assert.equal(f.maxMessageSize, 2048);
+    assert.equal(f.maxConnectionsPerIp, 3);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
