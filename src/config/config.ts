@@ -114,7 +114,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     flag: '--allow-insecure-auth', kind: { oneOf: AUTH_POLICIES }, default: 'loopback',
     description: 'password login without TLS: from loopback only, always, or never' },
   { key: 'maxMessageSize', file: 'max_message_size', env: 'PETREL_MAX_MESSAGE_SIZE', flag: null, kind: 'size',
-    default: LIMITS.maxMessageSize, description: 'largest message APPEND accepts, in bytes (suffixes K, M, G allowed)' },
+    default: LIMITS.maxMessageSize, description: 'largest message APPEND accepts, in bytes (suffixes K, M, G; at most 64M)' },
   { key: 'maxConnectionsPerIp', file: 'max_connections_per_ip', env: 'PETREL_MAX_CONNECTIONS_PER_IP', flag: null,
     kind: 'count', default: LIMITS.maxConnectionsPerIp, description: 'concurrent connections from one IP address' },
 ];
@@ -299,8 +299,8 @@ export function parsePort(value: unknown, where: string): number | null {
 }
 
 const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
-/** Largest accepted max_message_size: 4 GiB (IMAP literal lengths are number64, but we keep it sane). */
-const MAX_SIZE = 4 * 1024 ** 3;
+/** max_message_size may only lower the protocol layer's own cap (src/protocol/limits.ts). */
+const MAX_SIZE: number = LIMITS.maxMessageSize;
 
 /** A size in bytes: an integer, or a string like "512K", "64M", "1G" (binary multiples). */
 export function parseSize(value: unknown, where: string): number {
@@ -311,7 +311,7 @@ export function parseSize(value: unknown, where: string): number {
     n = Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]!;
   } else throw new ConfigError(`${where}: "${String(value)}" is not a size (bytes, or a number with K, M or G)`);
   if (!Number.isInteger(n) || n < 1 || n > MAX_SIZE) {
-    throw new ConfigError(`${where}: ${String(value)} is out of range (1 byte to 4G)`);
+    throw new ConfigError(`${where}: ${String(value)} is out of range (1 byte to ${MAX_SIZE / 1024 ** 2}M)`);
   }
   return n;
 }

@@ -239,13 +239,13 @@ test('sizes and counts', async () => {
     ['512K', 512 * 1024],
     ['64M', 64 * 1024 * 1024],
     ['64MiB', 64 * 1024 * 1024],
-    ['1g', 1024 ** 3],
+    ['64m', 64 * 1024 * 1024],
     ['10 MB', 10 * 1024 * 1024],
   ] as const) {
     const c = await resolveConfig({ cwd: NOWHERE, env: { PETREL_MAX_MESSAGE_SIZE: given } });
     assert.equal(c.maxMessageSize, bytes, given);
   }
-  for (const bad of ['0', '5T', '-1', 'lots', '8G', '1.5M']) {
+  for (const bad of ['0', '5T', '-1', 'lots', '1G', '65M', '1.5M']) {
     await assert.rejects(resolveConfig({ cwd: NOWHERE, env: { PETREL_MAX_MESSAGE_SIZE: bad } }), ConfigError, bad);
   }
   const c = await resolveConfig({ cwd: NOWHERE, env: { PETREL_MAX_CONNECTIONS_PER_IP: '7' } });
