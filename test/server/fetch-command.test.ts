@@ -1,0 +1,225 @@
+// FETCH / UID FETCH over an in-memory store: wire output of data items, sections, partials, BINARY,
+// implicit \Seen, sequence-set rules, ghosts (RFC 9051 §6.4.5, §6.4.9, §7.5.2; RFC 3516; RFC 2180 §4.1).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fetchCommands } from '../../src/server/commands/fetch.js';
+import { parseFetchAtt, parseSection, renderFetch, parseFetchItems } from '../../src/server/fetch-render.js';
+import { StreamData } from '../../src/protocol/types.js';
+import { FakeStore, run, selectBox } from './command-harness.js';
+
+const SIMPLE = ['From: Alice <alice@example.com>', 'To: bob@example.com', 'Subject: Hello', 'Date: Mon, 15 Jan 2024 10:00:00 +0100', '', 'Hello Bob,', 'how are you?', ''].join('\n');
+
+const MULTI = [
+  'From: carol@example.com',
+  'Subject: Report',
+  'MIME-Version: 1.0',
+  'Content-Type: multipart/mixed; boundary="XX"',
+  '',
+  'preamble',
+  '--XX',
+  'Content-Type: text/plain; charset=utf-8',
+  '',
+  'See attached.',
+  '--XX',
+  'Content-Type: application/octet-stream',
+  'Content-Transfer-Encoding: base64',
+  '',
+  Buffer.from('binary\u0000data!').toString('base64'),
+  '--XX',
+  'Content-Type: text/plain',
+  'Content-Transfer-Encoding: x-uuencode',
+  '',
+  'begin 644 x',
+  '--XX--',
+  '',
+].join('\n');
+
+function setup(opts: { enabled?: string[]; readOnly?: boolean; recentFrom?: number | null } = {}) {
+  const store = new FakeStore();
+  store.addMailbox('INBOX');
+  store.addMessage('INBOX', { raw: SIMPLE, flags: ['\\Seen'] });
+  store.addMessage('INBOX', { raw: MULTI, flags: [] });
+  store.addMessage('INBOX', { raw: SIMPLE.replace('Hello', 'Third'), flags: ['\\Flagged', '$Work'] });
+  const { session, view } = selectBox(store, 'INBOX', opts);
+  return { store, session, view };
+}
+
+test('FETCH FLAGS and UID are answered from the view for every message', async () => {
+  const { store, session } = setup();
+  const r = await run(fetchCommands, store, session, 'A1 FETCH 1:* (UID FLAGS)');
+  assert.deepEqual(r.lines, [
+    '* 1 FETCH (UID 1 FLAGS (\\Seen))',
+    '* 2 FETCH (UID 2 FLAGS ())',
+    '* 3 FETCH (UID 3 FLAGS (\\Flagged $Work))',
+    'A1 OK FETCH completed',
+  ]);
+  assert.equal(store.reads.length, 0);
+});
+
+test('UID FETCH always includes UID; * and ranges beyond the last UID return the last message', async () => {
+  const { store, session } = setup();
+  const r = await run(fetchCommands, store, session, 'A2 UID FETCH 4294967295:* FLAGS');
+  assert.deepEqual(r.lines, ['* 3 FETCH (UID 3 FLAGS (\\Flagged $Work))', 'A2 OK UID FETCH completed']);
+  const none = await run(fetchCommands, store, session, 'A3 UID FETCH 10:20 FLAGS');
+  assert.deepEqual(none.lines, ['A3 OK UID FETCH completed']);
+});
+
+test('FETCH by sequence number past the end is a BAD; so is * in an empty mailbox', async () => {
+  const { store, session } = setup();
+  const r = await run(fetchCommands, store, session, 'A4 FETCH 4 FLAGS');
+  assert.equal(r.result.status, 'BAD');
+  const empty = new FakeStore();
+  empty.addMailbox('INBOX');
+  const s2 = selectBox(empty, 'INBOX').session;
+  assert.equal((await run(fetchCommands, empty, s2, 'A5 FETCH * FLAGS')).result.status, 'BAD');
+  assert.equal((await run(fetchCommands, empty, s2, 'A6 UID FETCH 1:* FLAGS')).result.status, 'OK');
+});
+
+test('macros expand; FAST gives FLAGS INTERNALDATE RFC822.SIZE', async () => {
+  const { store, session } = setup();
+  const r = await run(fetchCommands, store, session, 'A7 FETCH 1 FAST');
+  const size = Buffer.byteLength(SIMPLE.replace(/\n/g, '\r\n'));
+  assert.deepEqual(r.lines[0], `* 1 FETCH (FLAGS (\\Seen) INTERNALDATE "15-Jan-2024 12:00:00 +0000" RFC822.SIZE ${size})`);
+  const bad = await run(fetchCommands, store, session, 'A8 FETCH 1 (FAST UID)');
+  assert.equal(bad.result.status, 'BAD');
+});
+
+test('BODY.PEEK[HEADER.FIELDS (...)] returns the subset and the blank line, and does not set \\Seen', async () => {
+  const { store, session } = setup();
+  const r = await run(fetchCommands, store, session, 'A9 FETCH 2 BODY.PEEK[HEADER.FIELDS (Subject From)]');
+  const body = 'From: carol@example.com\r\nSubject: Report\r\n\r\n';
+  assert.equal(r.text, `* 2 FETCH (BODY[HEADER.FIELDS (Subject From)] {${body.length}}\r\n${body})\r\nA9 OK FETCH completed\r\n`);
+  assert.deepEqual(store.box('INBOX').messages[1]!.flags, []);
+});
+
+test('non-PEEK BODY[] sets \\Seen and adds FLAGS to the response; partial names <origin>', async () => {
+  const { store, session, view } = setup();
+  const r = await run(fetchCommands, store, session, 'A10 FETCH 2 BODY[]<0.4>');
+  assert.equal(r.text, '* 2 FETCH (BODY[]<0> {4}\r\nFrom FLAGS (\\Seen))\r\nA10 OK FETCH completed\r\n');
+  assert.deepEqual(store.box('INBOX').messages[1]!.flags, ['\\Seen']);
+  assert.deepEqual(view.flagsOf(2), ['\\Seen']);
+  // Already seen: no second FLAGS item.
+  const again = await run(fetchCommands, store, session, 'A11 FETCH 2 BODY[]<0.4>');
+  assert.equal(again.lines[0], '* 2 FETCH (BODY[]<0> {4}\r\nFrom)');
+});
+
+test('a read-only (EXAMINE) view never sets \\Seen', async () => {
+  const { store, session } = setup({ readOnly: true });
+  await run(fetchCommands, store, session, 'A12 FETCH 2 RFC822.TEXT');
+  assert.deepEqual(store.box('INBOX').messages[1]!.flags, []);
+});
+
+test('partial beyond the end is an empty string; past the end is truncated', async () => {
+  const { store, session } = setup();
+  const r = await run(fetchCommands, store, session, 'A13 FETCH 1 (BODY.PEEK[TEXT]<1000.5> BODY.PEEK[TEXT]<20.100>)');
+  assert.equal(r.text.split('\r\n')[0], '* 1 FETCH (BODY[TEXT]<1000> "" BODY[TEXT]<20> {6}');
+  assert.ok(r.text.includes('you?\r\n)'));
+});
+
+test('numbered parts, MIME headers and only the part\'s byte range is read', async () => {
+  const { store, session } = setup();
+  store.reads.length = 0;
+  const r = await run(fetchCommands, store, session, 'A14 FETCH 2 (BODY.PEEK[1] BODY.PEEK[1.MIME])');
+  assert.equal(
+    r.text.split('\r\n').slice(0, 3).join('\r\n'),
+    '* 2 FETCH (BODY[1] {13}\r\nSee attached. BODY[1.MIME] {43}\r\nContent-Type: text/plain; charset=utf-8',
+  );
+  const total = store.reads.reduce((n, x) => n + (x.end - x.start), 0);
+  assert.ok(total < 100, `read ${total} bytes`);
+});
+
+test('BINARY decodes base64 and uses literal8 for NUL data; BINARY.SIZE gives the decoded size', async () => {
+  const { store, session } = setup();
+  const r = await run(fetchCommands, store, session, 'A15 FETCH 2 (BINARY.PEEK[2] BINARY.SIZE[2] BINARY.PEEK[1]<4.4>)');
+  assert.equal(r.text, '* 2 FETCH (BINARY[2] ~{12}\r\nbinary\u0000data! BINARY.SIZE[2] 12 BINARY[1]<4> {4}\r\natta)\r\nA15 OK FETCH completed\r\n');
+});
+
+test('BINARY of an unknown transfer encoding fails with NO [UNKNOWN-CTE]', async () => {
+  const { store, session } = setup();
+  const r = await run(fetchCommands, store, session, 'A16 FETCH 2 BINARY.PEEK[3]');
+  assert.equal(r.result.status, 'NO');
+  assert.equal(r.result.code?.name, 'UNKNOWN-CTE');
+});
+
+test('MODSEQ needs CONDSTORE; with it, FETCH MODSEQ and CHANGEDSINCE work', async () => {
+  const plain = setup();
+  assert.equal((await run(fetchCommands, plain.store, plain.session, 'A17 FETCH 1 MODSEQ')).result.status, 'BAD');
+  const cs = setup({ enabled: ['CONDSTORE'] });
+  const r = await run(fetchCommands, cs.store, cs.session, 'A18 FETCH 1:* (FLAGS) (CHANGEDSINCE 3)');
+  assert.deepEqual(r.lines, ['* 3 FETCH (FLAGS (\\Flagged $Work) MODSEQ (4))', 'A18 OK FETCH completed']);
+});
+
+test('rev1 sessions see \\Recent; rev2 sessions do not', async () => {
+  const rev1 = setup({ recentFrom: 3 });
+  const r = await run(fetchCommands, rev1.store, rev1.session, 'A19 FETCH 3 FLAGS');
+  assert.equal(r.lines[0], '* 3 FETCH (FLAGS (\\Flagged $Work \\Recent))');
+  const rev2 = setup({ recentFrom: 3, enabled: ['IMAP4REV2'] });
+  const r2 = await run(fetchCommands, rev2.store, rev2.session, 'A20 FETCH 3 FLAGS');
+  assert.equal(r2.lines[0], '* 3 FETCH (FLAGS (\\Flagged $Work))');
+});
+
+test('expunged-but-unannounced messages are skipped: FETCH ends NO [EXPUNGEISSUED], UID FETCH OK', async () => {
+  const { store, session, view } = setup();
+  view.noteOwnExpunge([2]);
+  store.box('INBOX').messages.splice(1, 1);
+  const r = await run(fetchCommands, store, session, 'A21 FETCH 1:3 (UID RFC822.SIZE)');
+  assert.equal(r.lines.length, 3);
+  assert.ok(r.lines[0]!.startsWith('* 1 FETCH (UID 1 '));
+  assert.ok(r.lines[1]!.startsWith('* 3 FETCH (UID 3 '));
+  assert.equal(r.lines[2], 'A21 NO [EXPUNGEISSUED] Some messages were expunged');
+  const u = await run(fetchCommands, store, session, 'A22 UID FETCH 1:3 FLAGS');
+  assert.equal(u.result.status, 'OK');
+  assert.equal(u.lines.length, 3);
+});
+
+test('SEARCHRES $ fetches the saved UIDs', async () => {
+  const { store, session } = setup();
+  session.searchResult = [3, 1];
+  const r = await run(fetchCommands, store, session, 'A23 FETCH $ UID');
+  assert.deepEqual(r.lines, ['* 1 FETCH (UID 1)', '* 3 FETCH (UID 3)', 'A23 OK FETCH completed']);
+});
+
+test('large sections are streamed by range with the exact declared size', async () => {
+  const { store, view } = setup();
+  const [rec] = await store.getMessages(view.mailboxId, [1]);
+  const req = parseFetchItems({ type: 'atom', value: 'BODY.PEEK[]' }, false);
+  const items = await renderFetch(store.asStore(), view, req, 1, rec!, { byUid: false, rev1: true, condstore: false, streamThreshold: 10 });
+  const value = items[1];
+  assert.ok(value instanceof StreamData);
+  const chunks: Buffer[] = [];
+  for await (const c of value.open()) chunks.push(c);
+  assert.equal(Buffer.concat(chunks).toString(), SIMPLE.replace(/\n/g, '\r\n'));
+  assert.equal(value.size, rec!.size);
+  // BINARY of a big base64 part streams too, decoded, with its decoded size.
+  const [multi] = await store.getMessages(view.mailboxId, [2]);
+  const breq = parseFetchItems({ type: 'atom', value: 'BINARY.PEEK[2]<1.5>' }, false);
+  const b = await renderFetch(store.asStore(), view, breq, 2, multi!, { byUid: false, rev1: true, condstore: false, streamThreshold: 4 });
+  const bv = b[1];
+  assert.ok(bv instanceof StreamData);
+  const out: Buffer[] = [];
+  for await (const c of bv.open()) out.push(c);
+  assert.equal(Buffer.concat(out).toString('latin1'), 'inary');
+  assert.equal(bv.size, 5);
+  assert.equal(bv.binary, false);
+});
+
+test('fetch-att parsing: sections, header lists, partials, errors', () => {
+  assert.deepEqual(parseSection('1.2.HEADER.FIELDS.NOT (A "B-c")'), { path: [1, 2], text: 'HEADER.FIELDS.NOT', fields: ['A', 'B-c'] });
+  assert.throws(() => parseSection('HEADER.FIELDS ("B c")'));
+  assert.deepEqual(parseSection('TEXT'), { path: [], text: 'TEXT' });
+  assert.deepEqual(parseSection('3'), { path: [3] });
+  assert.throws(() => parseSection('MIME'));
+  assert.throws(() => parseSection('0'));
+  assert.throws(() => parseSection('1.FOO'));
+  const it = parseFetchAtt('body.peek[header.fields (x-a)]<5.10>', false);
+  assert.equal(it.kind, 'BODY[]');
+  if (it.kind === 'BODY[]') {
+    assert.equal(it.peek, true);
+    assert.deepEqual(it.partial, { origin: 5, count: 10 });
+    assert.equal(it.name, 'BODY[HEADER.FIELDS (x-a)]');
+  }
+  assert.throws(() => parseFetchAtt('BODY[]<5.0>', false));
+  assert.throws(() => parseFetchAtt('BINARY[HEADER]', false));
+  assert.throws(() => parseFetchAtt('BODY[1.MIME', false));
+  assert.throws(() => parseFetchAtt('ENVELOPES', false));
+});
