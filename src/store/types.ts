@@ -133,7 +133,14 @@ export interface StoreFlagsResult {
   /** The new mod-sequence, or the old highest one when nothing changed. */
   modSeq: number;
   /** Messages whose flags changed (or were touched), with their resulting flags. */
-  updated: Array<{ uid: number; flags: string[]; modSeq: number }>;
+  updated: Array<{
+    uid: number;
+    flags: string[];
+    modSeq: number;
+    /** false when the message already had the requested flags: it kept its mod-sequence
+     *  (RFC 7162 §3.1.11). Absent means unknown (treat as changed). */
+    changed?: boolean;
+  }>;
   /** UIDs not changed because their modSeq was above `unchangedSince` (RFC 7162 §3.1.3). */
   modified: number[];
 }

@@ -1,0 +1,145 @@
+// SQLite schema of the embedded store, with numbered migrations (a schema_version row says how many
+// have been applied). Carries from the start what quick resync needs: a per-message MODSEQ and a log of
+// expunged UIDs (RFC 7162 §3.1, §3.2.5 VANISHED), OBJECTIDs (RFC 8474), SAVEDATE (RFC 8514).
+// Counters kept by triggers make STATUS (RFC 9051 §6.3.11, RFC 8438 SIZE) O(1) and keep blob
+// reference counts exact whatever statement adds or removes a message.
+import type BetterSqlite3 from 'better-sqlite3';
+
+/** SQLite expression for the current time in ms since the epoch. */
+const NOW_MS = `CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)`;
+
+const V1 = `
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY,
+  value ANY NOT NULL
+) STRICT;
+
+CREATE TABLE users (
+  id            INTEGER PRIMARY KEY,
+  name          TEXT NOT NULL UNIQUE,
+  password_hash TEXT NOT NULL,
+  created_at    INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE mailboxes (
+  id             INTEGER PRIMARY KEY,
+  user_id        INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name           TEXT NOT NULL,
+  uid_validity   INTEGER NOT NULL UNIQUE,
+  uid_next       INTEGER NOT NULL DEFAULT 1,
+  highest_modseq INTEGER NOT NULL DEFAULT 1,
+  -- messages with uid >= recent_uid are \\Recent for the next session that claims them
+  recent_uid     INTEGER NOT NULL DEFAULT 1,
+  special_use    TEXT,
+  object_id      TEXT NOT NULL UNIQUE,
+  created_at     INTEGER NOT NULL,
+  -- maintained by the triggers below
+  messages       INTEGER NOT NULL DEFAULT 0,
+  unseen         INTEGER NOT NULL DEFAULT 0,
+  deleted        INTEGER NOT NULL DEFAULT 0,
+  total_size     INTEGER NOT NULL DEFAULT 0,
+  -- tombstones with modseq <= this have been pruned: changesSince(below it) is truncated
+  tombstones_pruned_to INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (user_id, name)
+) STRICT;
+
+-- One row per distinct content; the MIME index is per content, so COPY copies neither bytes nor index.
+CREATE TABLE blobs (
+  id         TEXT PRIMARY KEY,
+  size       INTEGER NOT NULL,
+  refcount   INTEGER NOT NULL DEFAULT 0,
+  mime_index TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  -- when refcount last dropped to 0 (GC compares it with the file's mtime)
+  unref_at   INTEGER
+) STRICT, WITHOUT ROWID;
+CREATE INDEX blobs_unreferenced ON blobs(refcount) WHERE refcount = 0;
+
+-- No foreign key on blob_id: the triggers keep refcounts, and a foreign key would need an index on
+-- blob_id for GC's deletes.
+CREATE TABLE messages (
+  mailbox_id    INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+  uid           INTEGER NOT NULL,
+  modseq        INTEGER NOT NULL,
+  -- system flags and keywords separated by single spaces, no \\Recent
+  flags         TEXT NOT NULL,
+  seen          INTEGER NOT NULL,
+  deleted       INTEGER NOT NULL,
+  internal_date INTEGER NOT NULL,
+  size          INTEGER NOT NULL,
+  blob_id       TEXT NOT NULL,
+  save_date     INTEGER NOT NULL,
+  email_id      TEXT NOT NULL,
+  thread_id     TEXT,
+  PRIMARY KEY (mailbox_id, uid)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);
+CREATE INDEX messages_deleted ON messages(mailbox_id, uid) WHERE deleted = 1;
+
+CREATE TABLE expunged (
+  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+  modseq     INTEGER NOT NULL,
+  uid        INTEGER NOT NULL,
+  PRIMARY KEY (mailbox_id, modseq, uid)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE subscriptions (
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name    TEXT NOT NULL,
+  PRIMARY KEY (user_id, name)
+) STRICT, WITHOUT ROWID;
+
+-- First-seen spelling of each keyword per user (keywords compare case-insensitively).
+CREATE TABLE keywords (
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  lower   TEXT NOT NULL,
+  name    TEXT NOT NULL,
+  PRIMARY KEY (user_id, lower)
+) STRICT, WITHOUT ROWID;
+
+CREATE TRIGGER messages_after_insert AFTER INSERT ON messages BEGIN
+  UPDATE mailboxes SET messages = messages + 1, unseen = unseen + 1 - NEW.seen,
+    deleted = deleted + NEW.deleted, total_size = total_size + NEW.size
+  WHERE id = NEW.mailbox_id;
+  UPDATE blobs SET refcount = refcount + 1 WHERE id = NEW.blob_id;
+END;
+
+CREATE TRIGGER messages_after_delete AFTER DELETE ON messages BEGIN
+  UPDATE mailboxes SET messages = messages - 1, unseen = unseen - 1 + OLD.seen,
+    deleted = deleted - OLD.deleted, total_size = total_size - OLD.size
+  WHERE id = OLD.mailbox_id;
+  UPDATE blobs SET refcount = refcount - 1,
+    unref_at = CASE WHEN refcount = 1 THEN ${NOW_MS} ELSE unref_at END
+  WHERE id = OLD.blob_id;
+END;
+
+CREATE TRIGGER messages_after_update_flags AFTER UPDATE OF seen, deleted ON messages
+WHEN OLD.seen <> NEW.seen OR OLD.deleted <> NEW.deleted BEGIN
+  UPDATE mailboxes SET unseen = unseen + OLD.seen - NEW.seen, deleted = deleted - OLD.deleted + NEW.deleted
+  WHERE id = NEW.mailbox_id;
+END;
+`;
+
+/** Migrations in order; index i brings the schema from version i to i + 1. Never edit a shipped one. */
+export const MIGRATIONS: readonly string[] = [V1];
+
+/** Creates or upgrades the schema. Each migration runs in its own IMMEDIATE transaction that re-reads
+ *  the version, so two processes opening a new store at once do not both migrate. */
+export function migrate(db: BetterSqlite3.Database): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL) STRICT');
+  const step = db.transaction((): boolean => {
+    const row = db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined;
+    const version = row?.version ?? 0;
+    if (version > MIGRATIONS.length) {
+      throw new Error(`Store schema version ${version} is newer than this program (${MIGRATIONS.length})`);
+    }
+    if (version === MIGRATIONS.length) return false;
+    db.exec(MIGRATIONS[version]!);
+    if (row) db.prepare('UPDATE schema_version SET version = ?').run(version + 1);
+    else db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(version + 1);
+    return true;
+  });
+  while (step.immediate()) {
+    // one migration per transaction
+  }
+}

@@ -1,0 +1,950 @@
+// The embedded store (ARCHITECTURE decision 9): metadata in SQLite (better-sqlite3, WAL,
+// synchronous=FULL so a commit acknowledged to a client survives kill -9 and power loss), message
+// bytes in content-addressed files (src/store/blob). Every write is one transaction; every write that
+// changes a mailbox's messages takes one new mod-sequence for it (RFC 7162 §3.1: HIGHESTMODSEQ,
+// per-message MODSEQ), writes rows and expunge tombstones, commits, and only then pokes the change bus
+// (decision 2). Implements RFC 9051 §2.3.1.1 (UID, UIDVALIDITY, UIDNEXT), §2.3.2 (flags, \Recent),
+// §6.3 (mailbox operations), RFC 3502 (MULTIAPPEND atomicity), RFC 4315 (UIDPLUS mappings),
+// RFC 6851 (MOVE), RFC 7162 (CONDSTORE/QRESYNC data), RFC 8474 (OBJECTID), RFC 8514 (SAVEDATE).
+import BetterSqlite3 from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
+import * as fsp from 'node:fs/promises';
+import { join } from 'node:path';
+import { SYSTEM_FLAGS } from '../../protocol/types.js';
+import type { MimeIndex } from '../../mime/types.js';
+import { BlobStore } from '../blob/blob-store.js';
+import { LocalChangeBus, type ChangeBus } from '../change-bus.js';
+import { beginIngest, prepareBuffer } from '../ingest.js';
+import {
+  StoreError,
+  type AppendItem,
+  type AppendResult,
+  type ChangeEvent,
+  type ChangeSet,
+  type CopyResult,
+  type FlagOperation,
+  type IngestWriter,
+  type MailboxRecord,
+  type MailboxStatus,
+  type MessageMeta,
+  type MessageRecord,
+  type PreparedMessage,
+  type SpecialUse,
+  type Store,
+  type StoreFlagsResult,
+  type UserRecord,
+} from '../types.js';
+import { migrate } from './schema.js';
+
+export interface SqliteStoreOptions {
+  /**
+   * GC keeps blob files that were prepared (written or re-used by ingest) less than this long ago and
+   * are not yet referenced, and temp files modified less than this long ago. A prepared message must be
+   * appended within this time. Default 15 minutes.
+   */
+  gcGraceMs?: number;
+  /** Replaces the in-process change bus. */
+  bus?: ChangeBus;
+}
+
+/** File name of the metadata database inside the data directory. */
+export const METADATA_FILE = 'metadata.sqlite';
+
+const DEFAULT_GC_GRACE_MS = 15 * 60 * 1000;
+const MAX_UID = 0xffffffff;
+
+const SYSTEM_FLAG_BY_LOWER = new Map<string, string>(SYSTEM_FLAGS.map((f) => [f.toLowerCase(), f]));
+/** flag / flag-keyword / flag-extension of RFC 9051 §9: atom characters, optionally after one backslash. */
+const VALID_FLAG = /^\\?[^\x00-\x20\x7f-\uffff(){%*"\\\]]+$/;
+const SPECIAL_USES = new Set<string>(['\\Drafts', '\\Sent', '\\Trash', '\\Junk', '\\Archive', '\\All', '\\Flagged']);
+
+const MSG_COLS = 'uid, modseq, flags, internal_date, size, blob_id, save_date, email_id, thread_id';
+
+type Row = Record<string, unknown>;
+type RawRow = unknown[];
+
+interface MailboxRow {
+  id: number;
+  user_id: number;
+  name: string;
+  uid_validity: number;
+  uid_next: number;
+  highest_modseq: number;
+  recent_uid: number;
+  special_use: string | null;
+  object_id: string;
+  created_at: number;
+  messages: number;
+  unseen: number;
+  deleted: number;
+  total_size: number;
+  tombstones_pruned_to: number;
+}
+
+interface UserRow {
+  id: number;
+  name: string;
+  password_hash: string;
+  created_at: number;
+}
+
+/** Opens (creating if needed) the embedded store in `dataDir`. */
+export async function openSqliteStore(dataDir: string, options: SqliteStoreOptions = {}): Promise<SqliteStore> {
+  await fsp.mkdir(dataDir, { recursive: true });
+  const blobs = new BlobStore(dataDir);
+  await blobs.init();
+  const db = new BetterSqlite3(join(dataDir, METADATA_FILE));
+  try {
+    return new SqliteStore(db, blobs, options);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+export class SqliteStore implements Store {
+  private readonly bus: ChangeBus;
+  private readonly gcGraceMs: number;
+  private readonly keywordCache = new Map<number, Map<string, string>>();
+  private readonly storeTag: string;
+  private closed = false;
+  private readonly s: ReturnType<typeof prepareStatements>;
+
+  constructor(
+    private readonly db: BetterSqlite3.Database,
+    readonly blobs: BlobStore,
+    options: SqliteStoreOptions = {},
+  ) {
+    db.pragma('journal_mode = WAL');
+    // FULL: the WAL is fsynced at every commit. With NORMAL a commit is durable against a process
+    // crash but not against power loss (the last transactions can roll back), and an APPEND answered
+    // OK must survive both.
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 10000');
+    db.pragma('cache_size = -32000');
+    db.pragma('temp_store = MEMORY');
+    migrate(db);
+    this.s = prepareStatements(db);
+    db.transaction(() => {
+      this.s.metaInit.run('next_uid_validity', Math.floor(Date.now() / 1000));
+      this.s.metaInit.run('next_object_id', 1);
+      this.s.metaInit.run('store_tag', randomBytes(6).toString('base64url').replace(/[^A-Za-z0-9]/g, 'x'));
+    }).immediate();
+    this.storeTag = String((this.s.metaGet.get('store_tag') as Row).value);
+    this.bus = options.bus ?? new LocalChangeBus();
+    this.gcGraceMs = options.gcGraceMs ?? DEFAULT_GC_GRACE_MS;
+    // Placing a blob and GC's removal of an unreferenced one exclude each other, across processes.
+    blobs.setCriticalSection((fn) => this.tx(fn));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.bus.close();
+    this.db.close();
+  }
+
+  // ------------------------------------------------------------------ accounts
+
+  async createUser(name: string, passwordHash: string): Promise<UserRecord> {
+    if (name.length === 0) throw new StoreError('CANNOT', 'Empty user name');
+    return this.tx(() => {
+      if (this.s.userByName.get(name)) throw new StoreError('ALREADYEXISTS', `User ${name} exists`);
+      const createdAt = Date.now();
+      const info = this.s.userInsert.run(name, passwordHash, createdAt);
+      return { id: Number(info.lastInsertRowid), name, passwordHash, createdAt };
+    });
+  }
+
+  async getUser(name: string): Promise<UserRecord | null> {
+    const row = this.s.userByName.get(name) as UserRow | undefined;
+    return row ? toUser(row) : null;
+  }
+
+  async listUsers(): Promise<UserRecord[]> {
+    return (this.s.userList.all() as UserRow[]).map(toUser);
+  }
+
+  async setPassword(name: string, passwordHash: string): Promise<void> {
+    const info = this.s.userSetPassword.run(passwordHash, name);
+    if (info.changes === 0) throw new StoreError('NONEXISTENT', `No user ${name}`);
+  }
+
+  async deleteUser(name: string): Promise<void> {
+    const { userId, events } = this.tx(() => {
+      const user = this.s.userByName.get(name) as UserRow | undefined;
+      if (!user) throw new StoreError('NONEXISTENT', `No user ${name}`);
+      const out: ChangeEvent[] = [];
+      for (const mb of this.s.mailboxList.all(user.id) as MailboxRow[]) {
+        this.dropMailbox(mb);
+        out.push({ mailboxId: mb.id, userId: user.id, modSeq: mb.highest_modseq + 1 });
+      }
+      this.s.userDelete.run(user.id);
+      return { userId: user.id, events: out };
+    });
+    this.keywordCache.delete(userId);
+    this.publish(events);
+  }
+
+  // ------------------------------------------------------------------ mailboxes
+
+  async listMailboxes(userId: number): Promise<MailboxRecord[]> {
+    return (this.s.mailboxList.all(userId) as MailboxRow[]).map(toMailbox);
+  }
+
+  async getMailbox(userId: number, name: string): Promise<MailboxRecord | null> {
+    const row = this.s.mailboxByName.get(userId, normalizeName(name)) as MailboxRow | undefined;
+    return row ? toMailbox(row) : null;
+  }
+
+  async getMailboxById(mailboxId: number): Promise<MailboxRecord | null> {
+    const row = this.s.mailboxById.get(mailboxId) as MailboxRow | undefined;
+    return row ? toMailbox(row) : null;
+  }
+
+  async createMailbox(userId: number, name: string, opts?: { specialUse?: SpecialUse | null }): Promise<MailboxRecord> {
+    const norm = normalizeName(name);
+    checkName(norm);
+    const specialUse = opts?.specialUse ?? null;
+    if (specialUse !== null && !SPECIAL_USES.has(specialUse)) throw new StoreError('CANNOT', `Bad special use ${specialUse}`);
+    const row = this.tx(() => {
+      if (!this.s.userById.get(userId)) throw new StoreError('NONEXISTENT', `No user ${userId}`);
+      if (this.s.mailboxByName.get(userId, norm)) throw new StoreError('ALREADYEXISTS', `Mailbox ${norm} exists`);
+      return this.insertMailbox(userId, norm, specialUse, 1, 1, 1);
+    });
+    this.publish([{ mailboxId: row.id, userId, modSeq: row.highest_modseq }]);
+    return toMailbox(row);
+  }
+
+  async deleteMailbox(userId: number, name: string): Promise<void> {
+    const norm = normalizeName(name);
+    const event = this.tx(() => {
+      const mb = this.s.mailboxByName.get(userId, norm) as MailboxRow | undefined;
+      if (!mb) throw new StoreError('NONEXISTENT', `No mailbox ${norm}`);
+      if (mb.name === 'INBOX') throw new StoreError('NOPERM', 'INBOX cannot be deleted');
+      this.dropMailbox(mb);
+      return { mailboxId: mb.id, userId, modSeq: mb.highest_modseq + 1 };
+    });
+    this.publish([event]);
+  }
+
+  async renameMailbox(userId: number, from: string, to: string): Promise<void> {
+    const src = normalizeName(from);
+    const dst = normalizeName(to);
+    checkName(dst);
+    const events = this.tx((): ChangeEvent[] => {
+      const mb = this.s.mailboxByName.get(userId, src) as MailboxRow | undefined;
+      if (!mb) throw new StoreError('NONEXISTENT', `No mailbox ${src}`);
+      if (this.s.mailboxByName.get(userId, dst)) throw new StoreError('ALREADYEXISTS', `Mailbox ${dst} exists`);
+      if (src === 'INBOX') return this.renameInbox(mb, dst);
+      if (dst.startsWith(src + '/')) throw new StoreError('CANNOT', 'Cannot rename a mailbox into itself');
+      // RFC 9051 §6.3.6: inferior names are renamed too. Two passes through unique temporary names,
+      // because a new name may equal an old name later in the list ("a/b" → "a" turns "a/b/b" into "a/b").
+      const family = [mb, ...(this.s.mailboxChildren.all({ user: userId, prefix: src + '/', len: src.length + 1 }) as MailboxRow[])];
+      const renames = family.map((m) => ({ row: m, name: dst + m.name.slice(src.length) }));
+      const familyIds = new Set(family.map((m) => m.id));
+      for (const r of renames) {
+        checkName(r.name);
+        const clash = this.s.mailboxByName.get(userId, r.name) as MailboxRow | undefined;
+        if (clash && !familyIds.has(clash.id)) throw new StoreError('ALREADYEXISTS', `Mailbox ${r.name} exists`);
+      }
+      for (const r of renames) this.s.mailboxRename.run(`\u0000rename\u0000${r.row.id}`, r.row.id);
+      for (const r of renames) this.s.mailboxRename.run(r.name, r.row.id);
+      return renames.map((r) => ({ mailboxId: r.row.id, userId, modSeq: r.row.highest_modseq }));
+    });
+    this.publish(events);
+  }
+
+  async setSpecialUse(mailboxId: number, use: SpecialUse | null): Promise<void> {
+    if (use !== null && !SPECIAL_USES.has(use)) throw new StoreError('CANNOT', `Bad special use ${use}`);
+    const mb = this.tx(() => {
+      const row = this.requireMailbox(mailboxId);
+      this.s.mailboxSetSpecialUse.run(use, mailboxId);
+      return row;
+    });
+    this.publish([{ mailboxId, userId: mb.user_id, modSeq: mb.highest_modseq }]);
+  }
+
+  async setSubscribed(userId: number, name: string, subscribed: boolean): Promise<void> {
+    const norm = normalizeName(name);
+    this.tx(() => {
+      if (!this.s.userById.get(userId)) throw new StoreError('NONEXISTENT', `No user ${userId}`);
+      if (subscribed) this.s.subscribe.run(userId, norm);
+      else this.s.unsubscribe.run(userId, norm);
+    });
+  }
+
+  async listSubscriptions(userId: number): Promise<string[]> {
+    return (this.s.subscriptions.all(userId) as Array<{ name: string }>).map((r) => r.name);
+  }
+
+  async mailboxStatus(mailboxId: number): Promise<MailboxStatus> {
+    return this.read(() => {
+      const mb = this.requireMailbox(mailboxId);
+      const recent = (this.s.countFrom.get(mailboxId, mb.recent_uid) as { n: number }).n;
+      return {
+        messages: mb.messages,
+        unseen: mb.unseen,
+        deleted: mb.deleted,
+        size: mb.total_size,
+        uidNext: mb.uid_next,
+        uidValidity: mb.uid_validity,
+        highestModSeq: mb.highest_modseq,
+        recent,
+      };
+    });
+  }
+
+  async claimRecent(mailboxId: number): Promise<number> {
+    return this.tx(() => {
+      const mb = this.requireMailbox(mailboxId);
+      if (mb.recent_uid !== mb.uid_next) this.s.mailboxSetRecent.run(mb.uid_next, mailboxId);
+      return mb.recent_uid;
+    });
+  }
+
+  // ------------------------------------------------------------------ messages
+
+  beginIngest(): IngestWriter {
+    this.assertOpen();
+    return beginIngest(this.blobs);
+  }
+
+  async prepare(data: Buffer): Promise<PreparedMessage> {
+    this.assertOpen();
+    return prepareBuffer(this.blobs, data);
+  }
+
+  async append(mailboxId: number, items: AppendItem[]): Promise<AppendResult> {
+    const now = Date.now();
+    const { result, event } = this.tx(() => {
+      const mb = this.s.mailboxById.get(mailboxId) as MailboxRow | undefined;
+      if (!mb) throw new StoreError('TRYCREATE', `No mailbox ${mailboxId}`);
+      if (items.length === 0) {
+        return { result: { uidValidity: mb.uid_validity, uids: [], modSeq: mb.highest_modseq }, event: null };
+      }
+      if (mb.uid_next + items.length - 1 > MAX_UID) throw new StoreError('LIMIT', 'Mailbox has used up its UIDs');
+      const modSeq = mb.highest_modseq + 1;
+      const firstObject = this.allocate('next_object_id', items.length);
+      const uids: number[] = [];
+      let uid = mb.uid_next;
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i]!;
+        const msg = item.message;
+        this.ensureBlob(msg.blobId, msg.size, msg.mime, now);
+        const flags = this.canonicalFlags(mb.user_id, item.flags);
+        const internalDate = item.internalDate ?? now;
+        if (!Number.isFinite(internalDate)) throw new StoreError('CANNOT', 'Invalid internal date');
+        this.s.messageInsert.run(
+          mailboxId,
+          uid,
+          modSeq,
+          flags.join(' '),
+          hasFlag(flags, '\\Seen'),
+          hasFlag(flags, '\\Deleted'),
+          Math.trunc(internalDate),
+          msg.size,
+          msg.blobId,
+          now,
+          this.objectId('E', firstObject + i),
+          null,
+        );
+        uids.push(uid);
+        uid++;
+      }
+      this.s.mailboxAdvance.run(uid, modSeq, mailboxId);
+      return {
+        result: { uidValidity: mb.uid_validity, uids, modSeq },
+        event: { mailboxId, userId: mb.user_id, modSeq },
+      };
+    });
+    if (event) this.publish([event]);
+    return result;
+  }
+
+  async listMessages(mailboxId: number): Promise<MessageMeta[]> {
+    return this.read(() => {
+      this.requireMailbox(mailboxId);
+      return (this.s.messageList.all(mailboxId) as RawRow[]).map(toMeta);
+    });
+  }
+
+  async getMessages(mailboxId: number, uids: number[]): Promise<MessageRecord[]> {
+    return this.read(() => {
+      this.requireMailbox(mailboxId);
+      const out: MessageRecord[] = [];
+      for (const [lo, hi] of toRanges(uids)) {
+        for (const r of this.s.messageRangeWithMime.all(mailboxId, lo, hi) as RawRow[]) {
+          out.push(withLazyMime(toMeta(r), r[9] as string));
+        }
+      }
+      return out;
+    });
+  }
+
+  /**
+   * Flags of the given messages (RFC 9051 §6.4.6), conditionally with UNCHANGEDSINCE (RFC 7162 §3.1.3).
+   * Only messages whose flag set really changes get the new mod-sequence (RFC 7162 §3.1.11: adding a
+   * present flag or removing an absent one SHOULD NOT change it); when nothing changes, no mod-sequence
+   * is taken and no event is published. `updated` lists every existing target that passed the
+   * UNCHANGEDSINCE test, with its current flags, so the server can answer FETCH for non-.SILENT STORE;
+   * `changed` tells which of them got the new mod-sequence. \Recent is never stored (RFC 9051 §2.3.2:
+   * clients cannot change it) and is dropped from `flags`.
+   */
+  async storeFlags(
+    mailboxId: number,
+    uids: number[],
+    op: FlagOperation,
+    flags: string[],
+    opts?: { unchangedSince?: number },
+  ): Promise<StoreFlagsResult> {
+    const unchangedSince = opts?.unchangedSince;
+    const { result, event } = this.tx(() => {
+      const mb = this.requireMailbox(mailboxId);
+      const wanted = this.canonicalFlags(mb.user_id, flags);
+      const modSeq = mb.highest_modseq + 1;
+      const updated: StoreFlagsResult['updated'] = [];
+      const modified: number[] = [];
+      let changedAny = false;
+      for (const [lo, hi] of toRanges(uids)) {
+        for (const r of this.s.flagsRange.all(mailboxId, lo, hi) as RawRow[]) {
+          const uid = r[0] as number;
+          const oldModSeq = r[1] as number;
+          if (unchangedSince !== undefined && oldModSeq > unchangedSince) {
+            modified.push(uid);
+            continue;
+          }
+          const old = parseFlags(r[2] as string);
+          const next = applyFlags(old, op, wanted);
+          if (next === null) {
+            updated.push({ uid, flags: old, modSeq: oldModSeq, changed: false });
+            continue;
+          }
+          changedAny = true;
+          this.s.flagsUpdate.run(next.join(' '), hasFlag(next, '\\Seen'), hasFlag(next, '\\Deleted'), modSeq, mailboxId, uid);
+          updated.push({ uid, flags: next, modSeq, changed: true });
+        }
+      }
+      if (!changedAny) return { result: { modSeq: mb.highest_modseq, updated, modified }, event: null };
+      this.s.mailboxSetModSeq.run(modSeq, mailboxId);
+      return { result: { modSeq, updated, modified }, event: { mailboxId, userId: mb.user_id, modSeq } };
+    });
+    if (event) this.publish([event]);
+    return result;
+  }
+
+  async copyMessages(srcMailboxId: number, uids: number[], dstMailboxId: number): Promise<CopyResult> {
+    const { result, events } = this.tx(() => this.copyInTx(srcMailboxId, uids, dstMailboxId, false));
+    this.publish(events);
+    return result;
+  }
+
+  async moveMessages(
+    srcMailboxId: number,
+    uids: number[],
+    dstMailboxId: number,
+  ): Promise<CopyResult & { expunged: number[] }> {
+    const { result, events } = this.tx(() => this.copyInTx(srcMailboxId, uids, dstMailboxId, true));
+    this.publish(events);
+    return result;
+  }
+
+  async expunge(mailboxId: number, uids?: number[]): Promise<number[]> {
+    const only = uids ? new Set(uids) : null;
+    const { removed, event } = this.tx(() => {
+      const mb = this.requireMailbox(mailboxId);
+      let targets = (this.s.deletedUids.all(mailboxId) as Array<{ uid: number }>).map((r) => r.uid);
+      if (only) targets = targets.filter((uid) => only.has(uid));
+      if (targets.length === 0) return { removed: [], event: null };
+      const modSeq = mb.highest_modseq + 1;
+      for (const uid of targets) {
+        this.s.messageDelete.run(mailboxId, uid);
+        this.s.tombstoneInsert.run(mailboxId, modSeq, uid);
+      }
+      this.s.mailboxSetModSeq.run(modSeq, mailboxId);
+      return { removed: targets, event: { mailboxId, userId: mb.user_id, modSeq } };
+    });
+    if (event) this.publish([event]);
+    return removed;
+  }
+
+  async changesSince(mailboxId: number, modSeq: number): Promise<ChangeSet> {
+    return this.read(() => {
+      const mb = this.requireMailbox(mailboxId);
+      const changed = (this.s.changedSince.all(mailboxId, modSeq) as RawRow[]).map(toMeta);
+      const expunged = (this.s.tombstonesSince.all(mailboxId, modSeq) as Array<{ uid: number }>).map((r) => r.uid);
+      return {
+        highestModSeq: mb.highest_modseq,
+        uidNext: mb.uid_next,
+        changed,
+        expunged,
+        truncated: modSeq < mb.tombstones_pruned_to,
+      };
+    });
+  }
+
+  /**
+   * Drops expunge tombstones with modseq <= `upToModSeq` (capped at the mailbox's highest). Later
+   * changesSince calls from below that point answer `truncated: true` (RFC 7162 §3.2.5.1 allows a server
+   * to forget old expunges; clients then fall back to a full comparison). Not part of Store (yet).
+   */
+  async pruneTombstones(mailboxId: number, upToModSeq: number): Promise<number> {
+    return this.tx(() => {
+      const mb = this.requireMailbox(mailboxId);
+      const upTo = Math.min(upToModSeq, mb.highest_modseq);
+      if (upTo <= mb.tombstones_pruned_to) return 0;
+      const info = this.s.tombstonesPrune.run(mailboxId, upTo);
+      this.s.mailboxSetPruned.run(upTo, mailboxId);
+      return info.changes;
+    });
+  }
+
+  // ------------------------------------------------------------------ message bytes
+
+  async readBlob(blobId: string, start: number, end: number): Promise<Buffer> {
+    return this.blobs.read(blobId, start, end);
+  }
+
+  streamBlob(blobId: string, start: number, end: number): AsyncIterable<Buffer> {
+    return this.blobs.stream(blobId, start, end);
+  }
+
+  // ------------------------------------------------------------------ notifications and upkeep
+
+  watchMailbox(mailboxId: number, listener: (event: ChangeEvent) => void): () => void {
+    return this.bus.watchMailbox(mailboxId, listener);
+  }
+
+  watchUser(userId: number, listener: (event: ChangeEvent) => void): () => void {
+    return this.bus.watchUser(userId, listener);
+  }
+
+  /**
+   * Removes unreferenced blobs and stale temp files. The race with ingest: a blob that was just
+   * prepared has no reference until append() commits. Ingest sets the file's mtime when it places or
+   * re-uses a blob, inside the same lock (an IMMEDIATE transaction) GC removes files in, so GC sees
+   * "prepared after it became unreferenced" (mtime > unref_at) or "never referenced" (no row) and keeps
+   * such a file for gcGraceMs. append() checks, in its transaction, that an unreferenced blob's file
+   * still exists, so a message is never committed without its bytes.
+   */
+  async collectGarbage(): Promise<{ removedBlobs: number }> {
+    this.assertOpen();
+    let removed = 0;
+    const graceStart = () => Date.now() - this.gcGraceMs;
+    // 1. Rows whose refcount dropped to 0.
+    removed += this.tx(() => {
+      let n = 0;
+      const keepAfter = graceStart();
+      for (const row of this.s.blobsUnreferenced.all() as Array<{ id: string; unref_at: number | null }>) {
+        const mtime = this.blobs.mtimeSync(row.id);
+        if (mtime !== null && mtime > (row.unref_at ?? 0) && mtime >= keepAfter) continue;
+        if (this.blobs.removeSync(row.id)) n++;
+        this.s.blobDelete.run(row.id);
+      }
+      return n;
+    });
+    // 2. Files without a row (prepared, never appended; or left by a crash), past the grace period.
+    const candidates: string[] = [];
+    const cutoff = graceStart();
+    for await (const f of this.blobs.listFiles()) {
+      if (f.mtimeMs < cutoff && !this.s.blobGet.get(f.blobId)) candidates.push(f.blobId);
+    }
+    if (candidates.length > 0) {
+      removed += this.tx(() => {
+        let n = 0;
+        const keepAfter = graceStart();
+        for (const id of candidates) {
+          if (this.s.blobGet.get(id)) continue;
+          const mtime = this.blobs.mtimeSync(id);
+          if (mtime === null || mtime >= keepAfter) continue;
+          if (this.blobs.removeSync(id)) n++;
+        }
+        return n;
+      });
+    }
+    // 3. Temp files of writers that crashed or were abandoned.
+    await this.blobs.cleanTemp(graceStart());
+    return { removedBlobs: removed };
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  /** Runs `fn` in an IMMEDIATE transaction (takes the write lock up front: no upgrade deadlocks). */
+  private tx<T>(fn: () => T): T {
+    this.assertOpen();
+    if (this.db.inTransaction) return fn();
+    this.s.beginImmediate.run();
+    try {
+      const out = fn();
+      this.s.commit.run();
+      return out;
+    } catch (err) {
+      if (this.db.inTransaction) this.s.rollback.run();
+      throw err;
+    }
+  }
+
+  /** Runs several reads on one snapshot. */
+  private read<T>(fn: () => T): T {
+    this.assertOpen();
+    if (this.db.inTransaction) return fn();
+    this.s.begin.run();
+    try {
+      return fn();
+    } finally {
+      if (this.db.inTransaction) this.s.commit.run();
+    }
+  }
+
+  private publish(events: ChangeEvent[]): void {
+    for (const e of events) this.bus.publish(e);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StoreError('SERVERBUG', 'Store is closed');
+  }
+
+  private requireMailbox(mailboxId: number): MailboxRow {
+    const mb = this.s.mailboxById.get(mailboxId) as MailboxRow | undefined;
+    if (!mb) throw new StoreError('NONEXISTENT', `No mailbox ${mailboxId}`);
+    return mb;
+  }
+
+  /** Takes `n` consecutive values of a counter in `meta`; returns the first. */
+  private allocate(key: string, n: number): number {
+    const row = this.s.metaAllocate.get({ n, key }) as { first: number } | undefined;
+    if (!row) throw new StoreError('CORRUPTION', `Missing counter ${key}`);
+    return row.first;
+  }
+
+  /** RFC 8474 §4: 1-255 characters of [A-Za-z0-9_-]. */
+  private objectId(prefix: 'M' | 'E', n: number): string {
+    return `${prefix}${this.storeTag}${n.toString(36)}`;
+  }
+
+  private insertMailbox(
+    userId: number,
+    name: string,
+    specialUse: string | null,
+    uidNext: number,
+    highestModSeq: number,
+    recentUid: number,
+  ): MailboxRow {
+    // RFC 9051 §2.3.1.1: UIDVALIDITY differs for every mailbox ever created here, so a deleted and
+    // re-created name never pairs old UIDs with the new mailbox.
+    const uidValidity = this.allocate('next_uid_validity', 1);
+    if (uidValidity > MAX_UID) throw new StoreError('LIMIT', 'UIDVALIDITY values exhausted');
+    const objectId = this.objectId('M', this.allocate('next_object_id', 1));
+    const createdAt = Date.now();
+    const info = this.s.mailboxInsert.run(
+      userId,
+      name,
+      uidValidity,
+      uidNext,
+      highestModSeq,
+      recentUid,
+      specialUse,
+      objectId,
+      createdAt,
+    );
+    return this.s.mailboxById.get(Number(info.lastInsertRowid)) as MailboxRow;
+  }
+
+  /** Deletes a mailbox's messages (refcounts via triggers), tombstones and the mailbox row. */
+  private dropMailbox(mb: MailboxRow): void {
+    this.s.messagesDeleteAll.run(mb.id);
+    this.s.tombstonesDeleteAll.run(mb.id);
+    this.s.mailboxDelete.run(mb.id);
+  }
+
+  /** RFC 9051 §6.3.6: moves INBOX's messages to a new mailbox; INBOX stays, empty, same UIDVALIDITY. */
+  private renameInbox(inbox: MailboxRow, to: string): ChangeEvent[] {
+    const target = this.insertMailbox(inbox.user_id, to, null, inbox.uid_next, 1, inbox.recent_uid);
+    if (inbox.messages === 0) return [{ mailboxId: target.id, userId: inbox.user_id, modSeq: target.highest_modseq }];
+    const dstModSeq = target.highest_modseq + 1;
+    const srcModSeq = inbox.highest_modseq + 1;
+    // The new mailbox has a new UIDVALIDITY, so the messages may keep their UIDs.
+    this.s.messagesMoveAll.run({ dst: target.id, modseq: dstModSeq, now: Date.now(), src: inbox.id });
+    this.s.tombstonesFromAll.run(srcModSeq, inbox.id);
+    this.s.messagesDeleteAll.run(inbox.id);
+    this.s.mailboxSetModSeq.run(dstModSeq, target.id);
+    this.s.mailboxSetModSeq.run(srcModSeq, inbox.id);
+    return [
+      { mailboxId: inbox.id, userId: inbox.user_id, modSeq: srcModSeq },
+      { mailboxId: target.id, userId: inbox.user_id, modSeq: dstModSeq },
+    ];
+  }
+
+  private copyInTx(
+    srcId: number,
+    uids: number[],
+    dstId: number,
+    move: boolean,
+  ): { result: CopyResult & { expunged: number[] }; events: ChangeEvent[] } {
+    const src = this.requireMailbox(srcId);
+    const dst = this.s.mailboxById.get(dstId) as MailboxRow | undefined;
+    if (!dst) throw new StoreError('TRYCREATE', `No mailbox ${dstId}`);
+    if (src.user_id !== dst.user_id) throw new StoreError('CANNOT', 'Cannot copy between accounts');
+    const rows: RawRow[] = [];
+    for (const [lo, hi] of toRanges(uids)) rows.push(...(this.s.copyRange.all(srcId, lo, hi) as RawRow[]));
+    if (rows.length === 0) {
+      return { result: { uidValidity: dst.uid_validity, mapping: [], modSeq: dst.highest_modseq, expunged: [] }, events: [] };
+    }
+    if (dst.uid_next + rows.length - 1 > MAX_UID) throw new StoreError('LIMIT', 'Mailbox has used up its UIDs');
+    const now = Date.now();
+    const dstModSeq = dst.highest_modseq + 1;
+    const mapping: Array<[number, number]> = [];
+    let uid = dst.uid_next;
+    // Rows come in ascending source uid order (ranges ascend, each range is ordered): RFC 4315 §3 COPYUID.
+    for (const r of rows) {
+      // [uid, flags, seen, deleted, internal_date, size, blob_id, email_id, thread_id]
+      this.s.messageInsert.run(dstId, uid, dstModSeq, r[1], r[2], r[3], r[4], r[5], r[6], now, r[7], r[8]);
+      mapping.push([r[0] as number, uid]);
+      uid++;
+    }
+    this.s.mailboxAdvance.run(uid, dstModSeq, dstId);
+    const events: ChangeEvent[] = [{ mailboxId: dstId, userId: dst.user_id, modSeq: dstModSeq }];
+    const expunged: number[] = [];
+    if (move) {
+      // RFC 6851 §3.3: the source messages are expunged in the same transaction.
+      const srcModSeq = srcId === dstId ? dstModSeq : src.highest_modseq + 1;
+      for (const [from] of mapping) {
+        this.s.messageDelete.run(srcId, from);
+        this.s.tombstoneInsert.run(srcId, srcModSeq, from);
+        expunged.push(from);
+      }
+      if (srcId !== dstId) {
+        this.s.mailboxSetModSeq.run(srcModSeq, srcId);
+        events.unshift({ mailboxId: srcId, userId: src.user_id, modSeq: srcModSeq });
+      }
+    }
+    return { result: { uidValidity: dst.uid_validity, mapping, modSeq: dstModSeq, expunged }, events };
+  }
+
+  /**
+   * Makes sure a blob row exists for a prepared message and that its file is there. A blob with
+   * references is protected from GC by this transaction's lock; an unreferenced one is checked on disk.
+   */
+  private ensureBlob(blobId: string, size: number, mime: MimeIndex, now: number): void {
+    const row = this.s.blobGet.get(blobId) as { refcount: number } | undefined;
+    if (row && row.refcount > 0) return;
+    if (!this.blobs.existsSync(blobId)) {
+      throw new StoreError('NONEXISTENT', `Message data ${blobId} is gone (prepared too long ago?)`);
+    }
+    if (!row) this.s.blobInsert.run(blobId, size, JSON.stringify(mime), now);
+  }
+
+  /**
+   * System flags in their canonical case; keywords compared case-insensitively and kept in the spelling
+   * this user first used (RFC 9051 §2.3.2: flags are case-insensitive). Duplicates and \Recent dropped.
+   */
+  private canonicalFlags(userId: number, flags: readonly string[]): string[] {
+    const out: string[] = [];
+    const seen = new Set<string>();
+    for (const f of flags) {
+      if (!VALID_FLAG.test(f)) throw new StoreError('CANNOT', `Invalid flag ${JSON.stringify(f)}`);
+      const lower = f.toLowerCase();
+      if (lower === '\\recent' || seen.has(lower)) continue;
+      seen.add(lower);
+      out.push(SYSTEM_FLAG_BY_LOWER.get(lower) ?? this.keyword(userId, f, lower));
+    }
+    return out;
+  }
+
+  private keyword(userId: number, spelling: string, lower: string): string {
+    let cache = this.keywordCache.get(userId);
+    if (!cache) {
+      cache = new Map();
+      this.keywordCache.set(userId, cache);
+    }
+    const known = cache.get(lower);
+    if (known !== undefined) return known;
+    const row = this.s.keywordGet.get(userId, lower) as { name: string } | undefined;
+    let name = spelling;
+    if (row) name = row.name;
+    else this.s.keywordInsert.run(userId, lower, spelling);
+    cache.set(lower, name);
+    return name;
+  }
+}
+
+function prepareStatements(db: BetterSqlite3.Database) {
+  const p = (sql: string) => db.prepare(sql);
+  const raw = (sql: string) => db.prepare(sql).raw(true);
+  return {
+    begin: p('BEGIN'),
+    beginImmediate: p('BEGIN IMMEDIATE'),
+    commit: p('COMMIT'),
+    rollback: p('ROLLBACK'),
+
+    metaInit: p('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)'),
+    metaGet: p('SELECT value FROM meta WHERE key = ?'),
+    metaAllocate: p('UPDATE meta SET value = value + @n WHERE key = @key RETURNING value - @n AS first'),
+
+    userByName: p('SELECT * FROM users WHERE name = ?'),
+    userById: p('SELECT * FROM users WHERE id = ?'),
+    userList: p('SELECT * FROM users ORDER BY name'),
+    userInsert: p('INSERT INTO users (name, password_hash, created_at) VALUES (?, ?, ?)'),
+    userSetPassword: p('UPDATE users SET password_hash = ? WHERE name = ?'),
+    userDelete: p('DELETE FROM users WHERE id = ?'),
+
+    mailboxById: p('SELECT * FROM mailboxes WHERE id = ?'),
+    mailboxByName: p('SELECT * FROM mailboxes WHERE user_id = ? AND name = ?'),
+    mailboxList: p('SELECT * FROM mailboxes WHERE user_id = ? ORDER BY name'),
+    mailboxChildren: p('SELECT * FROM mailboxes WHERE user_id = @user AND substr(name, 1, @len) = @prefix ORDER BY name'),
+    mailboxInsert: p(
+      `INSERT INTO mailboxes (user_id, name, uid_validity, uid_next, highest_modseq, recent_uid, special_use,
+         object_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    mailboxDelete: p('DELETE FROM mailboxes WHERE id = ?'),
+    mailboxRename: p('UPDATE mailboxes SET name = ? WHERE id = ?'),
+    mailboxSetSpecialUse: p('UPDATE mailboxes SET special_use = ? WHERE id = ?'),
+    mailboxSetRecent: p('UPDATE mailboxes SET recent_uid = ? WHERE id = ?'),
+    mailboxSetModSeq: p('UPDATE mailboxes SET highest_modseq = ? WHERE id = ?'),
+    mailboxAdvance: p('UPDATE mailboxes SET uid_next = ?, highest_modseq = ? WHERE id = ?'),
+    mailboxSetPruned: p('UPDATE mailboxes SET tombstones_pruned_to = ? WHERE id = ?'),
+
+    subscribe: p('INSERT OR IGNORE INTO subscriptions (user_id, name) VALUES (?, ?)'),
+    unsubscribe: p('DELETE FROM subscriptions WHERE user_id = ? AND name = ?'),
+    subscriptions: p('SELECT name FROM subscriptions WHERE user_id = ? ORDER BY name'),
+
+    keywordGet: p('SELECT name FROM keywords WHERE user_id = ? AND lower = ?'),
+    keywordInsert: p('INSERT INTO keywords (user_id, lower, name) VALUES (?, ?, ?)'),
+
+    blobGet: p('SELECT refcount FROM blobs WHERE id = ?'),
+    blobInsert: p('INSERT INTO blobs (id, size, refcount, mime_index, created_at) VALUES (?, ?, 0, ?, ?)'),
+    blobDelete: p('DELETE FROM blobs WHERE id = ? AND refcount = 0'),
+    blobsUnreferenced: p('SELECT id, unref_at FROM blobs WHERE refcount = 0'),
+
+    messageInsert: p(
+      `INSERT INTO messages (mailbox_id, uid, modseq, flags, seen, deleted, internal_date, size, blob_id,
+         save_date, email_id, thread_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    messageDelete: p('DELETE FROM messages WHERE mailbox_id = ? AND uid = ?'),
+    messagesDeleteAll: p('DELETE FROM messages WHERE mailbox_id = ?'),
+    messagesMoveAll: p(
+      `INSERT INTO messages (mailbox_id, uid, modseq, flags, seen, deleted, internal_date, size, blob_id,
+         save_date, email_id, thread_id)
+       SELECT @dst, uid, @modseq, flags, seen, deleted, internal_date, size, blob_id, @now, email_id, thread_id
+       FROM messages WHERE mailbox_id = @src ORDER BY uid`,
+    ),
+    messageList: raw(`SELECT ${MSG_COLS} FROM messages WHERE mailbox_id = ? ORDER BY uid`),
+    messageRangeWithMime: raw(
+      `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_id, m.save_date, m.email_id, m.thread_id,
+         b.mime_index FROM messages m JOIN blobs b ON b.id = m.blob_id
+       WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`,
+    ),
+    flagsRange: raw('SELECT uid, modseq, flags FROM messages WHERE mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid'),
+    flagsUpdate: p('UPDATE messages SET flags = ?, seen = ?, deleted = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?'),
+    copyRange: raw(
+      `SELECT uid, flags, seen, deleted, internal_date, size, blob_id, email_id, thread_id FROM messages
+       WHERE mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid`,
+    ),
+    deletedUids: p('SELECT uid FROM messages WHERE mailbox_id = ? AND deleted = 1 ORDER BY uid'),
+    changedSince: raw(`SELECT ${MSG_COLS} FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid`),
+    countFrom: p('SELECT count(*) AS n FROM messages WHERE mailbox_id = ? AND uid >= ?'),
+
+    tombstoneInsert: p('INSERT INTO expunged (mailbox_id, modseq, uid) VALUES (?, ?, ?)'),
+    tombstonesFromAll: p('INSERT INTO expunged (mailbox_id, modseq, uid) SELECT mailbox_id, ?, uid FROM messages WHERE mailbox_id = ?'),
+    tombstonesSince: p('SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid'),
+    tombstonesDeleteAll: p('DELETE FROM expunged WHERE mailbox_id = ?'),
+    tombstonesPrune: p('DELETE FROM expunged WHERE mailbox_id = ? AND modseq <= ?'),
+  };
+}
+
+// ------------------------------------------------------------------ helpers
+
+function toUser(r: UserRow): UserRecord {
+  return { id: r.id, name: r.name, passwordHash: r.password_hash, createdAt: r.created_at };
+}
+
+function toMailbox(r: MailboxRow): MailboxRecord {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    name: r.name,
+    uidValidity: r.uid_validity,
+    uidNext: r.uid_next,
+    highestModSeq: r.highest_modseq,
+    specialUse: r.special_use as SpecialUse | null,
+    objectId: r.object_id,
+    createdAt: r.created_at,
+  };
+}
+
+function toMeta(r: RawRow): MessageMeta {
+  return {
+    uid: r[0] as number,
+    modSeq: r[1] as number,
+    flags: parseFlags(r[2] as string),
+    internalDate: r[3] as number,
+    size: r[4] as number,
+    blobId: r[5] as string,
+    saveDate: r[6] as number,
+    emailId: r[7] as string,
+    threadId: r[8] as string | null,
+  };
+}
+
+/** Adds `mime` as a lazily parsed property: FETCH FLAGS over many messages never parses an index. */
+function withLazyMime(meta: MessageMeta, json: string): MessageRecord {
+  let parsed: MimeIndex | undefined;
+  Object.defineProperty(meta, 'mime', {
+    enumerable: true,
+    configurable: true,
+    get: () => (parsed ??= JSON.parse(json) as MimeIndex),
+    set: (v: MimeIndex) => {
+      parsed = v;
+    },
+  });
+  return meta as MessageRecord;
+}
+
+function parseFlags(s: string): string[] {
+  return s === '' ? [] : s.split(' ');
+}
+
+function hasFlag(flags: readonly string[], flag: string): number {
+  return flags.includes(flag) ? 1 : 0;
+}
+
+/** The new flag list, or null when it equals the old one (as a set). Both lists are canonical. */
+function applyFlags(old: string[], op: FlagOperation, flags: string[]): string[] | null {
+  if (op === 'add') {
+    const missing = flags.filter((f) => !old.includes(f));
+    return missing.length === 0 ? null : [...old, ...missing];
+  }
+  if (op === 'remove') {
+    const kept = old.filter((f) => !flags.includes(f));
+    return kept.length === old.length ? null : kept;
+  }
+  const same = old.length === flags.length && flags.every((f) => old.includes(f));
+  return same ? null : [...flags];
+}
+
+/** Sorted, de-duplicated runs [lo, hi] of valid uids. */
+function toRanges(uids: readonly number[]): Array<[number, number]> {
+  const sorted = Array.from(new Set(uids.filter((u) => Number.isInteger(u) && u > 0 && u <= MAX_UID))).sort(
+    (a, b) => a - b,
+  );
+  const out: Array<[number, number]> = [];
+  for (const u of sorted) {
+    const last = out[out.length - 1];
+    if (last && last[1] === u - 1) last[1] = u;
+    else out.push([u, u]);
+  }
+  return out;
+}
+
+/** INBOX is case-insensitive, also as the first hierarchy level (RFC 9051 §5.1). */
+function normalizeName(name: string): string {
+  if (name.length === 5 && name.toUpperCase() === 'INBOX') return 'INBOX';
+  if (name.length > 6 && name.slice(0, 6).toUpperCase() === 'INBOX/') return 'INBOX' + name.slice(5);
+  return name;
+}
+
+function checkName(name: string): void {
+  if (name.length === 0) throw new StoreError('CANNOT', 'Empty mailbox name');
+  if (name.includes('\u0000')) throw new StoreError('CANNOT', 'Mailbox name contains NUL');
+}
