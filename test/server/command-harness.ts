@@ -103,6 +103,7 @@ export class FakeStore {
     const updated: StoreFlagsResult['updated'] = [];
     const modified: number[] = [];
     let modSeq = b.rec.highestModSeq;
+    let bumped = false;
     for (const m of b.messages) {
       if (!want.has(m.uid)) continue;
       if (opts?.unchangedSince !== undefined && m.modSeq > opts.unchangedSince) {
@@ -119,7 +120,10 @@ export class FakeStore {
       }
       const same = next.length === m.flags.length && next.every((f) => lower.has(f.toLowerCase()));
       if (same) continue;
-      if (modSeq === b.rec.highestModSeq) modSeq = ++b.rec.highestModSeq;
+      if (!bumped) {
+        modSeq = ++b.rec.highestModSeq;
+        bumped = true;
+      }
       m.flags = next;
       m.modSeq = modSeq;
       updated.push({ uid: m.uid, flags: [...next], modSeq });
