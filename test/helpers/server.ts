@@ -1,0 +1,184 @@
+// Starts a real Petrel IMAP server for end-to-end tests: in-process on an OS-chosen loopback port
+// (startTestServer), or as the real `petrel serve` command in a child process (startCliServer), which
+// the kill -9 durability test needs. Each server gets its own temporary data directory.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { hashPassword } from '../../src/auth/password.js';
+import { startServer, type RunningServer, type ServerOptions } from '../../src/server/server.js';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { provisionUser } from '../../src/store/provision.js';
+import type { Store } from '../../src/store/types.js';
+
+/** Repository root, from dist/test/helpers/server.js. */
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+export interface TestServerOptions {
+  allowInsecureAuth?: ServerOptions['allowInsecureAuth'];
+  tls?: ServerOptions['tls'];
+  maxMessageSize?: number;
+  /** Accounts besides alice. */
+  extraUsers?: Array<{ user: string; password: string }>;
+}
+
+export interface TestServer {
+  port: number;
+  user: string;
+  password: string;
+  store: Store;
+  dataDir: string;
+  server: RunningServer;
+  stop(): Promise<void>;
+}
+
+export const TEST_USER = 'alice';
+export const TEST_PASSWORD = 'correct horse battery staple';
+
+export async function makeDataDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'petrel-e2e-'));
+}
+
+/** Creates alice (and extra users) in a store at `dataDir`. */
+export async function provisionAccounts(store: Store, extra: Array<{ user: string; password: string }> = []): Promise<void> {
+  await provisionUser(store, TEST_USER, await hashPassword(TEST_PASSWORD));
+  for (const u of extra) await provisionUser(store, u.user, await hashPassword(u.password));
+}
+
+export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
+  const dataDir = await makeDataDir();
+  let store: Store | null = null;
+  try {
+    store = await openSqliteStore(dataDir);
+    await provisionAccounts(store, opts.extraUsers);
+    const server = await startServer({
+      store,
+      host: '127.0.0.1',
+      imapPort: 0,
+      imapsPort: null,
+      tls: opts.tls ?? null,
+      ...(opts.allowInsecureAuth ? { allowInsecureAuth: opts.allowInsecureAuth } : {}),
+      ...(opts.maxMessageSize ? { maxMessageSize: opts.maxMessageSize } : {}),
+    });
+    const s = store;
+    let stopped = false;
+    return {
+      port: server.imapPort!,
+      user: TEST_USER,
+      password: TEST_PASSWORD,
+      store: s,
+      dataDir,
+      server,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await server.close();
+        await s.close();
+        await rm(dataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await store?.close().catch(() => undefined);
+    await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** A free loopback port (bound, read and released; the CLI needs a concrete number since 0 disables). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface ChildServer {
+  port: number;
+  child: ChildProcess;
+  /** Everything the child wrote to stdout and stderr so far. */
+  output(): string;
+  /** SIGKILL, then wait for the exit. */
+  kill9(): Promise<void>;
+  /** SIGTERM (then SIGKILL after a while), and wait for the exit. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs `node bin/petrel.js serve --data DIR --host 127.0.0.1 --imap-port N --imaps-port 0` and waits until
+ * the port answers with a greeting. Accounts must exist in DIR already (see provisionAccounts).
+ */
+export async function startCliServer(dataDir: string, timeoutMs = 15000): Promise<ChildServer> {
+  const port = await freePort();
+  const args = [join(REPO_ROOT, 'bin/petrel.js'), 'serve', '--data', dataDir, '--host', '127.0.0.1', '--imap-port', String(port), '--imaps-port', '0'];
+  return spawnAndWait(args, port, timeoutMs);
+}
+
+async function spawnAndWait(args: string[], port: number, timeoutMs: number): Promise<ChildServer> {
+  const child = spawn(process.execPath, args, {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, PETREL_LOG_LEVEL: process.env.PETREL_LOG_LEVEL ?? 'warn' },
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  let exited = child.exitCode !== null;
+  const exitPromise = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      exited = true;
+      resolve();
+    });
+  });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (exited) throw new Error(`server process exited early: ${out}`);
+    if (await greets(port)) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`server did not answer on port ${port}: ${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    port,
+    child,
+    output: () => out,
+    async kill9() {
+      if (!exited) child.kill('SIGKILL');
+      await exitPromise;
+    },
+    async stop() {
+      if (exited) return;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exitPromise;
+      clearTimeout(t);
+    },
+  };
+}
+
+/** True if something on the port sends an IMAP greeting. */
+function greets(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    let data = '';
+    const done = (ok: boolean): void => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.setTimeout(2000, () => done(false));
+    s.on('data', (d: Buffer) => {
+      data += d.toString('latin1');
+      if (data.includes('\r\n')) done(data.startsWith('* OK'));
+    });
+    s.on('error', () => done(false));
+    s.on('close', () => done(false));
+  });
+}
