@@ -1,0 +1,130 @@
+// Two sessions on one mailbox (issue 2, item 6): changes made by session B reach session A as untagged
+// EXISTS / FETCH FLAGS / EXPUNGE during IDLE (RFC 2177, RFC 9051 §6.3.13) and at NOOP (§6.1.2); while A
+// runs a FETCH by sequence number no EXPUNGE may be sent (RFC 9051 §7.5.1, §5.5), but the following NOOP
+// sends it. Raw clients, so the exact untagged responses are seen.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { ImapTestClient, logoutQuietly } from '../helpers/imap-client.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+let srv: TestServer;
+const clients: ImapTestClient[] = [];
+
+before(async () => {
+  srv = await startTestServer();
+});
+
+after(async () => {
+  for (const c of clients) await logoutQuietly(c);
+  await srv?.stop();
+});
+
+async function session(): Promise<ImapTestClient> {
+  const c = await ImapTestClient.connect(srv.port);
+  clients.push(c);
+  const r = await c.command('L', `LOGIN ${srv.user} "${srv.password}"`);
+  assert.match(r.tagged, /^L OK/);
+  return c;
+}
+
+async function append(c: ImapTestClient, box: string, subject: string): Promise<number> {
+  const msg = Buffer.from(`Subject: ${subject}\r\nFrom: b@example.com\r\n\r\nbody of ${subject}\r\n`);
+  const r = await c.commandWithLiterals('AP', [`APPEND ${box} `, msg]);
+  assert.match(r.tagged, /^AP OK/, r.tagged);
+  const m = /APPENDUID \d+ (\d+)/.exec(r.tagged);
+  assert.ok(m, r.tagged);
+  return Number(m[1]);
+}
+
+test('IDLE sees the other session\'s APPEND, flag change and EXPUNGE', async () => {
+  const a = await session();
+  const b = await session();
+  assert.match((await b.command('C', 'CREATE Watch1')).tagged, /^C OK/);
+  await append(b, 'Watch1', 'first');
+  assert.match((await a.command('S', 'SELECT Watch1')).tagged, /^S OK/);
+
+  a.send('I IDLE');
+  await a.waitFor(/^\+ /);
+
+  await append(b, 'Watch1', 'second');
+  await a.waitFor(/^\* 2 EXISTS$/);
+
+  assert.match((await b.command('S', 'SELECT Watch1')).tagged, /^S OK/);
+  assert.match((await b.command('F', 'STORE 2 +FLAGS.SILENT (\\Flagged $Seen-by-B)')).tagged, /^F OK/);
+  const fetch = await a.waitFor(/^\* 2 FETCH /);
+  assert.match(fetch.text, /FLAGS \([^)]*\\Flagged[^)]*\)/);
+  assert.match(fetch.text, /\$Seen-by-B/);
+
+  assert.match((await b.command('D', 'STORE 1 +FLAGS.SILENT (\\Deleted)')).tagged, /^D OK/);
+  // The \Deleted flag change may be announced before the expunge.
+  assert.match((await b.command('E', 'EXPUNGE')).tagged, /^E OK/);
+  await a.waitFor(/^\* 1 EXPUNGE$/);
+
+  a.send('DONE');
+  const done = await a.readTagged('I');
+  assert.match(done.tagged, /^I OK/);
+  // The mailbox as A now sees it: one message, the flagged one.
+  const f = await a.command('F', 'FETCH 1:* (FLAGS)');
+  assert.equal(f.untagged.filter((l) => / FETCH /.test(l)).length, 1, f.untagged.join('\n'));
+  assert.match(f.untagged.find((l) => / FETCH /.test(l))!, /^\* 1 FETCH .*\\Flagged/);
+});
+
+test('a session not in IDLE gets the updates at its next NOOP', async () => {
+  const a = await session();
+  const b = await session();
+  assert.match((await b.command('C', 'CREATE Watch2')).tagged, /^C OK/);
+  await append(b, 'Watch2', 'one');
+  assert.match((await a.command('S', 'SELECT Watch2')).tagged, /^S OK/);
+
+  await append(b, 'Watch2', 'two');
+  assert.match((await b.command('S', 'SELECT Watch2')).tagged, /^S OK/);
+  assert.match((await b.command('F', 'STORE 1 +FLAGS.SILENT (\\Answered)')).tagged, /^F OK/);
+
+  const n = await a.command('N', 'NOOP');
+  assert.match(n.tagged, /^N OK/);
+  assert.ok(n.untagged.includes('* 2 EXISTS'), n.untagged.join('\n'));
+  assert.ok(n.untagged.some((l) => /^\* 1 FETCH \(.*FLAGS \([^)]*\\Answered/.test(l)), n.untagged.join('\n'));
+
+  // Nothing is announced twice.
+  const n2 = await a.command('N2', 'NOOP');
+  assert.deepEqual(n2.untagged, []);
+});
+
+test('no EXPUNGE during FETCH by sequence number; it comes at the following NOOP', async () => {
+  const a = await session();
+  const b = await session();
+  assert.match((await b.command('C', 'CREATE Watch3')).tagged, /^C OK/);
+  for (const s of ['m1', 'm2', 'm3']) await append(b, 'Watch3', s);
+  assert.match((await a.command('S', 'SELECT Watch3')).tagged, /^S OK/);
+
+  assert.match((await b.command('S', 'SELECT Watch3')).tagged, /^S OK/);
+  assert.match((await b.command('D', 'STORE 2 +FLAGS.SILENT (\\Deleted)')).tagged, /^D OK/);
+  assert.match((await b.command('E', 'EXPUNGE')).tagged, /^E OK/);
+
+  // RFC 9051 §7.5.1: an EXPUNGE response MUST NOT be sent while responding to FETCH (by sequence number).
+  const f = await a.command('F', 'FETCH 1:3 (UID)');
+  assert.ok(!f.untagged.some((l) => /EXPUNGE/.test(l)), f.untagged.join('\n'));
+  // Message 2 is gone in the store; the server may answer its data from the session's view, or say NO
+  // [EXPUNGEISSUED] (RFC 5530) — but sequence numbers still follow A's view: 1 and 3 are there.
+  assert.match(f.tagged, /^F (OK|NO \[EXPUNGEISSUED\])/);
+  assert.ok(f.untagged.some((l) => /^\* 1 FETCH /.test(l)), f.untagged.join('\n'));
+  assert.ok(f.untagged.some((l) => /^\* 3 FETCH /.test(l)), f.untagged.join('\n'));
+
+  // Also not during STORE or SEARCH by sequence number.
+  const st = await a.command('ST', 'STORE 1 +FLAGS (\\Answered)');
+  assert.ok(!st.untagged.some((l) => /EXPUNGE/.test(l)), st.untagged.join('\n'));
+  assert.match(st.tagged, /^ST OK/);
+  assert.ok(st.untagged.some((l) => /^\* 1 FETCH .*\\Answered/.test(l)), st.untagged.join('\n'));
+  const s = await a.command('SR', 'SEARCH ALL');
+  assert.ok(!s.untagged.some((l) => /EXPUNGE/.test(l)), s.untagged.join('\n'));
+  assert.match(s.tagged, /^SR OK/);
+  // Sequence numbers still follow A's view (m3 is still 3); whether the expunged 2 matches is the server's
+  // choice (RFC 2180 §4.1).
+  assert.ok(/^\* SEARCH 1 (2 )?3$/m.test(s.untagged.join('\n')), s.untagged.join('\n'));
+
+  const n = await a.command('N', 'NOOP');
+  assert.ok(n.untagged.includes('* 2 EXPUNGE'), n.untagged.join('\n'));
+  assert.match(n.tagged, /^N OK/);
+  const after = await a.command('F2', 'FETCH 1:* (UID)');
+  assert.equal(after.untagged.filter((l) => / FETCH /.test(l)).length, 2);
+});
