@@ -109,7 +109,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   }
   if (opts.imapsPort !== null) {
     if (!secureContext) throw new Error('implicit TLS needs a certificate');
-    const srv = tls.createServer({ secureContext }, (s) => accept(s, true));
+    // tls.Server ignores a `secureContext` option (the handshake then fails for lack of a certificate):
+    // the key and certificate must be given directly.
+    const srv = tls.createServer({ key: opts.tls!.key, cert: opts.tls!.cert }, (s) => accept(s, true));
     srv.on('tlsClientError', () => undefined);
     imapsPort = await listen(srv, opts.host, opts.imapsPort);
     servers.push(srv);
