@@ -91,11 +91,6 @@ export async function serve(env: CliEnvironment, config: PetrelConfig): Promise<
     } catch (err) {
       throw listenFailure(err, config);
     }
-    const addresses: Record<string, string> = {};
-    if (server.imapPort !== null) addresses.imap = hostPort(config.host, server.imapPort);
-    if (server.imapsPort !== null) addresses.imaps = hostPort(config.host, server.imapsPort);
-    log.info(addresses, 'listening');
-
     const info: ConnectInfo = {
       dataDir: config.dataDir,
       host: config.host,
