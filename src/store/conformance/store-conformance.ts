@@ -1,0 +1,815 @@
+// One behavioural suite every Store backend runs (ARCHITECTURE "tests", item 3). It checks the
+// contract of src/store/types.ts through the interface only: RFC 9051 §2.3.1.1 (UID strictly
+// ascending, never reused; UIDVALIDITY new for every mailbox ever created), §2.3.2 (flags, \Recent),
+// §6.3.4-§6.3.6 (DELETE, RENAME with children and INBOX), RFC 3502 (MULTIAPPEND all or nothing),
+// RFC 4315 (COPYUID order), RFC 6851 (MOVE), RFC 7162 §3.1.3 (UNCHANGEDSINCE / MODIFIED), §3.1.11,
+// RFC 7162 §3.2.5 (expunged log), RFC 8474 (OBJECTID syntax), decision 2 (poke after commit).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ChangeEvent, MailboxRecord, PreparedMessage, Store, StoreErrorCode, UserRecord } from '../types.js';
+import { provisionUser } from '../provision.js';
+
+export interface ConformanceFixture {
+  store: Store;
+  cleanup(): Promise<void>;
+}
+
+const OBJECT_ID = /^[A-Za-z0-9_-]{1,255}$/;
+
+function message(n: number, body = `Body of message ${n}\r\n`): Buffer {
+  return Buffer.from(
+    `From: Alice <alice@example.org>\r\nTo: bob@example.org\r\nSubject: Message ${n}\r\n` +
+      `Message-ID: <m${n}@example.org>\r\nDate: Mon, 7 Feb 1994 21:52:25 -0800\r\n\r\n${body}`,
+  );
+}
+
+async function rejectsWith(p: Promise<unknown>, code: StoreErrorCode): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    const e = err as { name?: string; code?: string };
+    assert.equal(e.name, 'StoreError', `expected StoreError(${code}), got ${String(err)}`);
+    assert.equal(e.code, code);
+    return true;
+  });
+}
+
+function tick(ms = 0): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export function storeConformanceSuite(name: string, makeStore: () => Promise<ConformanceFixture>): void {
+  /** Runs `fn` with a fresh store and a provisioned user; always cleans up. */
+  async function withStore(
+    fn: (ctx: { store: Store; user: UserRecord; inbox: MailboxRecord; mbox(name: string): Promise<MailboxRecord> }) => Promise<void>,
+  ): Promise<void> {
+    const fx = await makeStore();
+    try {
+      const store = fx.store;
+      const user = await provisionUser(store, 'alice', 'hash-1');
+      const inbox = (await store.getMailbox(user.id, 'INBOX'))!;
+      const mbox = async (n: string): Promise<MailboxRecord> =>
+        (await store.getMailbox(user.id, n)) ?? store.createMailbox(user.id, n);
+      await fn({ store, user, inbox, mbox });
+    } finally {
+      await fx.cleanup();
+    }
+  }
+
+  async function appendN(store: Store, mailboxId: number, n: number, flags: string[] = [], start = 1): Promise<number[]> {
+    const items = [];
+    for (let i = 0; i < n; i++) items.push({ message: await store.prepare(message(start + i)), flags });
+    return (await store.append(mailboxId, items)).uids;
+  }
+
+  describe(`Store conformance: ${name}`, () => {
+    describe('accounts', () => {
+      it('creates, finds, lists, re-passwords and deletes users', async () => {
+        const fx = await makeStore();
+        try {
+          const { store } = fx;
+          const a = await store.createUser('alice', 'h1');
+          const b = await store.createUser('bob', 'h2');
+          assert.notEqual(a.id, b.id);
+          assert.equal(a.name, 'alice');
+          assert.equal(a.passwordHash, 'h1');
+          await rejectsWith(store.createUser('alice', 'x'), 'ALREADYEXISTS');
+          assert.deepEqual((await store.getUser('alice'))?.id, a.id);
+          assert.equal(await store.getUser('carol'), null);
+          assert.deepEqual(
+            (await store.listUsers()).map((u) => u.name),
+            ['alice', 'bob'],
+          );
+          await store.setPassword('alice', 'h3');
+          assert.equal((await store.getUser('alice'))?.passwordHash, 'h3');
+          await rejectsWith(store.setPassword('carol', 'x'), 'NONEXISTENT');
+          const mb = await store.createMailbox(b.id, 'INBOX');
+          await store.deleteUser('bob');
+          assert.equal(await store.getUser('bob'), null);
+          assert.equal(await store.getMailboxById(mb.id), null);
+          await rejectsWith(store.deleteUser('bob'), 'NONEXISTENT');
+          assert.deepEqual(
+            (await store.listUsers()).map((u) => u.name),
+            ['alice'],
+          );
+        } finally {
+          await fx.cleanup();
+        }
+      });
+
+      it('provisions INBOX and the special-use mailboxes, all subscribed', async () => {
+        await withStore(async ({ store, user }) => {
+          const boxes = await store.listMailboxes(user.id);
+          const byName = new Map(boxes.map((b) => [b.name, b.specialUse]));
+          assert.deepEqual(
+            [...byName.keys()].sort(),
+            ['Archive', 'Drafts', 'INBOX', 'Junk', 'Sent', 'Trash'],
+          );
+          assert.equal(byName.get('INBOX'), null);
+          assert.equal(byName.get('Drafts'), '\\Drafts');
+          assert.equal(byName.get('Sent'), '\\Sent');
+          assert.equal(byName.get('Trash'), '\\Trash');
+          assert.equal(byName.get('Junk'), '\\Junk');
+          assert.equal(byName.get('Archive'), '\\Archive');
+          assert.deepEqual(
+            (await store.listSubscriptions(user.id)).sort(),
+            ['Archive', 'Drafts', 'INBOX', 'Junk', 'Sent', 'Trash'],
+          );
+          for (const b of boxes) assert.match(b.objectId, OBJECT_ID);
+          assert.equal(new Set(boxes.map((b) => b.objectId)).size, boxes.length);
+          assert.equal(new Set(boxes.map((b) => b.uidValidity)).size, boxes.length);
+        });
+      });
+    });
+
+    describe('mailboxes', () => {
+      it('creates and finds mailboxes; INBOX is case-insensitive', async () => {
+        await withStore(async ({ store, user, inbox }) => {
+          const work = await store.createMailbox(user.id, 'Work/Projects');
+          assert.equal(work.name, 'Work/Projects');
+          assert.equal(work.uidNext, 1);
+          assert.ok(work.uidValidity > 0 && work.uidValidity <= 0xffffffff);
+          await rejectsWith(store.createMailbox(user.id, 'Work/Projects'), 'ALREADYEXISTS');
+          await rejectsWith(store.createMailbox(user.id, 'inbox'), 'ALREADYEXISTS');
+          assert.equal((await store.getMailbox(user.id, 'iNbOx'))?.id, inbox.id);
+          assert.equal(await store.getMailbox(user.id, 'work/projects'), null, 'other names are case-sensitive');
+          assert.equal((await store.getMailboxById(work.id))?.name, 'Work/Projects');
+          assert.equal(await store.getMailboxById(999_999), null);
+        });
+      });
+
+      it('keeps mailboxes of different users apart', async () => {
+        await withStore(async ({ store, user }) => {
+          const bob = await provisionUser(store, 'bob', 'h');
+          const bobInbox = (await store.getMailbox(bob.id, 'INBOX'))!;
+          await appendN(store, bobInbox.id, 1);
+          assert.notEqual(bobInbox.id, (await store.getMailbox(user.id, 'INBOX'))!.id);
+          await store.createMailbox(bob.id, 'Private');
+          assert.equal(await store.getMailbox(user.id, 'Private'), null);
+          assert.ok(!(await store.listMailboxes(user.id)).some((m) => m.name === 'Private'));
+          assert.equal((await store.mailboxStatus((await store.getMailbox(user.id, 'INBOX'))!.id)).messages, 0);
+        });
+      });
+
+      it('deletes a mailbox with its messages but not its children; INBOX cannot be deleted', async () => {
+        await withStore(async ({ store, user, mbox }) => {
+          const parent = await mbox('Parent');
+          const child = await mbox('Parent/Child');
+          await appendN(store, parent.id, 2);
+          await store.deleteMailbox(user.id, 'Parent');
+          assert.equal(await store.getMailbox(user.id, 'Parent'), null);
+          assert.equal((await store.getMailbox(user.id, 'Parent/Child'))?.id, child.id);
+          await rejectsWith(store.deleteMailbox(user.id, 'Parent'), 'NONEXISTENT');
+          await rejectsWith(store.deleteMailbox(user.id, 'INBOX'), 'NOPERM');
+          await rejectsWith(store.listMessages(parent.id), 'NONEXISTENT');
+          await rejectsWith(store.mailboxStatus(parent.id), 'NONEXISTENT');
+        });
+      });
+
+      it('gives a re-created name a new UIDVALIDITY and never confuses the incarnations', async () => {
+        await withStore(async ({ store, user }) => {
+          const seen = new Set<number>();
+          let last: MailboxRecord | null = null;
+          for (let i = 0; i < 5; i++) {
+            const mb = await store.createMailbox(user.id, 'Again');
+            assert.ok(!seen.has(mb.uidValidity), 'UIDVALIDITY reused');
+            seen.add(mb.uidValidity);
+            if (last) assert.notEqual(mb.objectId, last.objectId);
+            await appendN(store, mb.id, 1);
+            await store.deleteMailbox(user.id, 'Again');
+            last = mb;
+          }
+          for (const mb of await store.listMailboxes(user.id)) assert.ok(!seen.has(mb.uidValidity));
+        });
+      });
+
+      it('renames a mailbox and its children, keeping ids, UIDVALIDITY and messages', async () => {
+        await withStore(async ({ store, user, mbox }) => {
+          const a = await mbox('A');
+          const ab = await mbox('A/B');
+          const abc = await mbox('A/B/C');
+          const ax = await mbox('AX');
+          await appendN(store, ab.id, 2);
+          await store.renameMailbox(user.id, 'A', 'Z/Y');
+          const names = (await store.listMailboxes(user.id)).map((m) => m.name);
+          assert.ok(!names.includes('A') && !names.includes('A/B') && !names.includes('A/B/C'));
+          assert.equal((await store.getMailbox(user.id, 'Z/Y'))?.id, a.id);
+          const moved = (await store.getMailbox(user.id, 'Z/Y/B'))!;
+          assert.equal(moved.id, ab.id);
+          assert.equal(moved.uidValidity, ab.uidValidity);
+          assert.equal(moved.objectId, ab.objectId);
+          assert.equal((await store.getMailbox(user.id, 'Z/Y/B/C'))?.id, abc.id);
+          assert.equal((await store.getMailbox(user.id, 'AX'))?.id, ax.id, 'a sibling with the same prefix stays');
+          assert.equal((await store.listMessages(ab.id)).length, 2);
+        });
+      });
+
+      it('refuses bad renames', async () => {
+        await withStore(async ({ store, user, mbox }) => {
+          await mbox('P');
+          await mbox('Q');
+          await mbox('R/Sub');
+          await rejectsWith(store.renameMailbox(user.id, 'Nope', 'X'), 'NONEXISTENT');
+          await rejectsWith(store.renameMailbox(user.id, 'P', 'Q'), 'ALREADYEXISTS');
+          await rejectsWith(store.renameMailbox(user.id, 'P', 'P/Inside'), 'CANNOT');
+          await mbox('Q2');
+          await mbox('Q2/Sub');
+          // A child would land on an existing name: nothing is renamed.
+          await rejectsWith(store.renameMailbox(user.id, 'Q2', 'R'), 'ALREADYEXISTS');
+          assert.ok(await store.getMailbox(user.id, 'Q2'));
+          assert.ok(await store.getMailbox(user.id, 'Q2/Sub'));
+        });
+      });
+
+      it('renames when new names overlap old ones ("a/b" to "a")', async () => {
+        await withStore(async ({ store, user }) => {
+          const ab = await store.createMailbox(user.id, 'a/b');
+          const abb = await store.createMailbox(user.id, 'a/b/b');
+          const abbb = await store.createMailbox(user.id, 'a/b/b/b');
+          await store.renameMailbox(user.id, 'a/b', 'a');
+          assert.equal((await store.getMailbox(user.id, 'a'))?.id, ab.id);
+          assert.equal((await store.getMailbox(user.id, 'a/b'))?.id, abb.id);
+          assert.equal((await store.getMailbox(user.id, 'a/b/b'))?.id, abbb.id);
+          assert.equal(await store.getMailbox(user.id, 'a/b/b/b'), null);
+        });
+      });
+
+      it('renames INBOX by moving its messages to a new mailbox; INBOX stays with its UIDVALIDITY', async () => {
+        await withStore(async ({ store, user, inbox, mbox }) => {
+          const child = await mbox('INBOX/Child');
+          await appendN(store, inbox.id, 3, ['\\Flagged']);
+          const before = await store.listMessages(inbox.id);
+          await store.renameMailbox(user.id, 'INBOX', 'Old Mail');
+          const old = (await store.getMailbox(user.id, 'Old Mail'))!;
+          assert.notEqual(old.id, inbox.id);
+          assert.notEqual(old.uidValidity, inbox.uidValidity);
+          const after = (await store.getMailbox(user.id, 'INBOX'))!;
+          assert.equal(after.id, inbox.id);
+          assert.equal(after.uidValidity, inbox.uidValidity);
+          assert.deepEqual(await store.listMessages(inbox.id), []);
+          const movedMsgs = await store.listMessages(old.id);
+          assert.equal(movedMsgs.length, 3);
+          assert.deepEqual(
+            movedMsgs.map((m) => [m.blobId, m.flags, m.emailId]),
+            before.map((m) => [m.blobId, m.flags, m.emailId]),
+          );
+          assert.equal((await store.getMailbox(user.id, 'INBOX/Child'))?.id, child.id, 'children of INBOX stay');
+          // UIDs are never reused in INBOX, and its log says what went away.
+          const ch = await store.changesSince(inbox.id, inbox.highestModSeq);
+          assert.deepEqual(ch.expunged, before.map((m) => m.uid));
+          const [uid] = await appendN(store, inbox.id, 1);
+          assert.ok(uid! > Math.max(...before.map((m) => m.uid)));
+          await rejectsWith(store.renameMailbox(user.id, 'INBOX', 'Old Mail'), 'ALREADYEXISTS');
+        });
+      });
+
+      it('keeps subscriptions as names, independent of mailboxes', async () => {
+        await withStore(async ({ store, user }) => {
+          await store.setSubscribed(user.id, 'Ghost', true);
+          await store.setSubscribed(user.id, 'Ghost', true);
+          assert.ok((await store.listSubscriptions(user.id)).includes('Ghost'));
+          await store.createMailbox(user.id, 'Real');
+          await store.setSubscribed(user.id, 'Real', true);
+          await store.deleteMailbox(user.id, 'Real');
+          assert.ok((await store.listSubscriptions(user.id)).includes('Real'), 'DELETE does not unsubscribe');
+          await store.setSubscribed(user.id, 'Ghost', false);
+          await store.setSubscribed(user.id, 'Ghost', false);
+          assert.ok(!(await store.listSubscriptions(user.id)).includes('Ghost'));
+        });
+      });
+
+      it('sets and clears special use', async () => {
+        await withStore(async ({ store, mbox }) => {
+          const m = await mbox('Everything');
+          await store.setSpecialUse(m.id, '\\All');
+          assert.equal((await store.getMailboxById(m.id))?.specialUse, '\\All');
+          await store.setSpecialUse(m.id, null);
+          assert.equal((await store.getMailboxById(m.id))?.specialUse, null);
+          await rejectsWith(store.setSpecialUse(999_999, '\\All'), 'NONEXISTENT');
+        });
+      });
+    });
+
+    describe('append and uids', () => {
+      it('assigns ascending uids, one mod-sequence per batch, and keeps per-message data', async () => {
+        await withStore(async ({ store, inbox }) => {
+          const p1 = await store.prepare(message(1));
+          const p2 = await store.prepare(message(2));
+          const date = Date.UTC(2020, 0, 2, 3, 4, 5);
+          const before = Date.now();
+          const r = await store.append(inbox.id, [
+            { message: p1, flags: ['\\seen', '$Label1'], internalDate: date },
+            { message: p2, flags: [] },
+          ]);
+          assert.equal(r.uidValidity, inbox.uidValidity);
+          assert.deepEqual(r.uids, [1, 2]);
+          assert.ok(r.modSeq > inbox.highestModSeq);
+          const msgs = await store.listMessages(inbox.id);
+          assert.deepEqual(
+            msgs.map((m) => m.uid),
+            [1, 2],
+          );
+          assert.deepEqual(
+            msgs.map((m) => m.modSeq),
+            [r.modSeq, r.modSeq],
+          );
+          const [m1, m2] = msgs as [(typeof msgs)[0], (typeof msgs)[0]];
+          assert.deepEqual(m1.flags, ['\\Seen', '$Label1']);
+          assert.equal(m1.internalDate, date);
+          assert.equal(m1.size, message(1).length);
+          assert.equal(m1.blobId, p1.blobId);
+          assert.ok(m2.internalDate >= before, 'internal date defaults to now');
+          assert.ok(m1.saveDate >= before);
+          assert.notEqual(m1.emailId, m2.emailId);
+          assert.match(m1.emailId, OBJECT_ID);
+          const mb = (await store.getMailboxById(inbox.id))!;
+          assert.equal(mb.uidNext, 3);
+          assert.equal(mb.highestModSeq, r.modSeq);
+          const r2 = await store.append(inbox.id, [{ message: p1, flags: [] }]);
+          assert.deepEqual(r2.uids, [3]);
+          assert.equal(r2.modSeq, r.modSeq + 1);
+          assert.notEqual((await store.getMessages(inbox.id, [3]))[0]?.emailId, m1.emailId, 'each delivery gets an EMAILID');
+        });
+      });
+
+      it('never stores \\Recent and de-duplicates flags case-insensitively', async () => {
+        await withStore(async ({ store, inbox }) => {
+          const p = await store.prepare(message(1));
+          await store.append(inbox.id, [{ message: p, flags: ['\\Recent', '\\Seen', '\\SEEN', 'Work', 'WORK'] }]);
+          assert.deepEqual((await store.listMessages(inbox.id))[0]?.flags, ['\\Seen', 'Work']);
+        });
+      });
+
+      it('appends all or nothing (MULTIAPPEND)', async () => {
+        await withStore(async ({ store, inbox }) => {
+          const good = await store.prepare(message(1));
+          await assert.rejects(
+            store.append(inbox.id, [
+              { message: good, flags: [] },
+              { message: good, flags: ['bad flag'] },
+            ]),
+          );
+          const missing: PreparedMessage = { blobId: 'f'.repeat(64), size: 10, mime: { v: 1 } };
+          await assert.rejects(
+            store.append(inbox.id, [
+              { message: good, flags: [] },
+              { message: missing, flags: [] },
+            ]),
+          );
+          assert.deepEqual(await store.listMessages(inbox.id), []);
+          const mb = (await store.getMailboxById(inbox.id))!;
+          assert.equal(mb.uidNext, inbox.uidNext);
+          assert.equal(mb.highestModSeq, inbox.highestModSeq);
+          assert.equal((await store.mailboxStatus(inbox.id)).messages, 0);
+          const r = await store.append(inbox.id, [{ message: good, flags: [] }]);
+          assert.deepEqual(r.uids, [1]);
+        });
+      });
+
+      it('answers TRYCREATE when appending to a mailbox that is gone', async () => {
+        await withStore(async ({ store, user }) => {
+          const m = await store.createMailbox(user.id, 'Gone');
+          await store.deleteMailbox(user.id, 'Gone');
+          const p = await store.prepare(message(1));
+          await rejectsWith(store.append(m.id, [{ message: p, flags: [] }]), 'TRYCREATE');
+        });
+      });
+
+      it('never reuses a uid after expunge', async () => {
+        await withStore(async ({ store, inbox }) => {
+          await appendN(store, inbox.id, 3);
+          await store.storeFlags(inbox.id, [2, 3], 'add', ['\\Deleted']);
+          assert.deepEqual(await store.expunge(inbox.id), [2, 3]);
+          const [uid] = await appendN(store, inbox.id, 1);
+          assert.equal(uid, 4);
+          assert.deepEqual(
+            (await store.listMessages(inbox.id)).map((m) => m.uid),
+            [1, 4],
+          );
+        });
+      });
+
+      it('returns messages with their MIME index, ascending, only those that exist', async () => {
+        await withStore(async ({ store, inbox }) => {
+          await appendN(store, inbox.id, 5);
+          const recs = await store.getMessages(inbox.id, [5, 2, 99, 2, 3]);
+          assert.deepEqual(
+            recs.map((r) => r.uid),
+            [2, 3, 5],
+          );
+          for (const r of recs) {
+            assert.equal(typeof r.mime.v, 'number');
+            assert.equal(r.mime.v, 1);
+          }
+          assert.deepEqual(await store.getMessages(inbox.id, []), []);
+          await rejectsWith(store.getMessages(999_999, [1]), 'NONEXISTENT');
+        });
+      });
+    });
+
+    describe('flags', () => {
+      it('adds, removes and sets flags, keeping the first spelling of a keyword', async () => {
+        await withStore(async ({ store, inbox }) => {
+          await appendN(store, inbox.id, 3, ['$Work']);
+          let r = await store.storeFlags(inbox.id, [1, 2], 'add', ['\\Seen', '$WORK', 'Later']);
+          assert.deepEqual(
+            r.updated.map((u) => [u.uid, u.flags]),
+            [
+              [1, ['$Work', '\\Seen', 'Later']],
+              [2, ['$Work', '\\Seen', 'Later']],
+            ],
+          );
+          r = await store.storeFlags(inbox.id, [1], 'remove', ['$work', 'later']);
+          assert.deepEqual(r.updated[0]?.flags, ['\\Seen']);
+          r = await store.storeFlags(inbox.id, [3], 'set', ['\\Answered', 'LATER']);
+          assert.deepEqual(r.updated[0]?.flags, ['\\Answered', 'Later']);
+          const msgs = await store.listMessages(inbox.id);
+          assert.deepEqual(
+            msgs.map((m) => m.flags),
+            [['\\Seen'], ['$Work', '\\Seen', 'Later'], ['\\Answered', 'Later']],
+          );
+          await rejectsWith(store.storeFlags(999_999, [1], 'add', ['\\Seen']), 'NONEXISTENT');
+        });
+      });
+
+      it('takes one mod-sequence per STORE, only for messages that changed', async () => {
+        await withStore(async ({ store, inbox }) => {
+          await appendN(store, inbox.id, 3);
+          await store.storeFlags(inbox.id, [1], 'add', ['\\Seen']);
+          const base = (await store.getMailboxById(inbox.id))!.highestModSeq;
+          const r = await store.storeFlags(inbox.id, [1, 2, 3], 'add', ['\\Seen']);
+          assert.equal(r.modSeq, base + 1);
+          const changed = r.updated.filter((u) => u.changed !== false).map((u) => u.uid);
+          assert.deepEqual(changed, [2, 3]);
+          const msgs = await store.listMessages(inbox.id);
+          assert.equal(msgs[0]?.modSeq, base, 'unchanged message keeps its mod-sequence');
+          assert.equal(msgs[1]?.modSeq, base + 1);
+          assert.equal(msgs[2]?.modSeq, base + 1);
+          // Nothing changes: no new mod-sequence at all (RFC 7162 §3.1.11).
+          const none = await store.storeFlags(inbox.id, [1, 2, 3], 'add', ['\\Seen']);
+          assert.equal(none.modSeq, base + 1);
+          assert.equal((await store.getMailboxById(inbox.id))!.highestModSeq, base + 1);
+          assert.deepEqual((await store.changesSince(inbox.id, base + 1)).changed, []);
+          // Touched messages are still reported with their flags.
+          assert.deepEqual(
+            none.updated.map((u) => [u.uid, u.flags]),
+            [
+              [1, ['\\Seen']],
+              [2, ['\\Seen']],
+              [3, ['\\Seen']],
+            ],
+          );
+          const unknown = await store.storeFlags(inbox.id, [42], 'add', ['\\Seen']);
+          assert.deepEqual(unknown.updated, []);
+        });
+      });
+
+      it('honours UNCHANGEDSINCE and reports MODIFIED messages', async () => {
+        await withStore(async ({ store, inbox }) => {
+          await appendN(store, inbox.id, 3);
+          const since = (await store.getMailboxById(inbox.id))!.highestModSeq;
+          await store.storeFlags(inbox.id, [2], 'add', ['\\Flagged']);
+          const r = await store.storeFlags(inbox.id, [1, 2, 3], 'add', ['\\Seen'], { unchangedSince: since });
+          assert.deepEqual(r.modified, [2]);
+          assert.deepEqual(
+            r.updated.map((u) => u.uid),
+            [1, 3],
+          );
+          const msgs = await store.listMessages(inbox.id);
+          assert.deepEqual(
+            msgs.map((m) => m.flags),
+            [['\\Seen'], ['\\Flagged'], ['\\Seen']],
+          );
+          // RFC 7162 §3.1.3: UNCHANGEDSINCE 0 always fails.
+          const zero = await store.storeFlags(inbox.id, [1], 'remove', ['\\Seen'], { unchangedSince: 0 });
+          assert.deepEqual(zero.modified, [1]);
+          assert.deepEqual((await store.listMessages(inbox.id))[0]?.flags, ['\\Seen']);
+        });
+      });
+
+      it('rejects invalid flags', async () => {
+        await withStore(async ({ store, inbox }) => {
+          await appendN(store, inbox.id, 1);
+          for (const bad of ['has space', '', 'par(en', '\\*', 'quo"te']) {
+            await assert.rejects(store.storeFlags(inbox.id, [1], 'add', [bad]), `flag ${JSON.stringify(bad)}`);
+          }
+          assert.deepEqual((await store.listMessages(inbox.id))[0]?.flags, []);
+        });
+      });
+    });
+
+    describe('status and recent', () => {
+      it('keeps STATUS counters exact through every operation', async () => {
+        await withStore(async ({ store, inbox, mbox }) => {
+          const other = await mbox('Other');
+          await appendN(store, inbox.id, 4, ['\\Seen'], 1);
+          await appendN(store, inbox.id, 2, [], 5);
+          let st = await store.mailboxStatus(inbox.id);
+          const sizes = [1, 2, 3, 4, 5, 6].map((n) => message(n).length);
+          assert.equal(st.messages, 6);
+          assert.equal(st.unseen, 2);
+          assert.equal(st.deleted, 0);
+          assert.equal(st.size, sizes.reduce((a, b) => a + b, 0));
+          assert.equal(st.uidNext, 7);
+          assert.equal(st.uidValidity, inbox.uidValidity);
+          await store.storeFlags(inbox.id, [1, 5], 'add', ['\\Deleted']);
+          await store.storeFlags(inbox.id, [2], 'remove', ['\\Seen']);
+          st = await store.mailboxStatus(inbox.id);
+          assert.equal(st.unseen, 3);
+          assert.equal(st.deleted, 2);
+          await store.expunge(inbox.id);
+          st = await store.mailboxStatus(inbox.id);
+          assert.equal(st.messages, 4);
+          assert.equal(st.unseen, 2);
+          assert.equal(st.deleted, 0);
+          assert.equal(st.size, sizes[1]! + sizes[2]! + sizes[3]! + sizes[5]!);
+          await store.moveMessages(inbox.id, [2, 6], other.id);
+          st = await store.mailboxStatus(inbox.id);
+          assert.equal(st.messages, 2);
+          assert.equal(st.unseen, 0);
+          const so = await store.mailboxStatus(other.id);
+          assert.equal(so.messages, 2);
+          assert.equal(so.unseen, 2);
+          assert.equal(so.size, sizes[1]! + sizes[5]!);
+          assert.equal(st.highestModSeq, (await store.getMailboxById(inbox.id))!.highestModSeq);
+        });
+      });
+
+      it('hands out \\Recent once (claimRecent)', async () => {
+        await withStore(async ({ store, inbox }) => {
+          await appendN(store, inbox.id, 2);
+          assert.equal((await store.mailboxStatus(inbox.id)).recent, 2);
+          assert.equal(await store.claimRecent(inbox.id), 1);
+          assert.equal((await store.mailboxStatus(inbox.id)).recent, 0);
+          assert.equal(await store.claimRecent(inbox.id), 3, 'a second session sees nothing recent');
+          await appendN(store, inbox.id, 1, [], 3);
+          assert.equal((await store.mailboxStatus(inbox.id)).recent, 1);
+          assert.equal(await store.claimRecent(inbox.id), 3);
+          assert.equal(await store.claimRecent(inbox.id), 4);
+          await rejectsWith(store.claimRecent(999_999), 'NONEXISTENT');
+        });
+      });
+    });
+
+    describe('copy, move, expunge and the change log', () => {
+      it('copies without new blobs, in source uid order, keeping flags, dates and EMAILID', async () => {
+        await withStore(async ({ store, inbox, mbox }) => {
+          const dst = await mbox('Dest');
+          await appendN(store, dst.id, 1); // so destination uids differ from source uids
+          await appendN(store, inbox.id, 4, ['\\Flagged', 'Kw']);
+          const src = await store.listMessages(inbox.id);
+          const before = Date.now();
+          const r = await store.copyMessages(inbox.id, [4, 2, 3, 77], dst.id);
+          assert.equal(r.uidValidity, dst.uidValidity);
+          assert.deepEqual(r.mapping, [
+            [2, 2],
+            [3, 3],
+            [4, 4],
+          ]);
+          const copies = await store.getMessages(dst.id, [2, 3, 4]);
+          for (const [i, c] of copies.entries()) {
+            const orig = src[i + 1]!;
+            assert.equal(c.blobId, orig.blobId, 'same content, no new blob');
+            assert.deepEqual(c.flags, orig.flags);
+            assert.equal(c.internalDate, orig.internalDate);
+            assert.equal(c.emailId, orig.emailId);
+            assert.equal(c.size, orig.size);
+            assert.ok(c.saveDate >= before);
+            assert.equal(c.modSeq, r.modSeq);
+          }
+          assert.equal((await store.listMessages(inbox.id)).length, 4, 'source untouched');
+          const empty = await store.copyMessages(inbox.id, [100], dst.id);
+          assert.deepEqual(empty.mapping, []);
+          await rejectsWith(store.copyMessages(inbox.id, [1], 999_999), 'TRYCREATE');
+          await rejectsWith(store.copyMessages(999_999, [1], dst.id), 'NONEXISTENT');
+        });
+      });
+
+      it('moves: copies, then expunges from the source with tombstones', async () => {
+        await withStore(async ({ store, inbox, mbox }) => {
+          const dst = await mbox('Dest');
+          await appendN(store, inbox.id, 3);
+          const since = (await store.getMailboxById(inbox.id))!.highestModSeq;
+          const r = await store.moveMessages(inbox.id, [1, 3], dst.id);
+          assert.deepEqual(r.mapping, [
+            [1, 1],
+            [3, 2],
+          ]);
+          assert.deepEqual(r.expunged, [1, 3]);
+          assert.deepEqual(
+            (await store.listMessages(inbox.id)).map((m) => m.uid),
+            [2],
+          );
+          assert.deepEqual(
+            (await store.listMessages(dst.id)).map((m) => m.uid),
+            [1, 2],
+          );
+          const ch = await store.changesSince(inbox.id, since);
+          assert.deepEqual(ch.expunged, [1, 3]);
+          assert.deepEqual(ch.changed, []);
+          assert.equal(ch.highestModSeq, since + 1);
+          await rejectsWith(store.moveMessages(inbox.id, [2], 999_999), 'TRYCREATE');
+          assert.equal((await store.listMessages(inbox.id)).length, 1, 'failed MOVE changes nothing');
+        });
+      });
+
+      it('expunges only \\Deleted messages, optionally only some, and logs them', async () => {
+        await withStore(async ({ store, inbox }) => {
+          await appendN(store, inbox.id, 5);
+          await store.storeFlags(inbox.id, [1, 2, 4], 'add', ['\\Deleted']);
+          const since = (await store.getMailboxById(inbox.id))!.highestModSeq;
+          assert.deepEqual(await store.expunge(inbox.id, [2, 3, 4]), [2, 4]);
+          assert.deepEqual(
+            (await store.listMessages(inbox.id)).map((m) => m.uid),
+            [1, 3, 5],
+          );
+          const afterFirst = (await store.getMailboxById(inbox.id))!.highestModSeq;
+          assert.equal(afterFirst, since + 1);
+          assert.deepEqual(await store.expunge(inbox.id), [1]);
+          assert.deepEqual(await store.expunge(inbox.id), []);
+          assert.equal((await store.getMailboxById(inbox.id))!.highestModSeq, afterFirst + 1, 'empty expunge takes no modseq');
+          const ch = await store.changesSince(inbox.id, since);
+          assert.deepEqual(ch.expunged, [1, 2, 4]);
+          assert.equal(ch.truncated, false);
+          assert.equal(ch.uidNext, 6);
+          const ch2 = await store.changesSince(inbox.id, afterFirst);
+          assert.deepEqual(ch2.expunged, [1]);
+          await rejectsWith(store.expunge(999_999), 'NONEXISTENT');
+        });
+      });
+
+      it('answers changesSince from rows and tombstones', async () => {
+        await withStore(async ({ store, inbox }) => {
+          const m0 = (await store.getMailboxById(inbox.id))!.highestModSeq;
+          await appendN(store, inbox.id, 4);
+          const m1 = (await store.getMailboxById(inbox.id))!.highestModSeq;
+          await store.storeFlags(inbox.id, [3], 'add', ['\\Seen']);
+          const m2 = (await store.getMailboxById(inbox.id))!.highestModSeq;
+          await store.storeFlags(inbox.id, [1], 'add', ['\\Deleted']);
+          await store.expunge(inbox.id);
+          const all = await store.changesSince(inbox.id, m0);
+          assert.deepEqual(
+            all.changed.map((m) => m.uid),
+            [2, 3, 4],
+          );
+          assert.deepEqual(all.expunged, [1]);
+          const fromM1 = await store.changesSince(inbox.id, m1);
+          assert.deepEqual(
+            fromM1.changed.map((m) => [m.uid, m.flags]),
+            [[3, ['\\Seen']]],
+          );
+          assert.deepEqual(fromM1.expunged, [1]);
+          const fromM2 = await store.changesSince(inbox.id, m2);
+          assert.deepEqual(fromM2.changed, []);
+          assert.deepEqual(fromM2.expunged, [1]);
+          const now = await store.changesSince(inbox.id, fromM2.highestModSeq);
+          assert.deepEqual([now.changed, now.expunged], [[], []]);
+          await rejectsWith(store.changesSince(999_999, 0), 'NONEXISTENT');
+        });
+      });
+
+      it('publishes events only after the change is committed', async () => {
+        await withStore(async ({ store, user, inbox, mbox }) => {
+          const other = await mbox('Other');
+          const seen: Array<{ event: ChangeEvent; visible: Promise<number> }> = [];
+          const unwatch = store.watchMailbox(inbox.id, (event) => {
+            // A listener reading right away must see the committed state.
+            seen.push({ event, visible: store.listMessages(inbox.id).then((m) => m.length) });
+          });
+          const userEvents: ChangeEvent[] = [];
+          const unwatchUser = store.watchUser(user.id, (e) => userEvents.push(e));
+          const otherEvents: ChangeEvent[] = [];
+          const unwatchOther = store.watchMailbox(other.id, (e) => otherEvents.push(e));
+          const r = await store.append(inbox.id, [{ message: await store.prepare(message(1)), flags: [] }]);
+          await tick();
+          assert.equal(seen.length, 1);
+          assert.deepEqual(seen[0]!.event, { mailboxId: inbox.id, userId: user.id, modSeq: r.modSeq });
+          assert.equal(await seen[0]!.visible, 1);
+          await store.storeFlags(inbox.id, [1], 'add', ['\\Seen']);
+          await store.storeFlags(inbox.id, [1], 'add', ['\\Seen']); // no change, no event
+          await tick();
+          assert.equal(seen.length, 2);
+          await store.moveMessages(inbox.id, [1], other.id);
+          await tick();
+          assert.equal(seen.length, 3);
+          assert.equal(await seen[2]!.visible, 0);
+          assert.equal(otherEvents.length, 1);
+          assert.ok(userEvents.some((e) => e.mailboxId === other.id));
+          const n = userEvents.length;
+          const created = await store.createMailbox(user.id, 'Fresh');
+          await tick();
+          assert.ok(userEvents.slice(n).some((e) => e.mailboxId === created.id), 'mailbox list change reaches watchUser');
+          unwatch();
+          unwatchUser();
+          unwatchOther();
+          await appendN(store, inbox.id, 1, [], 2);
+          await tick();
+          assert.equal(seen.length, 3, 'no events after unsubscribe');
+        });
+      });
+
+      it('a throwing listener does not break the write or other listeners', async () => {
+        await withStore(async ({ store, inbox }) => {
+          let calls = 0;
+          const u1 = store.watchMailbox(inbox.id, () => {
+            throw new Error('listener bug');
+          });
+          const u2 = store.watchMailbox(inbox.id, () => calls++);
+          const uids = await appendN(store, inbox.id, 1);
+          await tick();
+          assert.deepEqual(uids, [1]);
+          assert.equal(calls, 1);
+          u1();
+          u2();
+        });
+      });
+    });
+
+    describe('message bytes', () => {
+      it('reads byte ranges and streams them in chunks', async () => {
+        await withStore(async ({ store, inbox }) => {
+          const body = Buffer.alloc(300_000);
+          for (let i = 0; i < body.length; i++) body[i] = 32 + (i % 90);
+          const data = Buffer.concat([Buffer.from('Subject: big\r\n\r\n'), body]);
+          const p = await store.prepare(data);
+          assert.equal(p.size, data.length);
+          await store.append(inbox.id, [{ message: p, flags: [] }]);
+          assert.deepEqual(await store.readBlob(p.blobId, 0, data.length), data);
+          assert.deepEqual(await store.readBlob(p.blobId, 10, 20), data.subarray(10, 20));
+          assert.deepEqual(await store.readBlob(p.blobId, 250_000, 1e9), data.subarray(250_000));
+          assert.equal((await store.readBlob(p.blobId, 5, 5)).length, 0);
+          assert.equal((await store.readBlob(p.blobId, data.length + 10, data.length + 20)).length, 0);
+          const chunks: Buffer[] = [];
+          for await (const c of store.streamBlob(p.blobId, 1000, 200_000)) {
+            assert.ok(c.length > 0 && c.length <= 64 * 1024);
+            chunks.push(c);
+          }
+          assert.ok(chunks.length >= 3);
+          assert.deepEqual(Buffer.concat(chunks), data.subarray(1000, 200_000));
+          const all: Buffer[] = [];
+          for await (const c of store.streamBlob(p.blobId, 0, Infinity)) all.push(c);
+          assert.deepEqual(Buffer.concat(all), data);
+          await rejectsWith(store.readBlob('0'.repeat(64), 0, 10), 'NONEXISTENT');
+        });
+      });
+
+      it('ingests a stream in pieces to the same blob and index as a whole buffer', async () => {
+        await withStore(async ({ store }) => {
+          const data = message(7, 'line one\r\nline two\r\n'.repeat(5000));
+          const whole = await store.prepare(data);
+          const w = store.beginIngest();
+          for (let i = 0; i < data.length; i += 777) await w.write(data.subarray(i, i + 777));
+          const streamed = await w.finish();
+          assert.equal(streamed.blobId, whole.blobId);
+          assert.equal(streamed.size, data.length);
+          assert.deepEqual(streamed.mime, whole.mime);
+          assert.deepEqual(await store.readBlob(streamed.blobId, 0, data.length), data);
+          // Writes issued without waiting are applied in order.
+          const w2 = store.beginIngest();
+          const parts = [data.subarray(0, 100), data.subarray(100, 70_000), data.subarray(70_000)];
+          await Promise.all(parts.map((p) => w2.write(p)));
+          assert.equal((await w2.finish()).blobId, whole.blobId);
+          const w3 = store.beginIngest();
+          await w3.write(Buffer.from('Subject: abandoned\r\n\r\nnever finished\r\n'));
+          await w3.abort();
+        });
+      });
+
+      it('garbage-collects unreferenced blobs but not referenced or freshly prepared ones', async () => {
+        await withStore(async ({ store, inbox, mbox }) => {
+          const other = await mbox('Other');
+          const keep = await store.prepare(message(1));
+          const drop = await store.prepare(message(2));
+          const shared = await store.prepare(message(3));
+          await store.append(inbox.id, [
+            { message: keep, flags: [] },
+            { message: drop, flags: ['\\Deleted'] },
+            { message: shared, flags: ['\\Deleted'] },
+          ]);
+          await store.copyMessages(inbox.id, [3], other.id);
+          await store.expunge(inbox.id);
+          const pending = await store.prepare(message(4)); // prepared, not yet appended
+          const gc = await store.collectGarbage();
+          assert.equal(gc.removedBlobs, 1);
+          await rejectsWith(store.readBlob(drop.blobId, 0, 10), 'NONEXISTENT');
+          assert.equal((await store.readBlob(keep.blobId, 0, 4)).toString(), 'From');
+          assert.equal((await store.readBlob(shared.blobId, 0, 4)).toString(), 'From', 'still referenced by the copy');
+          assert.equal((await store.readBlob(pending.blobId, 0, 4)).toString(), 'From');
+          const r = await store.append(other.id, [{ message: pending, flags: [] }]);
+          assert.equal(r.uids.length, 1);
+          // Re-preparing content whose blob was unreferenced protects it again until it is appended.
+          await store.storeFlags(other.id, [1], 'add', ['\\Deleted']);
+          await store.expunge(other.id);
+          await tick(5);
+          const again = await store.prepare(message(3));
+          assert.equal(again.blobId, shared.blobId);
+          await store.collectGarbage();
+          await store.append(inbox.id, [{ message: again, flags: [] }]);
+          assert.equal((await store.readBlob(shared.blobId, 0, 4)).toString(), 'From');
+          // A deleted mailbox releases its messages.
+          await store.deleteMailbox((await store.getMailboxById(other.id))!.userId, 'Other');
+          assert.equal((await store.collectGarbage()).removedBlobs, 1);
+          await rejectsWith(store.readBlob(pending.blobId, 0, 10), 'NONEXISTENT');
+        });
+      });
+    });
+  });
+}
