@@ -200,8 +200,9 @@ export class ImapTestClient {
       this.sendRaw(`${line}{${p.length}}\r\n`);
       line = '';
       const r = await this.waitFor(/^\+|^\S+ (NO|BAD) /, timeoutMs);
-      early.push(...r.skipped);
+      early.push(...r.skipped, r);
       if (!r.text.startsWith('+')) {
+        early.pop();
         return { untagged: early.map((x) => x.text), tagged: r.text, responses: early };
       }
       this.sendRaw(p);
