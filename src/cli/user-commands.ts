@@ -38,6 +38,10 @@ export function addUserCommands(program: Command, env: CliEnvironment): void {
     const hash = await hashPassword(password);
     await withStore(env, config, true, async (store) => {
       if (await store.getUser(name)) throw new CliError(`user "${name}" already exists`);
+      // Logins look names up exactly; refuse names that differ from an existing one only in case,
+      // which people would confuse.
+      const clash = (await store.listUsers()).find((u) => u.name.toLowerCase() === name.toLowerCase());
+      if (clash) throw new CliError(`user "${clash.name}" already exists (names differing only in case are refused)`);
       try {
         await env.provisionUser(store, name, hash);
       } catch (err) {

@@ -76,6 +76,10 @@ test('user add / list / passwd / del', async () => {
     assert.equal(dup.code, 1);
     assert.equal(dup.stderr, 'petrel: user "ann" already exists\n');
 
+    const caseClash = await run(['user', 'add', 'ANN', '--data', data, '--password', 'x'], overrides);
+    assert.equal(caseClash.code, 1);
+    assert.equal(caseClash.stderr, 'petrel: user "ann" already exists (names differing only in case are refused)\n');
+
     const list = await run(['user', 'list', '--data', data], overrides);
     assert.equal(list.code, 0);
     assert.deepEqual(
