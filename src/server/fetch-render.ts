@@ -4,177 +4,47 @@
 // the blob by byte range (ARCHITECTURE.md decision 4); big ones are streamed (decision 5).
 import { Atom, LiteralData, StreamData } from '../protocol/types.js';
 import type { ImapArg, Partial, ResponseValue, SectionSpec } from '../protocol/types.js';
+import { FetchSyntaxError, fetchSetsSeen, formatFetchItemName, parseFetchAtts, type FetchAtt } from '../protocol/fetch-items.js';
 import type { MessageRecord, Store } from '../store/types.js';
 import { bad, no } from './errors.js';
 import { flagAtoms } from './connection.js';
 import type { SelectedView } from './selected-view.js';
-import { formatInternalDate } from '../protocol/dates.js';
+import { formatDateTime, formatInternalDate } from '../protocol/dates.js';
 import { bodyStructureValue } from '../mime/body-structure.js';
 import { envelopeValue } from '../mime/envelope.js';
 import { binaryInfo, createTransferDecoder, filterHeaderFields, locateSection } from '../mime/sections.js';
 
-/** One requested data item, in request order. */
-export type FetchItem =
-  | { kind: 'FLAGS' | 'UID' | 'INTERNALDATE' | 'RFC822.SIZE' | 'ENVELOPE' | 'BODY' | 'BODYSTRUCTURE' | 'MODSEQ' }
-  | { kind: 'RFC822' | 'RFC822.HEADER' | 'RFC822.TEXT' }
-  | { kind: 'BODY[]'; section: SectionSpec; partial: Partial | null; peek: boolean; name: string }
-  | { kind: 'BINARY[]'; path: number[]; partial: Partial | null; peek: boolean; name: string }
-  | { kind: 'BINARY.SIZE'; path: number[]; name: string };
-
 export interface FetchRequest {
-  items: FetchItem[];
+  /** Requested data items in request order (parsed by src/protocol/fetch-items.ts). */
+  items: FetchAtt[];
   /** Some item needs the message record (anything but FLAGS, UID, MODSEQ). */
   needsRecord: boolean;
   /** Some item implicitly sets \Seen (RFC 9051 §6.4.5). */
   setsSeen: boolean;
 }
 
-const SIMPLE = new Set(['FLAGS', 'UID', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODY', 'BODYSTRUCTURE', 'MODSEQ', 'RFC822', 'RFC822.HEADER', 'RFC822.TEXT']);
-
-const MACROS: Record<string, FetchItem['kind'][]> = {
-  ALL: ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE'],
-  FAST: ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE'],
-  FULL: ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODY'],
-};
-
 /**
- * Parses the data items of FETCH: a macro, a single item, or a parenthesized list (RFC 9051 §9 fetch).
- * `condstore`: MODSEQ is only a data item once CONDSTORE is enabled (RFC 7162 §3.1.4).
+ * The data items of FETCH: a macro, a single item, or a parenthesized list (RFC 9051 §9 fetch).
+ * MODSEQ is only a data item once CONDSTORE is enabled (RFC 7162 §3.1.4); PREVIEW (RFC 8970) is not
+ * implemented.
  */
 export function parseFetchItems(arg: ImapArg, condstore: boolean): FetchRequest {
-  const items: FetchItem[] = [];
-  if (arg.type === 'atom' && MACROS[arg.value.toUpperCase()]) {
-    for (const kind of MACROS[arg.value.toUpperCase()]!) items.push({ kind } as FetchItem);
-  } else {
-    const list = arg.type === 'list' ? arg.items : [arg];
-    if (list.length === 0) throw bad('Empty FETCH data item list');
-    for (const a of list) {
-      if (a.type !== 'atom') throw bad('Invalid FETCH data item');
-      const up = a.value.toUpperCase();
-      if (MACROS[up]) throw bad('FETCH macros cannot be combined with other data items');
-      items.push(parseFetchAtt(a.value, condstore));
-    }
+  let items: FetchAtt[];
+  try {
+    items = parseFetchAtts(arg);
+  } catch (err) {
+    if (err instanceof FetchSyntaxError) throw bad(err.message);
+    throw err;
   }
   let needsRecord = false;
   let setsSeen = false;
   for (const it of items) {
+    if (it.kind === 'MODSEQ' && !condstore) throw bad('MODSEQ needs CONDSTORE enabled');
+    if (it.kind === 'PREVIEW') throw bad('PREVIEW is not supported');
     if (it.kind !== 'FLAGS' && it.kind !== 'UID' && it.kind !== 'MODSEQ') needsRecord = true;
-    if (it.kind === 'RFC822' || it.kind === 'RFC822.TEXT') setsSeen = true;
-    if ((it.kind === 'BODY[]' || it.kind === 'BINARY[]') && !it.peek) setsSeen = true;
+    if (fetchSetsSeen(it)) setsSeen = true;
   }
   return { items, needsRecord, setsSeen };
-}
-
-const SECTION_ATT = /^(BODY|BODY\.PEEK|BINARY|BINARY\.PEEK|BINARY\.SIZE)\[([^\]]*)\](?:<(\d+)\.(\d+)>)?$/i;
-
-/** One fetch-att (RFC 9051 §9): `BODY.PEEK[1.HEADER.FIELDS (From)]<0.100>` arrives as one atom. */
-export function parseFetchAtt(raw: string, condstore: boolean): FetchItem {
-  const up = raw.toUpperCase();
-  if (SIMPLE.has(up)) {
-    if (up === 'MODSEQ' && !condstore) throw bad('MODSEQ needs CONDSTORE enabled');
-    return { kind: up } as FetchItem;
-  }
-  const m = SECTION_ATT.exec(raw);
-  if (!m) throw bad(`Unknown FETCH data item ${raw.slice(0, 40)}`);
-  const att = m[1]!.toUpperCase();
-  const sectionText = m[2]!;
-  let partial: Partial | null = null;
-  if (m[3] !== undefined) {
-    if (att === 'BINARY.SIZE') throw bad('BINARY.SIZE takes no partial');
-    const origin = Number(m[3]);
-    const count = Number(m[4]);
-    if (!Number.isSafeInteger(origin) || !Number.isSafeInteger(count) || count === 0 || origin > 0xffffffff || count > 0xffffffff) {
-      throw bad('Invalid partial range');
-    }
-    partial = { origin, count };
-  }
-  if (att.startsWith('BINARY')) {
-    // section-binary = "[" [section-part] "]" (RFC 3516 §6)
-    const path = sectionText === '' ? [] : parsePartPath(sectionText);
-    if (!path) throw bad('BINARY takes only a part number');
-    if (att === 'BINARY.SIZE') return { kind: 'BINARY.SIZE', path, name: `BINARY.SIZE[${sectionText}]` };
-    return { kind: 'BINARY[]', path, partial, peek: att === 'BINARY.PEEK', name: `BINARY[${sectionText}]` };
-  }
-  const section = parseSection(sectionText);
-  return { kind: 'BODY[]', section, partial, peek: att === 'BODY.PEEK', name: `BODY[${sectionName(section)}]` };
-}
-
-function parsePartPath(s: string): number[] | null {
-  if (!/^[1-9]\d{0,8}(\.[1-9]\d{0,8})*$/.test(s)) return null;
-  return s.split('.').map(Number);
-}
-
-/** section-spec (RFC 9051 §9): [part["."]] (HEADER / HEADER.FIELDS[.NOT] list / TEXT / MIME). */
-export function parseSection(s: string): SectionSpec {
-  if (s === '') return { path: [] };
-  const m = /^((?:[1-9]\d{0,8}\.)*[1-9]\d{0,8})?(?:(?:^|\.)(HEADER\.FIELDS\.NOT|HEADER\.FIELDS|HEADER|TEXT|MIME)(?: (\(.*\)))?)?$/i.exec(s);
-  if (!m || (m[1] === undefined && m[2] === undefined)) throw bad(`Invalid section ${s.slice(0, 40)}`);
-  const path = m[1] ? m[1].split('.').map(Number) : [];
-  if (m[2] === undefined) {
-    if (m[3] !== undefined) throw bad('Invalid section');
-    return { path };
-  }
-  const text = m[2].toUpperCase() as NonNullable<SectionSpec['text']>;
-  if (text === 'MIME' && path.length === 0) throw bad('MIME needs a part number');
-  if (text === 'HEADER.FIELDS' || text === 'HEADER.FIELDS.NOT') {
-    if (m[3] === undefined) throw bad(`${text} needs a list of field names`);
-    const fields = parseHeaderList(m[3]);
-    return { path, text, fields };
-  }
-  if (m[3] !== undefined) throw bad('Invalid section');
-  return { path, text };
-}
-
-/** header-list = "(" header-fld-name *(SP header-fld-name) ")"; names are astrings. */
-function parseHeaderList(s: string): string[] {
-  const inner = s.slice(1, -1);
-  const out: string[] = [];
-  let i = 0;
-  while (i < inner.length) {
-    if (inner[i] === ' ') {
-      i++;
-      continue;
-    }
-    if (inner[i] === '"') {
-      let j = i + 1;
-      let v = '';
-      while (j < inner.length && inner[j] !== '"') {
-        if (inner[j] === '\\' && j + 1 < inner.length) j++;
-        v += inner[j];
-        j++;
-      }
-      if (j >= inner.length) throw bad('Unterminated quoted header field name');
-      out.push(v);
-      i = j + 1;
-    } else {
-      let j = i;
-      while (j < inner.length && inner[j] !== ' ') j++;
-      out.push(inner.slice(i, j));
-      i = j;
-    }
-  }
-  if (out.length === 0) throw bad('Empty header field list');
-  for (const f of out) {
-    // RFC 5322 §3.6.8 field-name: printable US-ASCII except ":".
-    if (!/^[\x21-\x39\x3b-\x7e]+$/.test(f)) throw bad('Invalid header field name');
-  }
-  return out;
-}
-
-/** The section as written in the response item name (RFC 9051 §7.5.2 BODY[<section>]). */
-export function sectionName(sec: SectionSpec): string {
-  const parts: string[] = [];
-  if (sec.path.length) parts.push(sec.path.join('.'));
-  if (sec.text) {
-    let t = sec.text as string;
-    if (sec.fields) t += ` (${sec.fields.map(quoteIfNeeded).join(' ')})`;
-    parts.push(t);
-  }
-  return parts.join('.');
-}
-
-function quoteIfNeeded(s: string): string {
-  return /^[^\x00-\x20\x7f(){%*"\\\]]+$/.test(s) ? s : `"${s.replace(/["\\]/g, (c) => '\\' + c)}"`;
 }
 
 export interface RenderOptions {
@@ -250,20 +120,30 @@ export async function renderFetch(
         out.push(new Atom('RFC822.TEXT'), await sectionValue(store, need(), { path: [], text: 'TEXT' }, null, threshold));
         break;
       case 'BODY[]':
-        out.push(
-          new Atom(it.name + (it.partial ? `<${it.partial.origin}>` : '')),
-          await sectionValue(store, need(), it.section, it.partial, threshold),
-        );
+        out.push(new Atom(formatFetchItemName(it)), await sectionValue(store, need(), it.section, it.partial, threshold));
         break;
       case 'BINARY[]':
-        out.push(
-          new Atom(it.name + (it.partial ? `<${it.partial.origin}>` : '')),
-          await binaryValue(store, need(), it.path, it.partial, threshold),
-        );
+        out.push(new Atom(formatFetchItemName(it)), await binaryValue(store, need(), it.path, it.partial, threshold));
         break;
       case 'BINARY.SIZE':
-        out.push(new Atom(it.name), await binarySize(store, need(), it.path, threshold));
+        out.push(new Atom(formatFetchItemName(it)), await binarySize(store, need(), it.path, threshold));
         break;
+      case 'EMAILID':
+        // RFC 8474 §5.1: EMAILID (objectid)
+        out.push(new Atom('EMAILID'), [new Atom(need().emailId)]);
+        break;
+      case 'THREADID': {
+        // RFC 8474 §5.2: THREADID (objectid) or NIL
+        const t = need().threadId;
+        out.push(new Atom('THREADID'), t ? [new Atom(t)] : null);
+        break;
+      }
+      case 'SAVEDATE':
+        // RFC 8514 §4.2: SAVEDATE date-time (or NIL when unknown)
+        out.push(new Atom('SAVEDATE'), need().saveDate ? formatDateTime(need().saveDate) : null);
+        break;
+      case 'PREVIEW':
+        throw bad('PREVIEW is not supported');
     }
   }
   if (opts.byUid && !hasUid) out.unshift(new Atom('UID'), uid);

@@ -1,9 +1,12 @@
-// Evaluating SEARCH criteria over the selected mailbox (RFC 9051 §6.4.4, RFC 3501 §6.4.4 for NEW/OLD/
-// RECENT, RFC 7162 §3.1.5 MODSEQ). Metadata keys use the view and MessageMeta; FROM/TO/CC/BCC/SUBJECT
+// Evaluating SEARCH criteria (parsed by src/protocol/search-keys.ts) over the selected mailbox (RFC 9051
+// §6.4.4, RFC 3501 §6.4.4 for NEW/OLD/RECENT, RFC 7162 §3.1.5 MODSEQ, RFC 5032 OLDER/YOUNGER, RFC 8474
+// EMAILID/THREADID, RFC 8514 SAVEDATE). Metadata keys use the view and MessageMeta; FROM/TO/CC/BCC/SUBJECT
 // use the envelope fields kept in the MIME index; HEADER reads the header bytes; BODY/TEXT read and
 // decode the text parts (RFC 2045 §6 transfer encodings, RFC 2047 encoded words, RFC 6532 UTF-8
 // headers) and match case-insensitively as substrings.
 import type { NumSet } from '../protocol/types.js';
+import { dayNumber } from '../protocol/dates.js';
+import type { SearchKey } from '../protocol/search-keys.js';
 import { decodeTransferEncoding, headerFieldValues, messageSentDay, topHeaderRange } from '../mime/sections.js';
 import type { MimeIndexV1, MimePart } from '../mime/types.js';
 import type { MessageRecord, Store } from '../store/types.js';
@@ -12,26 +15,7 @@ import { chunks, resolveTargets } from './message-targets.js';
 import type { SelectedView } from './selected-view.js';
 import type { Session } from './session.js';
 
-export type SearchKey =
-  | { type: 'all' }
-  | { type: 'and'; keys: SearchKey[] }
-  | { type: 'or'; a: SearchKey; b: SearchKey }
-  | { type: 'not'; key: SearchKey }
-  | { type: 'seq'; set: NumSet }
-  | { type: 'uid'; set: NumSet }
-  /** Flag present (`has`) or absent; system flags with backslash, keywords as given. */
-  | { type: 'flag'; flag: string; has: boolean }
-  | { type: 'new' }
-  | { type: 'old' }
-  | { type: 'recent' }
-  | { type: 'larger' | 'smaller'; size: number }
-  /** Date keys as day numbers (days since the epoch). */
-  | { type: 'before' | 'on' | 'since' | 'sentbefore' | 'senton' | 'sentsince'; day: number }
-  /** FROM, TO, CC, BCC, SUBJECT: the envelope field. */
-  | { type: 'envelope'; field: 'from' | 'to' | 'cc' | 'bcc' | 'subject'; value: string }
-  | { type: 'header'; field: string; value: string }
-  | { type: 'body' | 'text'; value: string }
-  | { type: 'modseq'; modSeq: number };
+export type { SearchKey };
 
 /** Records loaded per store call when a key needs more than the view knows. */
 const SEARCH_BATCH = 500;
@@ -65,36 +49,18 @@ function needsRecord(key: SearchKey): boolean {
     case 'and':
       return key.keys.some(needsRecord);
     case 'or':
-      return needsRecord(key.a) || needsRecord(key.b);
+      return needsRecord(key.left) || needsRecord(key.right);
     case 'not':
       return needsRecord(key.key);
     case 'all':
     case 'seq':
     case 'uid':
     case 'flag':
-    case 'new':
-    case 'old':
-    case 'recent':
     case 'modseq':
+    case 'savedatesupported':
       return false;
     default:
       return true;
-  }
-}
-
-/** Does the criteria use MODSEQ (then results carry the highest mod-sequence, RFC 7162 §3.1.5)? */
-export function usesModSeq(key: SearchKey): boolean {
-  switch (key.type) {
-    case 'modseq':
-      return true;
-    case 'and':
-      return key.keys.some(usesModSeq);
-    case 'or':
-      return usesModSeq(key.a) || usesModSeq(key.b);
-    case 'not':
-      return usesModSeq(key.key);
-    default:
-      return false;
   }
 }
 
@@ -105,6 +71,7 @@ export async function evaluateSearch(store: Store, view: SelectedView, session: 
   const hits: SearchHit[] = [];
   let skippedExpunged = false;
   const loadRecords = needsRecord(key);
+  const now = Date.now();
   for (const batch of chunks(uids, SEARCH_BATCH)) {
     const live = batch.filter((uid) => {
       if (!view.isGhost(uid)) return true;
@@ -131,7 +98,7 @@ export async function evaluateSearch(store: Store, view: SelectedView, session: 
         rec,
         cache: {},
       };
-      if (await matches(store, key, m, sets)) hits.push({ seq: m.seq, uid, modSeq: m.modSeq });
+      if (await matches(store, key, m, sets, now)) hits.push({ seq: m.seq, uid, modSeq: m.modSeq });
     }
   }
   return { hits, skippedExpunged };
@@ -167,53 +134,52 @@ function dayOf(ms: number, offsetMinutes = 0): number {
   return Math.floor((ms + offsetMinutes * 60_000) / DAY_MS);
 }
 
-async function matches(store: Store, key: SearchKey, m: MsgCtx, sets: SetCache): Promise<boolean> {
+async function matches(store: Store, key: SearchKey, m: MsgCtx, sets: SetCache, now: number): Promise<boolean> {
   switch (key.type) {
     case 'all':
       return true;
     case 'and':
       // Cheap keys first, so content is read only when the metadata already matched.
-      for (const k of key.keys) if (!needsContent(k) && !(await matches(store, k, m, sets))) return false;
-      for (const k of key.keys) if (needsContent(k) && !(await matches(store, k, m, sets))) return false;
+      for (const k of key.keys) if (!needsContent(k) && !(await matches(store, k, m, sets, now))) return false;
+      for (const k of key.keys) if (needsContent(k) && !(await matches(store, k, m, sets, now))) return false;
       return true;
     case 'or':
-      return (await matches(store, key.a, m, sets)) || (await matches(store, key.b, m, sets));
+      return (await matches(store, key.left, m, sets, now)) || (await matches(store, key.right, m, sets, now));
     case 'not':
-      return !(await matches(store, key.key, m, sets));
+      return !(await matches(store, key.key, m, sets, now));
     case 'seq':
       return sets.has(key.set, false, m.uid);
     case 'uid':
       return sets.has(key.set, true, m.uid);
     case 'flag':
-      return hasFlag(m.flags, key.flag) === key.has;
-    case 'recent':
-      return m.recent;
-    case 'new':
-      return m.recent && !hasFlag(m.flags, '\\Seen');
-    case 'old':
-      return !m.recent;
+      // \Recent is per session (RFC 3501 §2.3.2): NEW and OLD arrive here as \Recent tests.
+      if (key.flag === '\\Recent') return m.recent === key.set;
+      return hasFlag(m.flags, key.flag) === key.set;
     case 'modseq':
       return m.modSeq >= key.modSeq;
-    case 'larger':
-      return rec(m).size > key.size;
-    case 'smaller':
-      return rec(m).size < key.size;
-    case 'before':
-      return dayOf(rec(m).internalDate) < key.day;
-    case 'on':
-      return dayOf(rec(m).internalDate) === key.day;
-    case 'since':
-      return dayOf(rec(m).internalDate) >= key.day;
-    case 'sentbefore':
-      return sentDay(m) < key.day;
-    case 'senton':
-      return sentDay(m) === key.day;
-    case 'sentsince':
-      return sentDay(m) >= key.day;
-    case 'envelope':
-      return envelopeMatches(m, key.field, key.value);
-    case 'header':
+    case 'savedatesupported':
+      return true;
+    case 'size':
+      return key.op === 'larger' ? rec(m).size > key.size : rec(m).size < key.size;
+    case 'age': {
+      // RFC 5032: OLDER/YOUNGER compare the internal date with now, in seconds.
+      const age = (now - rec(m).internalDate) / 1000;
+      return key.op === 'older' ? age >= key.seconds : age <= key.seconds;
+    }
+    case 'date': {
+      const want = dayNumber(key.date);
+      const have = key.field === 'internal' ? dayOf(rec(m).internalDate) : key.field === 'saved' ? dayOf(rec(m).saveDate) : sentDay(m);
+      return key.op === 'before' ? have < want : key.op === 'on' ? have === want : have >= want;
+    }
+    case 'emailid':
+      return rec(m).emailId === key.id;
+    case 'threadid':
+      return rec(m).threadId === key.id;
+    case 'header': {
+      const envField = ENVELOPE_INDEX[key.field.toLowerCase() as keyof typeof ENVELOPE_INDEX];
+      if (envField !== undefined) return envelopeMatches(m, envField, key.value);
       return headerMatches(await headerBytes(store, m), key.field, key.value);
+    }
     case 'body':
       return (await bodyText(store, m)).includes(fold(key.value));
     case 'text': {
@@ -233,7 +199,7 @@ function needsContent(key: SearchKey): boolean {
     case 'and':
       return key.keys.some(needsContent);
     case 'or':
-      return needsContent(key.a) || needsContent(key.b);
+      return needsContent(key.left) || needsContent(key.right);
     case 'not':
       return needsContent(key.key);
     default:
@@ -257,11 +223,13 @@ function sentDay(m: MsgCtx): number {
   return day !== null ? dayOf(day) : dayOf(rec(m).internalDate);
 }
 
+/** Header fields kept (raw, first occurrence) in the index's envelope: answered without reading the blob. */
 const ENVELOPE_INDEX = { subject: 1, from: 2, to: 5, cc: 6, bcc: 7 } as const;
 
-function envelopeMatches(m: MsgCtx, field: keyof typeof ENVELOPE_INDEX, value: string): boolean {
-  const raw = rootPart(m)?.en?.[ENVELOPE_INDEX[field]];
+function envelopeMatches(m: MsgCtx, index: number, value: string): boolean {
+  const raw = rootPart(m)?.en?.[index];
   if (raw === null || raw === undefined) return false;
+  if (value === '') return true;
   return fold(decodeHeaderText(utf8OrLatin1(Buffer.from(raw, 'latin1')))).includes(fold(value));
 }
 

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fetchCommands } from '../../src/server/commands/fetch.js';
-import { parseFetchAtt, parseSection, renderFetch, parseFetchItems } from '../../src/server/fetch-render.js';
+import { renderFetch, parseFetchItems } from '../../src/server/fetch-render.js';
 import { StreamData } from '../../src/protocol/types.js';
 import { FakeStore, run, selectBox } from './command-harness.js';
 
@@ -203,23 +203,12 @@ test('large sections are streamed by range with the exact declared size', async 
   assert.equal(bv.binary, false);
 });
 
-test('fetch-att parsing: sections, header lists, partials, errors', () => {
-  assert.deepEqual(parseSection('1.2.HEADER.FIELDS.NOT (A "B-c")'), { path: [1, 2], text: 'HEADER.FIELDS.NOT', fields: ['A', 'B-c'] });
-  assert.throws(() => parseSection('HEADER.FIELDS ("B c")'));
-  assert.deepEqual(parseSection('TEXT'), { path: [], text: 'TEXT' });
-  assert.deepEqual(parseSection('3'), { path: [3] });
-  assert.throws(() => parseSection('MIME'));
-  assert.throws(() => parseSection('0'));
-  assert.throws(() => parseSection('1.FOO'));
-  const it = parseFetchAtt('body.peek[header.fields (x-a)]<5.10>', false);
-  assert.equal(it.kind, 'BODY[]');
-  if (it.kind === 'BODY[]') {
-    assert.equal(it.peek, true);
-    assert.deepEqual(it.partial, { origin: 5, count: 10 });
-    assert.equal(it.name, 'BODY[HEADER.FIELDS (x-a)]');
+test('malformed data items and modifiers are BAD; EMAILID and THREADID render from the record', async () => {
+  const { store, session } = setup();
+  for (const items of ['BODY[]<5.0>', 'BINARY[HEADER]', 'ENVELOPES', 'BODY[MIME]', '(FLAGS) (CHANGEDSINCE 1)', 'PREVIEW']) {
+    const r = await run(fetchCommands, store, session, `P FETCH 1 ${items}`);
+    assert.equal(r.result.status, 'BAD', items);
   }
-  assert.throws(() => parseFetchAtt('BODY[]<5.0>', false));
-  assert.throws(() => parseFetchAtt('BINARY[HEADER]', false));
-  assert.throws(() => parseFetchAtt('BODY[1.MIME', false));
-  assert.throws(() => parseFetchAtt('ENVELOPES', false));
+  const r = await run(fetchCommands, store, session, 'P FETCH 1 (EMAILID THREADID)');
+  assert.equal(r.lines[0], '* 1 FETCH (EMAILID (Eblob1) THREADID NIL)');
 });

@@ -153,7 +153,7 @@ test('unsupported CHARSET is NO [BADCHARSET] and empties a SAVE result; bad synt
   const s = setup();
   s.session.searchResult = [1];
   const r = await run(searchCommands, s.store, s.session, 'C1 SEARCH RETURN (SAVE) CHARSET KOI8-R TEXT x');
-  assert.equal(r.lines[0], 'C1 NO [BADCHARSET (US-ASCII UTF-8)] KOI8-R is not supported');
+  assert.equal(r.lines[0], 'C1 NO [BADCHARSET (US-ASCII UTF-8)] Unsupported charset KOI8-R');
   assert.deepEqual(s.session.searchResult, []);
   assert.equal(await search(s, 'CHARSET utf-8 SUBJECT lunch'), '* SEARCH 1');
   for (const bad of ['FOO', 'SINCE 32-Jan-2024', 'OR SEEN', 'RETURN (BOGUS) ALL', 'LARGER x', 'MODSEQ 5']) {

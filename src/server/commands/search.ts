@@ -3,176 +3,42 @@
 // RFC 5182 (SAVE and "$"), RFC 4466 §2.6 (search-return-opts), RFC 7162 §3.1.5 (MODSEQ key and result).
 import { Atom } from '../../protocol/types.js';
 import type { ResponseValue } from '../../protocol/types.js';
-import { parseDate, dayNumber } from '../../protocol/dates.js';
-import { parseNumSet } from '../../protocol/sequence-set.js';
-import { ArgReader, parseNumber } from '../args.js';
+import { parseSearch, SEARCH_CHARSETS, SearchSyntaxError, usesModSeq, type SearchKey, type SearchReturnOption } from '../../protocol/search-keys.js';
+import type { ArgReader } from '../args.js';
 import { bad, type TaggedResult } from '../errors.js';
 import { compactSet } from '../message-targets.js';
-import { evaluateSearch, usesModSeq, type SearchKey } from '../search-eval.js';
+import { evaluateSearch } from '../search-eval.js';
 import { defineCommand, isRev2, type CommandContext, type Session } from '../session.js';
 
-export type ReturnOption = 'MIN' | 'MAX' | 'ALL' | 'COUNT' | 'SAVE';
-
 export interface SearchArgs {
-  /** null: no RETURN given (rev1 answers `* SEARCH`); [] means RETURN (). */
-  returnOpts: ReturnOption[] | null;
+  /** null: no RETURN given (rev1 answers `* SEARCH`); RETURN () arrives as [ALL]. */
+  returnOpts: SearchReturnOption[] | null;
   /** A CHARSET we do not support: the command fails with NO [BADCHARSET] (RFC 9051 §6.4.4). */
   badCharset: string | null;
   key: SearchKey;
 }
 
-const SUPPORTED_CHARSETS = ['US-ASCII', 'UTF-8'];
+const BADCHARSET_ARGS = `(${SEARCH_CHARSETS.join(' ')})`;
 
 export function parseSearchArgs(r: ArgReader, session: Session): SearchArgs {
-  let returnOpts: ReturnOption[] | null = null;
-  if (r.isAtom('RETURN')) {
-    r.next('RETURN');
-    returnOpts = [];
-    for (const o of r.list('RETURN options')) {
-      if (o.type !== 'atom') throw bad('Invalid RETURN option');
-      const up = o.value.toUpperCase();
-      if (up !== 'MIN' && up !== 'MAX' && up !== 'ALL' && up !== 'COUNT' && up !== 'SAVE') {
-        throw bad(`Unknown RETURN option ${o.value.slice(0, 20)}`);
-      }
-      if (!returnOpts.includes(up)) returnOpts.push(up);
+  const args = r.args.slice(r.args.length - r.remaining);
+  while (!r.atEnd()) r.next('search criteria');
+  let program;
+  try {
+    program = parseSearch(args);
+  } catch (err) {
+    if (!(err instanceof SearchSyntaxError)) throw err;
+    if (err.badCharset) {
+      // Reported by run(), which also has to empty a SAVE result (RFC 9051 §6.4.4.1).
+      const saves = args[0]?.type === 'atom' && args[0].value.toUpperCase() === 'RETURN' && args[1]?.type === 'list'
+        ? args[1].items.some((i) => i.type === 'atom' && i.value.toUpperCase() === 'SAVE')
+        : false;
+      return { returnOpts: saves ? ['SAVE'] : null, badCharset: err.message, key: { type: 'all' } };
     }
+    throw bad(err.message);
   }
-  let badCharset: string | null = null;
-  if (r.isAtom('CHARSET')) {
-    r.next('CHARSET');
-    const cs = r.astring('charset name');
-    if (!SUPPORTED_CHARSETS.includes(cs.toUpperCase())) badCharset = cs;
-  }
-  if (r.atEnd()) throw bad('Missing search criteria');
-  const p = new KeyParser(r, session);
-  const keys: SearchKey[] = [];
-  while (!r.atEnd()) keys.push(p.key());
-  const key: SearchKey = keys.length === 1 ? keys[0]! : { type: 'and', keys };
-  return { returnOpts, badCharset, key };
-}
-
-const FLAG_KEYS: Record<string, { flag: string; has: boolean }> = {
-  ANSWERED: { flag: '\\Answered', has: true },
-  DELETED: { flag: '\\Deleted', has: true },
-  DRAFT: { flag: '\\Draft', has: true },
-  FLAGGED: { flag: '\\Flagged', has: true },
-  SEEN: { flag: '\\Seen', has: true },
-  UNANSWERED: { flag: '\\Answered', has: false },
-  UNDELETED: { flag: '\\Deleted', has: false },
-  UNDRAFT: { flag: '\\Draft', has: false },
-  UNFLAGGED: { flag: '\\Flagged', has: false },
-  UNSEEN: { flag: '\\Seen', has: false },
-};
-
-const DATE_KEYS = new Set(['BEFORE', 'ON', 'SINCE', 'SENTBEFORE', 'SENTON', 'SENTSINCE']);
-const ENVELOPE_KEYS = new Set(['FROM', 'TO', 'CC', 'BCC', 'SUBJECT']);
-/** Nesting of parentheses, NOT and OR; protects the evaluator's recursion. */
-const MAX_DEPTH = 64;
-
-/** search-key (RFC 9051 §9, plus RFC 3501's NEW/OLD/RECENT and RFC 7162's MODSEQ). */
-class KeyParser {
-  private depth = 0;
-  constructor(
-    private readonly r: ArgReader,
-    private readonly session: Session,
-  ) {}
-
-  key(): SearchKey {
-    if (++this.depth > MAX_DEPTH) throw bad('Search criteria nested too deeply');
-    try {
-      return this.parseOne();
-    } finally {
-      this.depth--;
-    }
-  }
-
-  private parseOne(): SearchKey {
-    const r = this.r;
-    const a = r.next('search key');
-    if (a.type === 'list') {
-      if (a.items.length === 0) throw bad('Empty parenthesized search key');
-      const sub = new KeyParser(new ArgReader(a.items, r.utf8), this.session);
-      sub.depth = this.depth;
-      const keys: SearchKey[] = [];
-      while (!sub.r.atEnd()) keys.push(sub.key());
-      return keys.length === 1 ? keys[0]! : { type: 'and', keys };
-    }
-    if (a.type !== 'atom') throw bad('Expected a search key');
-    const word = a.value.toUpperCase();
-    const flagKey = FLAG_KEYS[word];
-    if (flagKey) return { type: 'flag', ...flagKey };
-    switch (word) {
-      case 'ALL':
-        return { type: 'all' };
-      case 'NEW':
-        return { type: 'new' };
-      case 'OLD':
-        return { type: 'old' };
-      case 'RECENT':
-        return { type: 'recent' };
-      case 'KEYWORD':
-      case 'UNKEYWORD': {
-        const flag = r.atom('keyword');
-        return { type: 'flag', flag, has: word === 'KEYWORD' };
-      }
-      case 'LARGER':
-      case 'SMALLER':
-        return { type: word === 'LARGER' ? 'larger' : 'smaller', size: r.number('size') };
-      case 'NOT':
-        return { type: 'not', key: this.key() };
-      case 'OR': {
-        const x = this.key();
-        const y = this.key();
-        return { type: 'or', a: x, b: y };
-      }
-      case 'UID':
-        return { type: 'uid', set: r.sequenceSet() };
-      case 'HEADER': {
-        const field = r.astring('header field name');
-        const value = this.text();
-        return { type: 'header', field, value };
-      }
-      case 'BODY':
-      case 'TEXT':
-        return { type: word === 'BODY' ? 'body' : 'text', value: this.text() };
-      case 'MODSEQ': {
-        if (!this.session.enabled.has('CONDSTORE')) throw bad('MODSEQ needs CONDSTORE enabled');
-        // MODSEQ [entry-name entry-type-req] mod-sequence-valzer (RFC 7162 §3.1.5)
-        if (r.remaining >= 3 && r.peek()?.type === 'string') {
-          r.next('entry name');
-          r.atom('entry type');
-        }
-        return { type: 'modseq', modSeq: r.number('mod-sequence') };
-      }
-    }
-    if (DATE_KEYS.has(word)) return { type: word.toLowerCase() as 'before', day: this.date() };
-    if (ENVELOPE_KEYS.has(word)) return { type: 'envelope', field: word.toLowerCase() as 'from', value: this.text() };
-    if (/^[\d*$:,]+$/.test(a.value)) {
-      try {
-        return { type: 'seq', set: parseNumSet(a.value) };
-      } catch (err) {
-        throw bad(`Invalid sequence set: ${(err as Error).message}`);
-      }
-    }
-    throw bad(`Unknown search key ${a.value.slice(0, 30)}`);
-  }
-
-  private text(): string {
-    return this.r.astring('search string');
-  }
-
-  private date(): number {
-    const a = this.r.next('date');
-    let text: string;
-    if (a.type === 'atom') text = a.value;
-    else if (a.type === 'string') text = a.value.toString('latin1');
-    else throw bad('Expected a date');
-    try {
-      return dayNumber(parseDate(text));
-    } catch {
-      throw bad(`Invalid date ${text.slice(0, 30)}`);
-    }
-  }
+  if (usesModSeq(program.key) && !session.enabled.has('CONDSTORE')) throw bad('MODSEQ needs CONDSTORE enabled');
+  return { returnOpts: program.returnOptions, badCharset: null, key: program.key };
 }
 
 export async function runSearch(ctx: CommandContext, args: SearchArgs, byUid: boolean): Promise<TaggedResult | string> {
@@ -183,7 +49,7 @@ export async function runSearch(ctx: CommandContext, args: SearchArgs, byUid: bo
   if (args.badCharset !== null) {
     // RFC 9051 §6.4.4.1: a SEARCH (SAVE) that fails with NO empties the search result variable.
     if (save) ctx.session.searchResult = [];
-    return { status: 'NO', code: { name: 'BADCHARSET', args: `(${SUPPORTED_CHARSETS.join(' ')})` }, text: `${args.badCharset.slice(0, 40)} is not supported` };
+    return { status: 'NO', code: { name: 'BADCHARSET', args: BADCHARSET_ARGS }, text: args.badCharset };
   }
   let outcome;
   try {
@@ -204,10 +70,9 @@ export async function runSearch(ctx: CommandContext, args: SearchArgs, byUid: bo
     if (withModSeq) values.push([new Atom('MODSEQ'), highest]);
     await ctx.untagged(values);
   } else {
-    const opts = args.returnOpts ?? [];
-    const explicit = opts.filter((o) => o !== 'SAVE');
     // RFC 4731 §3.1: RETURN () (or no RETURN in rev2) means ALL; SAVE alone suppresses ESEARCH.
-    const want = new Set<ReturnOption>(opts.length === 0 ? ['ALL'] : explicit);
+    const opts = args.returnOpts ?? ['ALL'];
+    const want = new Set<SearchReturnOption>(opts.filter((o) => o !== 'SAVE'));
     if (want.size > 0) {
       const values: ResponseValue[] = [new Atom('ESEARCH'), [new Atom('TAG'), ctx.tag]];
       if (byUid) values.push(new Atom('UID'));
