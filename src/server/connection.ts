@@ -281,6 +281,10 @@ export class Connection {
       await this.write([statusLine('*', 'BYE', null, 'Logging out')]);
     }
     await this.write([statusLine(cmd.tag, result.status, result.code, result.text)]);
+    // The framer holds after IDLE / AUTHENTICATE until told which mode comes next; a rejected or timed-out
+    // one must not leave it holding or in raw-line mode (protocol/command-framer.ts, "Flow control").
+    this.framer.setRawLineMode(false);
+    this.enqueue(this.framer.resume(cmd));
     const after = this.afterResponse;
     this.afterResponse = null;
     if (after) await after();
