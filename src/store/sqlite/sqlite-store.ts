@@ -282,7 +282,13 @@ export class SqliteStore implements Store {
   async mailboxStatus(mailboxId: number): Promise<MailboxStatus> {
     return this.read(() => {
       const mb = this.requireMailbox(mailboxId);
-      const recent = (this.s.countFrom.get(mailboxId, mb.recent_uid) as { n: number }).n;
+      // Usually few messages are recent; when the watermark is at or below the first uid (nobody has
+      // selected the mailbox yet) all are, and counting them would scan the whole mailbox.
+      const first = (this.s.minUid.get(mailboxId) as { u: number | null }).u;
+      const recent =
+        first === null || mb.recent_uid <= first
+          ? mb.messages
+          : (this.s.countFrom.get(mailboxId, mb.recent_uid) as { n: number }).n;
       return {
         messages: mb.messages,
         unseen: mb.unseen,
@@ -843,6 +849,7 @@ function prepareStatements(db: BetterSqlite3.Database) {
     ),
     deletedUids: p('SELECT uid FROM messages WHERE mailbox_id = ? AND deleted = 1 ORDER BY uid'),
     changedSince: raw(`SELECT ${MSG_COLS} FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid`),
+    minUid: p('SELECT min(uid) AS u FROM messages WHERE mailbox_id = ?'),
     countFrom: p('SELECT count(*) AS n FROM messages WHERE mailbox_id = ? AND uid >= ?'),
 
     tombstoneInsert: p('INSERT INTO expunged (mailbox_id, modseq, uid) VALUES (?, ?, ?)'),
