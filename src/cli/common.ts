@@ -144,3 +144,9 @@ export function table(header: string[], rows: Array<Array<string | number>>): st
     )
     .join('\n') + '\n';
 }
+
+/** INBOX first, then by name (code-unit order). */
+export function compareMailboxNames(a: string, b: string): number {
+  if (a === 'INBOX' || b === 'INBOX') return a === b ? 0 : a === 'INBOX' ? -1 : 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}

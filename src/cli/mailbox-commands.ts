@@ -10,6 +10,7 @@ import {
   checkUserName,
   CliError,
   loadConfig,
+  compareMailboxNames,
   requireUser,
   table,
   withCommonOptions,
@@ -37,7 +38,7 @@ export function addMailboxCommands(program: Command, env: CliEnvironment): void 
     await withStore(env, config, false, async (store) => {
       const user = await requireUser(store, opts.user);
       const subscribed = new Set(await store.listSubscriptions(user.id));
-      const mailboxes = (await store.listMailboxes(user.id)).sort((a, b) => compareNames(a.name, b.name));
+      const mailboxes = (await store.listMailboxes(user.id)).sort((a, b) => compareMailboxNames(a.name, b.name));
       const rows: Array<Array<string | number>> = [];
       for (const m of mailboxes) {
         const status = await store.mailboxStatus(m.id);
@@ -131,12 +132,6 @@ function storeFailure(err: unknown, name: string): unknown {
     default:
       return new CliError(`"${name}": ${err.message}`);
   }
-}
-
-/** INBOX first, then by name. */
-function compareNames(a: string, b: string): number {
-  if (a === 'INBOX' || b === 'INBOX') return a === b ? 0 : a === 'INBOX' ? -1 : 1;
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function lowerFirst(s: string): string {

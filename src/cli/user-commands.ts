@@ -6,6 +6,7 @@ import { StoreError } from '../store/types.js';
 import {
   checkUserName,
   CliError,
+  compareMailboxNames,
   loadConfig,
   passwordFromOptions,
   requireUser,
@@ -49,7 +50,7 @@ export function addUserCommands(program: Command, env: CliEnvironment): void {
         throw err;
       }
       const record = await requireUser(store, name);
-      const mailboxes = (await store.listMailboxes(record.id)).map((m) => m.name);
+      const mailboxes = (await store.listMailboxes(record.id)).map((m) => m.name).sort(compareMailboxNames);
       env.stdout.write(`Created user ${name} with mailboxes ${mailboxes.join(', ')}.\n`);
     });
     if (given === null) env.stdout.write(`Password: ${password}\n`);

@@ -50,7 +50,7 @@ test('user add / list / passwd / del', async () => {
     const data = join(dir, 'data');
     const added = await run(['user', 'add', 'ann', '--data', data, '--password', 'hunter2'], overrides);
     assert.equal(added.code, 0, added.stderr);
-    assert.match(added.stdout, /^Created user ann with mailboxes INBOX, Drafts, Sent, Trash, Junk, Archive\.\n$/);
+    assert.match(added.stdout, /^Created user ann with mailboxes INBOX, Archive, Drafts, Junk, Sent, Trash\.\n$/);
     assert.doesNotMatch(added.stdout, /Password:/);
     assert.equal((await stat(data)).mode & 0o077, 0, 'data directory is private');
     const store = stores.get(data)!;
