@@ -11,27 +11,35 @@ import type { ResponseValue } from '../protocol/types.js';
 import { envelopeOf, rawValue } from './envelope.js';
 import type { MimeIndex, MimeIndexV1, MimePart } from './types.js';
 
+export interface BodyStructureOptions {
+  /** IMAP4rev2 session: message/global is sent as body-type-msg (RFC 9051 §9 media-message).
+   *  IMAP4rev1 only knows MESSAGE/RFC822 there, so rev1 sessions get message/global as a basic
+   *  body, as Dovecot 2.3 sends it to everyone. */
+  rev2?: boolean;
+}
+
 /** RFC 9051 BODY (extended=false) or BODYSTRUCTURE (extended=true) of the whole message. */
-export function bodyStructureValue(index: MimeIndex, extended: boolean): ResponseValue {
-  return partStructure((index as MimeIndexV1).r, extended);
+export function bodyStructureValue(index: MimeIndex, extended: boolean, opts: BodyStructureOptions = {}): ResponseValue {
+  return partStructure((index as MimeIndexV1).r, extended, opts);
 }
 
 const EMPTY_TEXT: ResponseValue[] = ['text', 'plain', ['charset', 'us-ascii'], null, null, '7bit', 0, 0];
 
 /** BODY/BODYSTRUCTURE of one part (and its descendants). */
-export function partStructure(part: MimePart, extended: boolean): ResponseValue {
+export function partStructure(part: MimePart, extended: boolean, opts: BodyStructureOptions = {}): ResponseValue {
   if (part.k) {
     // body-type-mpart = 1*body SP media-subtype: the bodies are not separated.
     const bodies: ResponseValue[] = [];
     if (part.k.length === 0) bodies.push(extended ? [...EMPTY_TEXT, null, null, null, null] : [...EMPTY_TEXT]);
-    for (const child of part.k) bodies.push(partStructure(child, extended));
+    for (const child of part.k) bodies.push(partStructure(child, extended, opts));
     const out: ResponseValue[] = [new Adjacent(bodies), rawValue(part.s ?? 'mixed')];
     if (extended) {
       out.push(paramList(part.p), disposition(part), language(part), rawValue(part.lo));
     }
     return out;
   }
-  const isMessage = part.g !== undefined;
+  const isGlobal = part.g !== undefined && part.s !== undefined && part.s.toLowerCase() === 'global';
+  const isMessage = part.g !== undefined && (!isGlobal || opts.rev2 === true);
   const type = part.t ?? (part.dg ? 'message' : 'text');
   const subtype = part.s ?? (part.dg ? 'rfc822' : 'plain');
   const isText = !isMessage && type.toLowerCase() === 'text';
@@ -39,7 +47,7 @@ export function partStructure(part: MimePart, extended: boolean): ResponseValue 
   if (isText && !hasParam(params, 'charset')) params = [...(params ?? []), 'charset', 'us-ascii'];
   const out: ResponseValue[] = [
     isMessage ? 'message' : rawValue(type),
-    isMessage ? 'rfc822' : rawValue(subtype),
+    isMessage ? (isGlobal ? 'global' : 'rfc822') : rawValue(subtype),
     paramList(params),
     rawValue(part.id),
     rawValue(part.ds),
@@ -47,7 +55,7 @@ export function partStructure(part: MimePart, extended: boolean): ResponseValue 
     part.e - part.b,
   ];
   if (isMessage) {
-    out.push(envelopeOf(part.g!.en), partStructure(part.g!, extended), part.n);
+    out.push(envelopeOf(part.g!.en), partStructure(part.g!, extended, opts), part.n);
   } else if (isText) {
     out.push(part.n);
   }

@@ -73,6 +73,10 @@ export function parseAddressList(value: string): EnvelopeAddress[] {
   while (i < toks.length) {
     const t = toks[i]!;
     if (isSpecial(t, ',')) {
+      // An empty element between commas (", ,") is an address with nothing in it (Dovecot fills
+      // it in as MISSING_MAILBOX@MISSING_DOMAIN); a trailing comma is not.
+      const next = toks[i + 1];
+      if (i > 0 && isSpecial(toks[i - 1], ',') && next !== undefined) out.push(missing());
       i++;
       continue;
     }
@@ -154,7 +158,8 @@ function phrase(toks: Tok[]): string | null {
     else words.push(t.v);
     joinNext = false;
   }
-  return words.length > 0 ? words.join(' ') : null;
+  const joined = words.join(' ');
+  return joined !== '' ? joined : null;
 }
 
 /** `[route ':'] local-part '@' domain`, tokens inside or outside angle brackets. */
@@ -191,12 +196,21 @@ function addrSpec(toks: Tok[], angle: boolean): EnvelopeAddress {
     if (inDomain) domain += text;
     else local += text;
   }
+  // A NIL host would mean group syntax (RFC 9051 §7.5.2), so a missing part gets a placeholder,
+  // as Dovecot does (UW-IMAP uses .MISSING-HOST-NAME.).
   return {
     name: comment,
     adl,
-    mailbox: local,
-    host: domain,
+    mailbox: local !== '' ? local : MISSING_MAILBOX,
+    host: domain !== null && domain !== '' ? domain : MISSING_DOMAIN,
   };
+}
+
+const MISSING_MAILBOX = 'MISSING_MAILBOX';
+const MISSING_DOMAIN = 'MISSING_DOMAIN';
+
+function missing(): EnvelopeAddress {
+  return { name: null, adl: null, mailbox: MISSING_MAILBOX, host: MISSING_DOMAIN };
 }
 
 /** A quoted local part keeps its quotes when it needs them (Dovecot and UW-IMAP do the same). */

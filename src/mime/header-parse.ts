@@ -93,75 +93,85 @@ export function parseDisposition(value: string): Disposition | null {
 }
 
 /**
- * Parses `*(";" attribute "=" value)` from s[i] and applies RFC 2231: continuations `name*0`, `name*1`...
- * are joined into `name`; when the first piece is encoded (`name*0*` or `name*`) the result is
- * `name*` with the joined raw value `charset'lang'%xx...` (what IMAP servers send; clients decode).
- * Plain parameters come first, then the RFC 2231 ones sorted by name.
+ * Parses `*(";" attribute "=" value)` from s[i] (RFC 2045 §5.1), recovering from junk the way Dovecot
+ * does (skip one character and look for the next ';'), then applies RFC 2231 §3-4: continuations
+ * `name*0`, `name*1`... are joined into `name`; when any piece is encoded (`name*0*`, `name*`) the
+ * result is `name*` with the raw `charset'lang'%xx...` value (IMAP servers pass it on; clients decode).
+ * When pieces are missing, they are left as they were (`name*1*`). Names keep their case; plain
+ * parameters come first, then the RFC 2231 ones sorted by name.
  */
 export function parseParams(s: string, i: number): string[] {
   const plain: string[] = [];
   const ext: { name: string; idx: number; enc: boolean; value: string; order: number }[] = [];
-  for (;;) {
-    i = skipCfws(s, i);
-    if (i >= s.length) break;
+  const n = s.length;
+  while (i < n) {
     if (s[i] !== ';') {
-      // Junk between parameters: skip to the next ';'.
-      const next = s.indexOf(';', i);
-      if (next < 0) break;
-      i = next;
-    }
-    i = skipCfws(s, i + 1);
-    const [rawName, i1] = readToken(s, i);
-    i = skipCfws(s, i1);
-    if (rawName === '' || s[i] !== '=') {
+      i++;
       continue;
     }
     i = skipCfws(s, i + 1);
-    let value: string;
-    if (s[i] === '"') {
+    if (i >= n) break;
+    const [name, i1] = readToken(s, i);
+    i = skipCfws(s, i1);
+    if (i >= n) break;
+    if (s[i] !== '=') {
+      i++;
+      continue;
+    }
+    i = skipCfws(s, i + 1);
+    let value = '';
+    if (i >= n) {
+      value = '';
+    } else if (s[i] === '"') {
       [value, i] = readQuoted(s, i);
+    } else if (s[i] === '=') {
+      // Broken input such as name==?utf-8?b?...?= : take everything up to ';' or white space.
+      const start = i;
+      while (i < n && !';\r\n \t'.includes(s[i]!)) i++;
+      value = s.slice(start, i);
     } else {
       [value, i] = readToken(s, i);
     }
-    const name = rawName.toLowerCase();
+    i = skipCfws(s, i);
     const star = name.indexOf('*');
-    if (star < 0) {
+    const m = star < 0 ? null : /^\*(?:(\d+)(\*?))?$/.exec(name.slice(star));
+    if (!m) {
       plain.push(name, value);
       continue;
     }
     const base = name.slice(0, star);
-    const rest = name.slice(star + 1);
-    const m = /^(\d+)(\*?)$/.exec(rest);
-    if (m) {
-      ext.push({ name: base, idx: Number(m[1]), enc: m[2] === '*', value, order: ext.length });
-    } else if (rest === '') {
-      ext.push({ name: base, idx: -1, enc: true, value, order: ext.length });
-    } else {
-      plain.push(name, value);
-    }
+    if (m[1] === undefined) ext.push({ name: base, idx: 0, enc: true, value, order: ext.length });
+    else ext.push({ name: base, idx: Number(m[1]), enc: m[2] === '*', value, order: ext.length });
   }
   if (ext.length === 0) return plain;
-  ext.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.idx - b.idx || a.order - b.order));
+  const cmp = (a: string, b: string) => {
+    const x = a.toLowerCase();
+    const y = b.toLowerCase();
+    return x < y ? -1 : x > y ? 1 : 0;
+  };
+  ext.sort((a, b) => cmp(a.name, b.name) || a.idx - b.idx || a.order - b.order);
   const out = plain;
   for (let j = 0; j < ext.length; ) {
-    const first = ext[j]!;
     let k = j;
-    let value = '';
-    let expect = first.idx < 0 ? -1 : 0;
-    const encoded = first.enc;
-    if (first.idx < 0) {
-      value = first.value;
-      k = j + 1;
-    } else {
-      while (k < ext.length && ext[k]!.name === first.name && ext[k]!.idx === expect) {
-        value += ext[k]!.value;
-        expect++;
-        k++;
-      }
+    let ok = true;
+    let anyEnc = false;
+    for (let idx = 0; k < ext.length && cmp(ext[k]!.name, ext[j]!.name) === 0; k++, idx++) {
+      if (ext[k]!.idx !== idx) ok = false;
+      if (ext[k]!.enc) anyEnc = true;
     }
-    // Skip pieces of this name that did not fit the sequence (duplicates, gaps).
-    while (k < ext.length && ext[k]!.name === first.name) k++;
-    out.push(encoded ? first.name + '*' : first.name, value);
+    if (!ok) {
+      for (let x = j; x < k; x++) {
+        const e = ext[x]!;
+        out.push(`${e.name}*${e.idx}${e.enc ? '*' : ''}`, e.value);
+      }
+    } else {
+      let value = !ext[j]!.enc && anyEnc ? "''" : '';
+      for (let x = j; x < k; x++) {
+        const e = ext[x]!;
+        value += !e.enc && anyEnc ? e.value.replace(/%/g, '%25') : e.value;
+      }
+      out.push(anyEnc ? ext[j]!.name + '*' : ext[j]!.name, value);
+    }
     j = k;
   }
   return out;
@@ -192,6 +202,12 @@ export function parseLanguage(value: string): string[] {
 /** Removes the CR/LF of folded lines (RFC 5322 §2.2.3 unfolding) and trims surrounding white space. */
 export function unfold(raw: string): string {
   return raw.replace(/\r?\n/g, '').replace(/^[ \t]+|[ \t]+$/g, '');
+}
+
+/** Unfolding for ENVELOPE strings: like `unfold`, and a TAB that began a continuation line becomes a
+ *  space (Dovecot 2.3 does this; both are white space to RFC 5322). */
+export function unfoldEnvelope(raw: string): string {
+  return unfold(raw.replace(/\r?\n\t/g, ' '));
 }
 
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];

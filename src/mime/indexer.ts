@@ -19,6 +19,7 @@ import {
   parseDisposition,
   parseLanguage,
   unfold,
+  unfoldEnvelope,
 } from './header-parse.js';
 import type { MimeIndexV1, MimePart, RawEnvelope } from './types.js';
 
@@ -47,6 +48,7 @@ export const ENVELOPE_FIELDS = [
   'message-id',
 ] as const;
 const ENVELOPE_SET = new Set<string>(ENVELOPE_FIELDS);
+const ADDRESS_FIELDS = new Set(['from', 'sender', 'reply-to', 'to', 'cc', 'bcc']);
 
 /** Longest boundary we recognise (RFC 2046 allows 70; real mail sometimes has more). */
 const MAX_BOUNDARY = 200;
@@ -91,6 +93,8 @@ export class MimeIndexer {
   private lfTotal = 0;
   /** Start of the previous line's terminator (CRLF or LF), -1 before the first line. */
   private prevTermStart = -1;
+  /** The previous line was a boundary delimiter line. */
+  private prevWasDelimiter = false;
   private readonly stack: OpenPart[] = [];
   private partCount = 1;
   private noMoreParts = false;
@@ -199,10 +203,12 @@ export class MimeIndexer {
     if (!this.noMoreParts && content.length >= 2 && content[0] === 45 && content[1] === 45) {
       const found = this.findBoundary(content);
       if (found) {
-        this.delimiter(found.index, found.close, le, lfBefore);
+        this.delimiter(found.index, found.close, ls, le, lfBefore);
+        this.prevWasDelimiter = true;
         return;
       }
     }
+    this.prevWasDelimiter = false;
     const top = this.stack[this.stack.length - 1]!;
     if (top.kind !== 'header') return;
     const hdr = top.hdr!;
@@ -214,18 +220,30 @@ export class MimeIndexer {
     }
     const c0 = content[0];
     if (c0 === 0x20 || c0 === 0x09) {
-      if (hdr.name !== null) hdr.value += content.toString('latin1');
+      if (hdr.name !== null) hdr.value += '\r\n' + content.toString('latin1');
       return;
     }
     this.endField(hdr);
     const colon = content.indexOf(0x3a);
     if (colon <= 0) return;
     const name = content.toString('latin1', 0, colon).replace(/[ \t]+$/, '').toLowerCase();
-    if (MIME_FIELDS.has(name) || (hdr.isMessage && ENVELOPE_SET.has(name))) {
-      if (!hdr.fields.has(name)) {
-        hdr.name = name;
-        hdr.value = content.toString('latin1', colon + 1);
-      }
+    const mime = MIME_FIELDS.has(name);
+    const env = hdr.isMessage && ENVELOPE_SET.has(name);
+    if (!mime && !env) return;
+    const value = content.toString('latin1', colon + 1);
+    const prev = hdr.fields.get(name);
+    if (prev === undefined) {
+      hdr.name = name;
+      hdr.value = value;
+    } else if (env && ADDRESS_FIELDS.has(name)) {
+      // Repeated address fields are merged into one list; other envelope fields: the last one
+      // wins; Content-* fields: the first one wins (Dovecot 2.3; RFC 5322 §3.6 allows one each).
+      hdr.fields.delete(name);
+      hdr.name = name;
+      hdr.value = prev + ',' + value;
+    } else if (env) {
+      hdr.name = name;
+      hdr.value = value;
     }
   }
 
@@ -255,10 +273,11 @@ export class MimeIndexer {
     return { index: best, close };
   }
 
-  private delimiter(index: number, close: boolean, le: number, lfBefore: number): void {
-    // The line break before the delimiter belongs to it (RFC 2046 §5.1.1).
-    const endAt = this.prevTermStart;
-    const lfAtEnd = lfBefore - 1;
+  private delimiter(index: number, close: boolean, ls: number, le: number, lfBefore: number): void {
+    // The line break before the delimiter belongs to it (RFC 2046 §5.1.1), unless that line was
+    // itself a delimiter line (whose line break ends it, as Dovecot counts it).
+    const endAt = this.prevWasDelimiter ? ls : this.prevTermStart;
+    const lfAtEnd = this.prevWasDelimiter ? lfBefore : lfBefore - 1;
     while (this.stack.length - 1 > index) this.close(this.stack.pop()!, endAt, lfAtEnd);
     const multi = this.stack[index]!;
     if (close) {
@@ -349,7 +368,7 @@ export class MimeIndexer {
     if (hdr.isMessage) {
       const en = ENVELOPE_FIELDS.map((name) => {
         const v = f.get(name);
-        return v === undefined ? null : unfold(v);
+        return v === undefined ? null : unfoldEnvelope(v);
       }) as RawEnvelope;
       part.en = en;
       if (part === this.root && en[0] !== null) {
@@ -384,6 +403,8 @@ export class MimeIndexer {
       part.e = endAt;
       part.n = Math.max(0, lfAtEnd - open.lfAtBody);
     } else {
+      // Empty body and the header's blank line is the delimiter's line break: the header ends there.
+      part.b = Math.max(part.h, Math.min(part.b, endAt));
       part.e = part.b;
       part.n = 0;
     }
@@ -392,7 +413,7 @@ export class MimeIndexer {
 
 function paramValue(params: string[] | undefined, name: string): string | undefined {
   if (!params) return undefined;
-  for (let i = 0; i + 1 < params.length; i += 2) if (params[i] === name) return params[i + 1];
+  for (let i = 0; i + 1 < params.length; i += 2) if (params[i]!.toLowerCase() === name) return params[i + 1];
   return undefined;
 }
 

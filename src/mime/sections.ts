@@ -4,8 +4,8 @@
 //
 // Part numbers follow RFC 9051 §6.4.5 and Dovecot 2.3's reading of them: a multipart part's n-th
 // child is n; a message/rfc822 part followed by more numbers descends into the encapsulated message;
-// a non-multipart part is its own part 1, but only as the last number (so BODY[1] of a single-part
-// message is its body, BODY[1.1] does not exist). HEADER, HEADER.FIELDS(.NOT) and TEXT after a part
+// a non-multipart part is its own part 1, once (so BODY[1] of a single-part message is its body,
+// BODY[1.1] does not exist). HEADER, HEADER.FIELDS(.NOT) and TEXT after a part
 // number require a message/rfc822 part; MIME requires a part number.
 //
 // When a section does not exist, locateSection returns null and the server answers with an empty
@@ -33,17 +33,25 @@ function root(index: MimeIndex): MimePart {
 /** The part a section path names (path [] = the message itself), or null. */
 export function findPart(index: MimeIndex, path: readonly number[]): MimePart | null {
   let part: MimePart | undefined = root(index);
-  for (let i = 0; i < path.length && part; i++) {
+  // A non-multipart part is its own part 1, once: BODY[1] of a single-part message is its body,
+  // BODY[1.1] does not exist (Dovecot 2.3 answers the same).
+  let stayed = false;
+  for (let i = 0; i < path.length; i++) {
     const num = path[i]!;
-    const last = i === path.length - 1;
     if (part.k) {
       part = part.k[num - 1];
-    } else if (num !== 1 || !last) {
-      return null;
+      if (!part) return null;
+      stayed = false;
+    } else {
+      if (num !== 1 || stayed) return null;
+      stayed = true;
     }
-    if (part && part.g && !last) part = part.g;
+    if (part.g && i < path.length - 1) {
+      part = part.g;
+      stayed = false;
+    }
   }
-  return part ?? null;
+  return part;
 }
 
 /** Byte range of BODY[section] (see the file comment for null). */
