@@ -20,6 +20,8 @@ export interface TestServerOptions {
   allowInsecureAuth?: ServerOptions['allowInsecureAuth'];
   tls?: ServerOptions['tls'];
   maxMessageSize?: number;
+  maxConnectionsPerIp?: number;
+  idleTimeoutMs?: number;
   /** Accounts besides alice. */
   extraUsers?: Array<{ user: string; password: string }>;
 }
@@ -61,6 +63,8 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
       tls: opts.tls ?? null,
       ...(opts.allowInsecureAuth ? { allowInsecureAuth: opts.allowInsecureAuth } : {}),
       ...(opts.maxMessageSize ? { maxMessageSize: opts.maxMessageSize } : {}),
+      ...(opts.maxConnectionsPerIp ? { maxConnectionsPerIp: opts.maxConnectionsPerIp } : {}),
+      ...(opts.idleTimeoutMs ? { idleTimeoutMs: opts.idleTimeoutMs } : {}),
     });
     const s = store;
     let stopped = false;
