@@ -154,6 +154,16 @@ test('petrel serve: first start, logins over IMAP and IMAPS, admin commands alon
     const users = await petrel(['user', 'list', '--data', data]);
     assert.deepEqual(users.stdout.trim().split('\n').slice(1).map((l) => l.split(/\s+/)[0]).sort(), ['bob', user].sort());
 
+    const passwd = await petrel(['user', 'passwd', 'bob', '--data', data]);
+    assert.equal(passwd.code, 0, passwd.stderr);
+    const bobNew = /Password: (\S+)\n/.exec(passwd.stdout)?.[1];
+    assert.ok(bobNew, passwd.stdout);
+    assert.match(await plainLogin(imapPort, 'bob', bobNew), /^a1 OK/);
+    const deleted = await petrel(['user', 'del', 'bob', '--data', data]);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    assert.match(await plainLogin(imapPort, 'bob', bobNew), /^a1 NO/);
+    assert.equal((await petrel(['user', 'add', 'bob', '--data', data, '--password', 'again'])).code, 0);
+
     running.child.kill('SIGTERM');
     assert.equal(await running.exited, 0, running.stderr());
     assert.match(running.stderr(), /shutting down signal=SIGTERM/);
