@@ -33,9 +33,16 @@ async function populate(store: Store, userName: string, mailbox: string, count: 
   for (let start = 0; start < count; start += batch) {
     const items: AppendItem[] = [];
     const end = Math.min(count, start + batch);
-    for (let i = start; i < end; i++) {
-      const data = kind === 'tiny' ? tinyMessage(seed, i) : smallMessage(seed, i);
-      items.push({ message: await store.prepare(data), flags: i % 3 === 0 ? [] : ['\\Seen'] });
+    // Blob writes (each fsynced) overlap in groups; append order stays the index order.
+    const group = 64;
+    for (let g = start; g < end; g += group) {
+      const idx = Array.from({ length: Math.min(group, end - g) }, (_, k) => g + k);
+      const prepared = await Promise.all(
+        idx.map((i) => store.prepare(kind === 'tiny' ? tinyMessage(seed, i) : smallMessage(seed, i))),
+      );
+      for (const [k, message] of prepared.entries()) {
+        items.push({ message, flags: (g + k) % 3 === 0 ? [] : ['\\Seen'] });
+      }
     }
     await store.append(box.id, items);
   }
