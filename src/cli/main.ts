@@ -1,11 +1,12 @@
 // The `petrel` command (bin/petrel.js calls main). Sub-commands: serve, user add|passwd|del|list,
-// mailbox list|create|delete. Exit status: 0 success, 1 failure, 2 usage or configuration error;
+// mailbox list|create|delete, config. Exit status: 0 success, 1 failure, 2 usage or configuration error;
 // errors are one readable line on stderr.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/config.js';
 import { StoreError } from '../store/types.js';
 import { CliError } from './common.js';
+import { addConfigCommand } from './config-command.js';
 import { defaultEnvironment, type CliEnvironment } from './environment.js';
 import { addMailboxCommands } from './mailbox-commands.js';
 import { addServeCommand } from './serve-command.js';
@@ -52,6 +53,7 @@ export function buildProgram(env: CliEnvironment): Command {
   addServeCommand(program, env);
   addUserCommands(program, env);
   addMailboxCommands(program, env);
+  addConfigCommand(program, env);
   return program;
 }
 

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parse as parseToml } from 'smol-toml';
+import { resolveConfig } from '../../src/config/config.js';
 import { verifyPassword } from '../../src/auth/password.js';
 import { firstUserName } from '../../src/cli/serve-command.js';
 import { fakeServer, memoryEnvironment, run, tempDir } from './helpers.js';
@@ -342,4 +344,33 @@ test('first account name: the login name when valid, else "petrel"', () => {
   assert.equal(firstUserName('DOMAIN\\user'), 'petrel');
   assert.equal(firstUserName(''), 'petrel');
   assert.equal(firstUserName(null), 'petrel');
+});
+
+test('config: prints the effective settings as TOML with their sources, and the output reads back the same', async () => {
+  const dir = await tempDir();
+  try {
+    await writeFile(join(dir, 'p.toml'), 'imap_port = 2143\nlog_level = "debug"\n');
+    const env = { PETREL_IMAPS_PORT: '0', PETREL_HOST: '::1' };
+    const r = await run(['config', '--config', join(dir, 'p.toml'), '--data', join(dir, 'd')], { env, cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^# config file: ${join(dir, 'p.toml')}\n`));
+    assert.match(r.stdout, /\nimap_port = 2143 +# config file\n/);
+    assert.match(r.stdout, /\nimaps_port = 0 +# environment PETREL_IMAPS_PORT\n/);
+    assert.match(r.stdout, /\nhost = "::1" +# environment PETREL_HOST\n/);
+    assert.match(r.stdout, /\ndata = ".*d" +# flag --data\n/);
+    assert.match(r.stdout, /\nimaps_port = 0 /);
+    assert.match(r.stdout, /\n# tls_cert = \(not set\) +# default\n/);
+    assert.match(r.stdout, /\nlmtp_port = 0 +# default\n/);
+
+    // Written back as a config file, it gives the same settings.
+    await writeFile(join(dir, 'out.toml'), r.stdout);
+    assert.equal(typeof parseToml(r.stdout), 'object');
+    const original = await resolveConfig({ cwd: dir, env, configFile: join(dir, 'p.toml'), flags: { dataDir: join(dir, 'd') } });
+    const reread = await resolveConfig({ cwd: dir, env: {}, configFile: join(dir, 'out.toml') });
+    for (const key of Object.keys(original.sources) as Array<keyof typeof original.sources>) {
+      assert.deepEqual(reread[key], original[key], key);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
