@@ -227,7 +227,7 @@ export class Connection {
         return;
       case 'error': {
         const tag = ev.tag ?? '*';
-        const status: Status = ev.code === 'TOOBIG' && ev.tag ? 'NO' : 'BAD';
+        const status: Status = ev.tag ? (ev.status ?? (ev.code === 'TOOBIG' ? 'NO' : 'BAD')) : 'BAD';
         const code: ResponseCode | null = ev.code ? { name: ev.code } : null;
         await this.write([statusLine(tag, status, code, ev.text)]);
         return;
