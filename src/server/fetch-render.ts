@@ -75,6 +75,7 @@ export async function renderFetch(
   const out: ResponseValue[] = [];
   let hasUid = false;
   let hasFlags = false;
+  let hasModSeq = false;
   const threshold = opts.streamThreshold ?? DEFAULT_STREAM_THRESHOLD;
   const need = (): MessageRecord => {
     if (!rec) throw new Error('message record required');
@@ -93,6 +94,8 @@ export async function renderFetch(
         out.push(new Atom('FLAGS'), flagAtoms(view.flagsOf(uid) ?? [], opts.rev1 && view.recent.has(uid)));
         break;
       case 'MODSEQ':
+        if (hasModSeq) break;
+        hasModSeq = true;
         out.push(new Atom('MODSEQ'), [view.modSeqOf(uid) ?? need().modSeq]);
         break;
       case 'INTERNALDATE':
@@ -148,8 +151,10 @@ export async function renderFetch(
   }
   if (opts.byUid && !hasUid) out.unshift(new Atom('UID'), uid);
   if (seenChanged && !hasFlags) {
-    // RFC 9051 §6.4.5: when the implicit \Seen changes the flags, they are included in the response.
+    // RFC 9051 §6.4.5: when the implicit \Seen changes the flags, they are included in the response,
+    // with the new mod-sequence once CONDSTORE is on (RFC 7162 §3.1.4: flag changes carry MODSEQ).
     out.push(new Atom('FLAGS'), flagAtoms(view.flagsOf(uid) ?? [], opts.rev1 && view.recent.has(uid)));
+    if (opts.condstore && !hasModSeq) out.push(new Atom('MODSEQ'), [view.modSeqOf(uid) ?? 0]);
   }
   return out;
 }

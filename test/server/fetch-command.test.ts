@@ -147,6 +147,9 @@ test('MODSEQ needs CONDSTORE; with it, FETCH MODSEQ and CHANGEDSINCE work', asyn
   const cs = setup({ enabled: ['CONDSTORE'] });
   const r = await run(fetchCommands, cs.store, cs.session, 'A18 FETCH 1:* (FLAGS) (CHANGEDSINCE 3)');
   assert.deepEqual(r.lines, ['* 3 FETCH (FLAGS (\\Flagged $Work) MODSEQ (4))', 'A18 OK FETCH completed']);
+  // The implicit \Seen of a non-PEEK fetch reports FLAGS and the new MODSEQ.
+  const seen = await run(fetchCommands, cs.store, cs.session, 'A18b FETCH 2 BODY[]<0.4>');
+  assert.equal(seen.lines[0], '* 2 FETCH (BODY[]<0> {4}\r\nFrom FLAGS (\\Seen) MODSEQ (5))');
 });
 
 test('rev1 sessions see \\Recent; rev2 sessions do not', async () => {

@@ -115,8 +115,7 @@ export const searchCommands = [
   defineCommand({
     name: 'UID SEARCH',
     states: ['selected'],
-    // UID SEARCH may still name sequence numbers in its criteria.
-    flags: { usesSeqs: true },
+    // Its answer is UIDs, so pending EXPUNGEs may follow it (RFC 9051 §7.5.1 exempts UID SEARCH).
     parse: parseSearchArgs,
     run: (ctx, args) => runSearch(ctx, args, true),
   }),
