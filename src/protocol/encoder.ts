@@ -18,6 +18,8 @@ export interface EncodeOptions {
   maxQuotedLength?: number;
 }
 
+const MAX_DEPTH = Math.max(64, 2 * LIMITS.maxMimeDepth + 16);
+
 export type EncodedChunk = Buffer | StreamData;
 
 /** Accumulates output, merging adjacent text and buffers into one Buffer between streams. */
@@ -112,7 +114,8 @@ function writeString(sink: Sink, bytes: Buffer, opts: EncodeOptions): void {
 }
 
 function write(sink: Sink, v: ResponseValue, opts: EncodeOptions, depth: number): void {
-  if (depth > 64) throw new Error('Response nested too deeply');
+  // BODYSTRUCTURE nests about one list per MIME level (src/mime caps those at LIMITS.maxMimeDepth).
+  if (depth > MAX_DEPTH) throw new Error('Response nested too deeply');
   if (v === null) {
     sink.str('NIL');
   } else if (typeof v === 'number') {
@@ -133,7 +136,7 @@ function write(sink: Sink, v: ResponseValue, opts: EncodeOptions, depth: number)
     sink.str(literalHeader(v.size, v.binary, opts));
     sink.stream(v);
   } else if (v instanceof Adjacent) {
-    for (const item of v.items) write(sink, item, opts, depth + 1);
+    for (const item of v.items) write(sink, item, opts, depth);
   } else if (Array.isArray(v)) {
     sink.str('(');
     writeJoined(sink, v, opts, depth + 1);
