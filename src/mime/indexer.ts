@@ -55,7 +55,7 @@ const MAX_BOUNDARY = 200;
 
 interface HeaderState {
   isMessage: boolean;
-  /** Header octets seen so far (cap for what we keep). */
+  /** Octets of indexed field values kept so far (capped by LIMITS.maxHeaderBytes). */
   bytes: number;
   /** Current field (lower-cased name) when it is one we keep, else null. */
   name: string | null;
@@ -212,7 +212,6 @@ export class MimeIndexer {
     const top = this.stack[this.stack.length - 1]!;
     if (top.kind !== 'header') return;
     const hdr = top.hdr!;
-    hdr.bytes += le - ls;
     if (content.length === 0 && !truncated && hasLf) {
       this.endField(hdr);
       this.endHeader(top, le, this.lfTotal);
@@ -220,7 +219,10 @@ export class MimeIndexer {
     }
     const c0 = content[0];
     if (c0 === 0x20 || c0 === 0x09) {
-      if (hdr.name !== null) hdr.value += '\r\n' + content.toString('latin1');
+      if (hdr.name !== null) {
+        hdr.value += '\r\n' + content.toString('latin1');
+        hdr.bytes += content.length + 2;
+      }
       return;
     }
     this.endField(hdr);
@@ -231,6 +233,7 @@ export class MimeIndexer {
     const env = hdr.isMessage && ENVELOPE_SET.has(name);
     if (!mime && !env) return;
     const value = content.toString('latin1', colon + 1);
+    hdr.bytes += content.length;
     const prev = hdr.fields.get(name);
     if (prev === undefined) {
       hdr.name = name;
