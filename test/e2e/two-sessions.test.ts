@@ -128,3 +128,62 @@ test('no EXPUNGE during FETCH by sequence number; it comes at the following NOOP
   const after = await a.command('F2', 'FETCH 1:* (UID)');
   assert.equal(after.untagged.filter((l) => / FETCH /.test(l)).length, 2);
 });
+
+test('a real client (imapflow) watching in IDLE sees another client create, append, flag, move and delete', async () => {
+  const { ImapFlow } = await import('imapflow');
+  const mk = (): InstanceType<typeof ImapFlow> =>
+    new ImapFlow({ host: '127.0.0.1', port: srv.port, secure: false, auth: { user: srv.user, pass: srv.password }, logger: false });
+  const watcher = mk();
+  const actor = mk();
+  await watcher.connect();
+  await actor.connect();
+  try {
+    await actor.mailboxCreate('Watched');
+    await actor.mailboxCreate('Watched/Elsewhere');
+    const events: string[] = [];
+    let notify: (() => void) | null = null;
+    const push = (e: string): void => {
+      events.push(e);
+      notify?.();
+    };
+    watcher.on('exists', (d: { count: number }) => push(`exists ${d.count}`));
+    watcher.on('flags', (d: { seq: number; flags: Set<string> }) => push(`flags ${d.seq} ${[...d.flags].sort().join(' ')}`));
+    watcher.on('expunge', (d: { seq: number }) => push(`expunge ${d.seq}`));
+    const waitEvent = async (re: RegExp): Promise<void> => {
+      const deadline = Date.now() + 5000;
+      while (!events.some((e) => re.test(e))) {
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`no event ${re} in ${JSON.stringify(events)}`);
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, left);
+          notify = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+      }
+    };
+    await watcher.mailboxOpen('Watched');
+    // IDLE until another command is issued on the watcher (imapflow ends it with DONE then).
+    const idling = watcher.idle();
+    const a = await actor.append('Watched', Buffer.from('Subject: w1\r\n\r\none\r\n'));
+    await waitEvent(/^exists 1$/);
+    await actor.append('Watched', Buffer.from('Subject: w2\r\n\r\ntwo\r\n'));
+    await waitEvent(/^exists 2$/);
+    await actor.mailboxOpen('Watched');
+    await actor.messageFlagsAdd('1', ['\\Flagged']);
+    await waitEvent(/^flags 1 .*\\Flagged/);
+    await actor.messageMove('2', 'Watched/Elsewhere');
+    await waitEvent(/^expunge 2$/);
+    assert.ok(a);
+    await actor.messageDelete(String(a.uid), { uid: true });
+    await waitEvent(/^expunge 1$/);
+    const left = await watcher.status('Watched', { messages: true });
+    await idling;
+    assert.ok(left);
+    assert.equal(left.messages, 0);
+  } finally {
+    await actor.logout().catch(() => undefined);
+    await watcher.logout().catch(() => undefined);
+  }
+});
