@@ -197,7 +197,8 @@ export function formatResponseCode(code: ResponseCode, opts: EncodeOptions = {})
 
 function encodeValueList(values: readonly ResponseValue[], opts: EncodeOptions): Buffer {
   const sink = new Sink();
-  writeJoined(sink, values, { ...opts, maxQuotedLength: Number.MAX_SAFE_INTEGER }, 0);
+  // Codes live on one line: quote everything quotable, 8-bit included (text is UTF-8 anyway).
+  writeJoined(sink, values, { ...opts, utf8: true, maxQuotedLength: Number.MAX_SAFE_INTEGER }, 0);
   const out = sink.finish();
   if (out.some((c) => !Buffer.isBuffer(c))) throw new Error('Streams are not allowed in a response code');
   return Buffer.concat(out as Buffer[]);

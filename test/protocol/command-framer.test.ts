@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CommandFramer, type FramerEvent } from '../../src/protocol/command-framer.js';
+import fc from 'fast-check';
 import { feed, feedAllWays, normalize, RecordingSink, type Ev } from './framer-helpers.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
@@ -388,4 +389,31 @@ test('framer: a long random mix of commands gives identical events for every chu
   const evs = feedAllWays(input);
   assert.equal(evs.filter((e) => e[0] === 'cmd').length, 6 * 20);
   assert.equal(evs.filter((e) => e[0] === 'error').length, 20);
+});
+
+test('fuzz: random garbage never throws, and without "{" the framer always resynchronises at the next line', () => {
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ maxLength: 200 }).map((u) => Buffer.from(u)),
+      fc.integer({ min: 1, max: 50 }),
+      (garbage, chunk) => {
+        const clean = Buffer.from(garbage.filter((c) => c !== 0x7b));
+        const input = Buffer.concat([clean, b('\r\nZ NOOP\r\n')]);
+        const f = new CommandFramer({ maxLineLength: 64 });
+        const evs: FramerEvent[] = [];
+        for (let i = 0; i < input.length; i += chunk) {
+          for (const ev of f.push(input.subarray(i, i + chunk))) {
+            evs.push(ev);
+            if (ev.kind === 'command' && f.holding) evs.push(...f.resume(ev.command));
+          }
+        }
+        const last = evs[evs.length - 1];
+        assert.ok(last && last.kind === 'command' && last.command.tag === 'Z', JSON.stringify(evs.map(normalize)));
+        // Raw bytes with "{" may start literals; still no exception.
+        const g = new CommandFramer({ maxLineLength: 64, maxInlineLiteral: 100 });
+        g.push(Buffer.concat([garbage, b('\r\n')]));
+      },
+    ),
+    { numRuns: 400 },
+  );
 });
