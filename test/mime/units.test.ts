@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { indexMessage } from '../../src/mime/indexer.js';
+import { MimeIndexer, indexMessage } from '../../src/mime/indexer.js';
 import { parseAddressList, envelopeValue } from '../../src/mime/envelope.js';
 import { parseDate, parseParams } from '../../src/mime/header-parse.js';
 import { bodyStructureValue } from '../../src/mime/body-structure.js';
@@ -228,4 +228,31 @@ test('a huge header line and a huge body line are handled without keeping them',
   assert.equal(ix.r.k!.length, 1);
   assert.equal(ix.r.k![0]!.e - ix.r.k![0]!.b, big.length);
   assert.ok(JSON.stringify(ix).length < 1000);
+});
+
+function checkOffsets(p: MimePart, lo: number, hi: number): void {
+  assert.ok(lo <= p.h && p.h <= p.b && p.b <= p.e && p.e <= hi, JSON.stringify({ lo, hi, h: p.h, b: p.b, e: p.e }));
+  for (const c of p.k ?? []) checkOffsets(c, p.b, p.e);
+  if (p.g) checkOffsets(p.g, p.b, p.e);
+}
+
+test('random MIME-ish input: sane offsets, chunking invariance, encodable structures (property)', () => {
+  const piece = fc.constantFrom(
+    '--a\r\n', '--a--\r\n', '--b\n', '--b--', '\r\n', '\n', 'Content-Type: multipart/mixed; boundary=a\r\n',
+    'Content-Type: multipart/digest; boundary=b\n', 'Content-Type: message/rfc822\r\n', 'Subject: x\r\n',
+    'From: a@b, (c) <d@e>\r\n', 'text line\r\n', ' folded\r\n', '\r', 'x', '-', ': \r\n',
+  );
+  fc.assert(
+    fc.property(fc.array(piece, { maxLength: 60 }), fc.integer({ min: 1, max: 13 }), (pieces, step) => {
+      const raw = Buffer.from(pieces.join(''));
+      const whole = indexMessage(raw) as MimeIndexV1;
+      checkOffsets(whole.r, 0, raw.length);
+      const ixr = new MimeIndexer();
+      for (let i = 0; i < raw.length; i += step) ixr.push(raw.subarray(i, i + step));
+      assert.deepEqual(ixr.finish(), whole);
+      wire(bodyStructureValue(whole, true));
+      wire(envelopeValue(whole));
+    }),
+    { numRuns: 300 },
+  );
 });
