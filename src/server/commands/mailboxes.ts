@@ -198,8 +198,10 @@ async function runList(ctx: CommandContext, args: ListArgs): Promise<void> {
     }
     const attrs: Atom[] = [];
     if (!mbox) {
-      if (args.lsub) attrs.push(new Atom('\\Noselect'));
-      else attrs.push(new Atom('\\NonExistent'));
+      // RFC 5258 §3: \NonExistent (which implies \Noselect) for extended LIST and IMAP4rev2 sessions;
+      // plain IMAP4rev1 LIST and LSUB keep RFC 3501's \Noselect.
+      const extended = args.selection.size > 0 || args.returns.size > 0 || args.patterns.length > 1 || isRev2(ctx.session);
+      attrs.push(new Atom(!args.lsub && extended ? '\\NonExistent' : '\\Noselect'));
     }
     if (!args.lsub) {
       attrs.push(new Atom(hasExistingDescendant(name) ? '\\HasChildren' : '\\HasNoChildren'));
