@@ -15,7 +15,7 @@ import {
 } from '../../src/protocol/encoder.js';
 import { CommandFramer } from '../../src/protocol/command-framer.js';
 import { LIMITS } from '../../src/protocol/limits.js';
-import { Atom, LiteralData, StreamData, type ImapArg, type ResponseValue } from '../../src/protocol/types.js';
+import { Adjacent, Atom, LiteralData, StreamData, type ImapArg, type ResponseValue } from '../../src/protocol/types.js';
 
 function text(chunks: EncodedChunk[]): string {
   return chunks.map((c) => (Buffer.isBuffer(c) ? c.toString('latin1') : `<stream ${c.size}>`)).join('');
@@ -69,6 +69,11 @@ test('encoder: lists, literal data, literal8 and streams', () => {
     yield b('\0\0');
   }, true);
   assert.equal(text(encodeValue(bin)), '~{2}\r\n<stream 2>');
+});
+
+test('encoder: Adjacent values are written back to back (1*body, 1*address)', () => {
+  assert.equal(text(encodeValue([new Adjacent([[new Atom('TEXT')], [null, 'a b']]), 'mixed'])), '((TEXT)(NIL "a b") "mixed")');
+  assert.equal(text(encodeValue(new Adjacent([]))), '');
 });
 
 test('encoder: adjacent buffers are merged into one chunk', () => {
