@@ -507,3 +507,23 @@ test('a too-long command line gets BAD and the connection stays usable', async (
   ok(await c.command('N', 'NOOP'), 'N');
   ok(await c.command('S', 'SELECT INBOX'), 'S');
 });
+
+test('SELECT and EXAMINE send the required untagged data and READ-WRITE / READ-ONLY; CLOSED on reselect', async () => {
+  const c = await login();
+  ok(await c.command('C', 'CREATE SelBox'), 'C');
+  await appendTo(c, 'SelBox', msg('one'), '$Custom');
+  const s = await c.command('S', 'SELECT SelBox');
+  assert.match(s.tagged, /^S OK \[READ-WRITE\]/);
+  assert.ok(s.untagged.some((l) => /^\* FLAGS \(.*\\Seen.*\$Custom.*\)$|^\* FLAGS \(.*\$Custom.*\\Seen.*\)$/.test(l)), s.untagged.join('\n'));
+  assert.ok(s.untagged.some((l) => /^\* OK \[PERMANENTFLAGS \([^)]*\\Deleted[^)]* \\\*\)\]/.test(l)), s.untagged.join('\n'));
+  assert.ok(s.untagged.includes('* 1 EXISTS'));
+  assert.ok(s.untagged.some((l) => /^\* 1 RECENT$/.test(l)), 'rev1: RECENT is sent (RFC 3501 §6.3.1)');
+  assert.ok(s.untagged.some((l) => /^\* OK \[UIDVALIDITY \d+\]/.test(l)));
+  assert.ok(s.untagged.some((l) => /^\* OK \[UIDNEXT 2\]/.test(l)));
+  const e = await c.command('E', 'EXAMINE SelBox');
+  assert.match(e.tagged, /^E OK \[READ-ONLY\]/);
+  assert.match(e.untagged[0]!, /^\* OK \[CLOSED\]/, 'RFC 9051 §6.3.2: CLOSED comes first when a mailbox was selected');
+  assert.match((await c.command('ST', 'STORE 1 +FLAGS (\\Seen)')).tagged, /^ST NO/, 'read-only mailbox');
+  assert.match((await c.command('S2', 'SELECT NoSuchSel')).tagged, /^S2 NO \[NONEXISTENT\]/);
+  assert.match((await c.command('F', 'FETCH 1 FLAGS')).tagged, /^F BAD/, 'a failed SELECT leaves no mailbox selected');
+});
