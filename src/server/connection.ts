@@ -157,6 +157,7 @@ export class Connection {
   }
 
   private enqueue(evs: FramerEvent[]): void {
+    this.updateReadPause();
     if (evs.length === 0) return;
     this.events.push(...evs);
     this.updateReadPause();
@@ -166,7 +167,10 @@ export class Connection {
   }
 
   private updateReadPause(): void {
-    const shouldPause = this.events.length > 64 || this.ingestPressure;
+    // Stop reading while commands queue up, an APPEND's disk writes lag behind, or the framer holds
+    // unread bytes (after IDLE/AUTHENTICATE) — so a flooding client cannot grow our memory.
+    const shouldPause =
+      this.events.length > 64 || this.ingestPressure || this.framer.bufferedBytes > LIMITS.maxLineLength * 2;
     if (shouldPause && !this.readPaused) {
       this.readPaused = true;
       this.socket.pause();
