@@ -19,6 +19,8 @@ export type { SearchKey };
 
 /** Records loaded per store call when a key needs more than the view knows. */
 const SEARCH_BATCH = 500;
+/** Messages whose content is searched concurrently. */
+const SEARCH_PARALLEL = 16;
 const DAY_MS = 86_400_000;
 
 export interface SearchHit {
@@ -71,6 +73,7 @@ export async function evaluateSearch(store: Store, view: SelectedView, session: 
   const hits: SearchHit[] = [];
   let skippedExpunged = false;
   const loadRecords = needsRecord(key);
+  const content = needsContent(key);
   const now = Date.now();
   for (const batch of chunks(uids, SEARCH_BATCH)) {
     const live = batch.filter((uid) => {
@@ -83,13 +86,14 @@ export async function evaluateSearch(store: Store, view: SelectedView, session: 
       const recs = await store.getMessages(view.mailboxId, live);
       records = new Map(recs.map((r) => [r.uid, r] as const));
     }
+    const ctxs: MsgCtx[] = [];
     for (const uid of live) {
       const rec = records?.get(uid) ?? null;
       if (records && !rec) {
         skippedExpunged = true;
         continue;
       }
-      const m: MsgCtx = {
+      ctxs.push({
         uid,
         seq: view.seqOf(uid),
         flags: view.flagsOf(uid) ?? rec?.flags ?? [],
@@ -97,8 +101,16 @@ export async function evaluateSearch(store: Store, view: SelectedView, session: 
         recent: view.recent.has(uid),
         rec,
         cache: {},
-      };
-      if (await matches(store, key, m, sets, now)) hits.push({ seq: m.seq, uid, modSeq: m.modSeq });
+      });
+    }
+    // Content keys read blobs: evaluate a few messages at a time so the reads overlap.
+    const width = content ? SEARCH_PARALLEL : 1;
+    for (let i = 0; i < ctxs.length; i += width) {
+      const group = ctxs.slice(i, i + width);
+      const results = width === 1 ? [await matches(store, key, group[0]!, sets, now)] : await Promise.all(group.map((m) => matches(store, key, m, sets, now)));
+      group.forEach((m, j) => {
+        if (results[j]) hits.push({ seq: m.seq, uid: m.uid, modSeq: m.modSeq });
+      });
     }
   }
   return { hits, skippedExpunged };

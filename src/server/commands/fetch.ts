@@ -7,7 +7,7 @@
 // then ends with `NO [EXPUNGEISSUED]` (RFC 5530) after returning the others, as RFC 2180 §4.1.2
 // allows; UID FETCH answers OK since non-existent UIDs are simply ignored (RFC 9051 §6.4.9).
 import { Atom } from '../../protocol/types.js';
-import type { NumSet } from '../../protocol/types.js';
+import type { NumSet, ResponseValue } from '../../protocol/types.js';
 import type { MessageRecord } from '../../store/types.js';
 import { parseNumber, type ArgReader } from '../args.js';
 import { bad, type TaggedResult } from '../errors.js';
@@ -23,6 +23,8 @@ export interface FetchArgs {
 
 /** Message records loaded per store call: bounds memory on 100,000-message FETCHes. */
 export const FETCH_BATCH = 500;
+/** Messages rendered ahead of the one being written. */
+const RENDER_AHEAD = 16;
 
 export function parseFetchArgs(r: ArgReader, session: Session): FetchArgs {
   const set = r.sequenceSet();
@@ -81,10 +83,24 @@ export async function runFetch(ctx: CommandContext, args: FetchArgs, byUid: bool
         }
       }
     }
-    for (const uid of live) {
-      const seq = view.seqOf(uid);
+    // Blob reads of the next few messages overlap with writing the current one; responses still go
+    // out in order. Big sections are StreamData, opened only when written, so memory stays bounded.
+    const render = (uid: number) => renderFetch(ctx.store, view, req, uid, records?.get(uid) ?? null, opts, seenChanged.has(uid));
+    const window: Array<{ uid: number; items: Promise<ResponseValue[]> }> = [];
+    let next = 0;
+    const startNext = () => {
+      const uid = live[next++]!;
+      const items = render(uid);
+      items.catch(() => undefined); // awaited below in order; avoid an unhandled rejection meanwhile
+      window.push({ uid, items });
+    };
+    while (next < live.length && window.length < RENDER_AHEAD) startNext();
+    while (window.length > 0) {
+      const head = window.shift()!;
+      const items = await head.items;
+      if (next < live.length) startNext();
+      const seq = view.seqOf(head.uid);
       if (seq === 0) continue;
-      const items = await renderFetch(ctx.store, view, req, uid, records?.get(uid) ?? null, opts, seenChanged.has(uid));
       await ctx.untagged([seq, new Atom('FETCH'), items]);
     }
   }
