@@ -527,3 +527,80 @@ test('SELECT and EXAMINE send the required untagged data and READ-WRITE / READ-O
   assert.match((await c.command('S2', 'SELECT NoSuchSel')).tagged, /^S2 NO \[NONEXISTENT\]/);
   assert.match((await c.command('F', 'FETCH 1 FLAGS')).tagged, /^F BAD/, 'a failed SELECT leaves no mailbox selected');
 });
+
+test('RENAME INBOX leaves INBOX (and its inferiors) in place; DELETE of a parent keeps its children', async () => {
+  const c = await login();
+  ok(await c.command('C', 'CREATE INBOX/Sub'), 'C');
+  await appendTo(c, 'INBOX', msg('to be moved'));
+  ok(await c.command('R', 'RENAME INBOX MovedInbox'), 'R');
+  const names = await listNames(c);
+  assert.ok(names.includes('INBOX') && names.includes('MovedInbox') && names.includes('INBOX/Sub'), names.join(','));
+  assert.ok(!names.includes('MovedInbox/Sub'), 'RFC 9051 §6.3.6: inferiors of INBOX are unaffected');
+  assert.match((await c.command('S', 'STATUS INBOX (MESSAGES)')).untagged.join(''), /MESSAGES 0/);
+  assert.match((await c.command('S2', 'STATUS MovedInbox (MESSAGES)')).untagged.join(''), /MESSAGES [1-9]/);
+
+  ok(await c.command('C2', 'CREATE Par/Kid'), 'C2');
+  ok(await c.command('D', 'DELETE Par'), 'D');
+  const r = await c.command('L', 'LIST "" "Par*"');
+  const kids = r.responses.map(parseList).filter((x) => x !== null);
+  assert.ok(kids.some((x) => x.name === 'Par/Kid'), r.untagged.join('\n'));
+  const par = kids.find((x) => x.name === 'Par');
+  // RFC 9051 §6.3.5: the parent may remain as a \Noselect (or \NonExistent) name; it is not selectable.
+  if (par) assert.ok(par.attrs.some((a) => /\\Noselect|\\NonExistent/i.test(a)), r.untagged.join('\n'));
+  assert.match((await c.command('S3', 'SELECT Par')).tagged, /^S3 NO/);
+});
+
+test('message bytes are kept exactly: 8-bit data, bare LF, and a large message fetched whole and by range', async () => {
+  const c = await login();
+  ok(await c.command('C', 'CREATE Bytes'), 'C');
+  const eight = Buffer.concat([
+    Buffer.from('Subject: =?utf-8?q?8bit?=\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n'),
+    Buffer.from('Grüße aus Köln — 日本語\r\n', 'utf8'),
+    Buffer.from([0xe9, 0x0d, 0x0a, 0xff, 0x0d, 0x0a]),
+    Buffer.from('bare\nline feed\r\n'),
+  ]);
+  await appendTo(c, 'Bytes', eight);
+  let big = Buffer.alloc(0);
+  {
+    const lines: string[] = ['Subject: big', ''];
+    for (let i = 0; i < 60_000; i++) lines.push(`${String(i).padStart(6, '0')} ${'abcdefghij'.repeat(4)}`);
+    big = Buffer.from(lines.join('\r\n') + '\r\n');
+  }
+  await appendTo(c, 'Bytes', big);
+  ok(await c.command('S', 'SELECT Bytes'), 'S');
+  const f1 = await c.command('F1', 'FETCH 1 (RFC822.SIZE BODY.PEEK[])');
+  assert.ok(f1.responses[0]!.literals[0]!.equals(eight), 'the 8-bit message is returned byte for byte');
+  assert.match(f1.untagged[0]!, new RegExp(`RFC822\\.SIZE ${eight.length}\\b`));
+  const f2 = await c.command('F2', 'FETCH 2 (RFC822.SIZE BODY.PEEK[])', 20_000);
+  assert.ok(f2.responses[0]!.literals[0]!.equals(big), `the ${big.length}-byte message is returned byte for byte`);
+  const off = 1_234_567;
+  const f3 = await c.command('F3', `FETCH 2 (BODY.PEEK[]<${off}.1000>)`);
+  assert.match(f3.untagged[0]!, new RegExp(`BODY\\[\\]<${off}> \\{1000\\}`));
+  assert.ok(f3.responses[0]!.literals[0]!.equals(big.subarray(off, off + 1000)));
+  const f4 = await c.command('F4', 'FETCH 2 (BODY.PEEK[TEXT]<0.20>)');
+  assert.ok(f4.responses[0]!.literals[0]!.equals(big.subarray('Subject: big\r\n\r\n'.length, 'Subject: big\r\n\r\n'.length + 20)));
+});
+
+test('pipelined commands are answered in order; IDLE works without a selected mailbox; LOGOUT sends BYE', async () => {
+  const c = await login();
+  c.sendRaw('P1 NOOP\r\nP2 CAPABILITY\r\nP3 LIST "" INBOX\r\nP4 NOOP\r\n');
+  const tags: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    const r = await c.waitFor(/^P\d /);
+    tags.push(r.text.slice(0, 2));
+    assert.match(r.text, /^P\d OK/);
+  }
+  assert.deepEqual(tags, ['P1', 'P2', 'P3', 'P4']);
+  c.send('I IDLE');
+  await c.waitFor(/^\+/);
+  c.send('DONE');
+  ok(await c.readTagged('I'), 'I');
+  const bye = await c.command('Z', 'LOGOUT');
+  assert.ok(bye.untagged.some((l) => /^\* BYE/.test(l)), 'BYE before the tagged OK (RFC 9051 §6.1.3)');
+  assert.match(bye.tagged, /^Z OK/);
+  await new Promise<void>((resolve) => {
+    const check = (): void => (c.closed ? resolve() : void setTimeout(check, 20));
+    check();
+  });
+  assert.ok(c.closed, 'the server closes the connection after LOGOUT');
+});
