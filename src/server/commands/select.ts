@@ -2,14 +2,29 @@
 // §6.4.1), EXPUNGE (§6.4.3) and UID EXPUNGE (RFC 4315 §2.1).
 import { Atom } from '../../protocol/types.js';
 import type { ResponseValue } from '../../protocol/types.js';
-import { resolveNumSet } from '../../protocol/sequence-set.js';
+import type { ImapArg, NumSet } from '../../protocol/types.js';
+import { expandRanges, formatNumSet, parseNumSet, resolveNumSet } from '../../protocol/sequence-set.js';
+import { parseNumber, type ArgReader } from '../args.js';
+import { flagAtoms } from '../connection.js';
 import { SYSTEM_FLAGS } from '../../protocol/types.js';
 import { bad, no } from '../errors.js';
 import { SelectedView } from '../selected-view.js';
 import { mailboxToWire, SEPARATOR } from '../mailbox-names.js';
-import { defineCommand, isRev2, type CommandContext } from '../session.js';
+import { defineCommand, isRev2, type CommandContext, type Session } from '../session.js';
 
-async function openMailbox(ctx: CommandContext, name: string, readOnly: boolean) {
+/** SELECT/EXAMINE parameters (RFC 4466 §2.5): CONDSTORE (RFC 7162 §3.1.8), QRESYNC (§3.2.5). */
+interface SelectParams {
+  name: string;
+  condstore: boolean;
+  qresync: {
+    uidValidity: number;
+    modSeq: number;
+    knownUids: NumSet | null;
+    seqMatch: { seqs: NumSet; uids: NumSet } | null;
+  } | null;
+}
+
+async function openMailbox(ctx: CommandContext, params: SelectParams, readOnly: boolean) {
   const st = ctx.session.state;
   if (st.kind !== 'authenticated' && st.kind !== 'selected') throw bad('Not authenticated');
   const user = st.user;
@@ -18,13 +33,14 @@ async function openMailbox(ctx: CommandContext, name: string, readOnly: boolean)
     ctx.setState({ kind: 'authenticated', user });
     await ctx.untaggedStatus('OK', { name: 'CLOSED' }, 'Previous mailbox closed');
   }
-  const mbox = await ctx.store.getMailbox(user.id, name);
+  if (params.condstore) ctx.session.enabled.add('CONDSTORE');
+  const mbox = await ctx.store.getMailbox(user.id, params.name);
   if (!mbox) throw no('No such mailbox', 'NONEXISTENT');
-  const messages = await ctx.store.listMessages(mbox.id);
-  const fresh = (await ctx.store.getMailboxById(mbox.id)) ?? mbox;
+  // Order matters: the mailbox record (highest mod-sequence) is read before the message list, so the
+  // view's mod-sequence never claims more than the list shows; the first flush re-reads what came between.
   const recentFrom = readOnly ? null : await ctx.store.claimRecent(mbox.id);
-  const view = new SelectedView(fresh, readOnly, messages, recentFrom);
-  // Messages appended between listMessages and now are picked up by the first flush.
+  const messages = await ctx.store.listMessages(mbox.id);
+  const view = new SelectedView(mbox, readOnly, messages, recentFrom);
   const keywords = new Map<string, string>();
   let firstUnseen = 0;
   for (let i = 0; i < messages.length; i++) {
@@ -45,15 +61,21 @@ async function openMailbox(ctx: CommandContext, name: string, readOnly: boolean)
   await ctx.untagged([view.exists, new Atom('EXISTS')]);
   if (!rev2) {
     await ctx.untagged([view.recent.size, new Atom('RECENT')]);
-    if (firstUnseen > 0) await ctx.untaggedStatus('OK', { name: 'UNSEEN', args: String(firstUnseen) }, `First unseen`);
+    if (firstUnseen > 0) await ctx.untaggedStatus('OK', { name: 'UNSEEN', args: String(firstUnseen) }, 'First unseen');
   }
-  await ctx.untaggedStatus('OK', { name: 'UIDVALIDITY', args: String(fresh.uidValidity) }, 'UIDs valid');
-  await ctx.untaggedStatus('OK', { name: 'UIDNEXT', args: String(fresh.uidNext) }, 'Predicted next UID');
+  await ctx.untaggedStatus('OK', { name: 'UIDVALIDITY', args: String(mbox.uidValidity) }, 'UIDs valid');
+  await ctx.untaggedStatus('OK', { name: 'UIDNEXT', args: String(Math.max(view.uidNext, view.maxUid + 1)) }, 'Predicted next UID');
+  if (ctx.session.enabled.has('CONDSTORE')) {
+    await ctx.untaggedStatus('OK', { name: 'HIGHESTMODSEQ', args: String(view.highestModSeq) }, 'Highest');
+  }
   if (rev2) {
     // RFC 9051 §6.3.2: a LIST response carrying the mailbox's canonical name.
-    await ctx.untagged([new Atom('LIST'), [], SEPARATOR, mailboxToWire(fresh.name, true)]);
+    await ctx.untagged([new Atom('LIST'), [], SEPARATOR, mailboxToWire(mbox.name, true)]);
   }
   ctx.setState({ kind: 'selected', user, view });
+  if (params.qresync && params.qresync.uidValidity === mbox.uidValidity) {
+    await quickResync(ctx, view, params.qresync);
+  }
   return {
     status: 'OK' as const,
     code: { name: readOnly ? 'READ-ONLY' : 'READ-WRITE' },
@@ -61,11 +83,120 @@ async function openMailbox(ctx: CommandContext, name: string, readOnly: boolean)
   };
 }
 
-function parseSelect(r: import('../args.js').ArgReader) {
+/**
+ * RFC 7162 §3.2.5.1-2: after the usual SELECT responses, VANISHED (EARLIER) for known UIDs expunged since
+ * the client's mod-sequence, then FETCH (UID FLAGS MODSEQ) for known messages changed since it. When the
+ * tombstones were pruned, every known UID that no longer exists is announced (minus what the
+ * sequence-match data proves the client already knows).
+ */
+async function quickResync(ctx: CommandContext, view: SelectedView, q: NonNullable<SelectParams['qresync']>) {
+  const maxUid = Math.max(view.uidNext - 1, view.maxUid);
+  const known = q.knownUids ? resolveNumSet(q.knownUids, maxUid) : maxUid > 0 ? ([[1, maxUid]] as Array<[number, number]>) : [];
+  const inKnown = (uid: number) => known.some(([lo, hi]) => uid >= lo && uid <= hi);
+  const changes = await ctx.store.changesSince(view.mailboxId, q.modSeq);
+  let vanished: number[];
+  if (!changes.truncated) {
+    vanished = changes.expunged.filter(inKnown);
+  } else {
+    // Below this UID the client provably knows every expunge (matching seq/uid pairs, §3.2.5.2).
+    let floor = 0;
+    if (q.seqMatch) {
+      // Only the first `exists` pairs can match; cap the expansion so a hostile range costs nothing.
+      const cap = (ranges: Array<[number, number]>) =>
+        expandRanges(capRanges(ranges, view.exists + 1));
+      const seqs = cap(resolveNumSet(q.seqMatch.seqs, Number.MAX_SAFE_INTEGER));
+      const uids = cap(resolveNumSet(q.seqMatch.uids, Number.MAX_SAFE_INTEGER));
+      for (let i = 0; i < Math.min(seqs.length, uids.length); i++) {
+        if (view.uidAt(seqs[i]!) === uids[i]) floor = uids[i]!;
+        else break;
+      }
+    }
+    const present = new Set(view.allUids());
+    vanished = [];
+    for (const [lo, hi] of known) {
+      for (let uid = Math.max(lo, floor + 1); uid <= Math.min(hi, maxUid); uid++) if (!present.has(uid)) vanished.push(uid);
+    }
+  }
+  if (vanished.length > 0) {
+    await ctx.untagged([new Atom('VANISHED'), [new Atom('EARLIER')], new Atom(formatNumSet(vanished))]);
+  }
+  for (const m of changes.changed) {
+    if (!inKnown(m.uid)) continue;
+    const seq = view.seqOf(m.uid);
+    if (seq === 0) continue;
+    const flags = view.flagsOf(m.uid) ?? m.flags;
+    const items: ResponseValue[] = [new Atom('UID'), m.uid, new Atom('FLAGS'), flagAtoms(flags, view.recent.has(m.uid) && !isRev2(ctx.session))];
+    items.push(new Atom('MODSEQ'), [view.modSeqOf(m.uid) ?? m.modSeq]);
+    await ctx.untagged([seq, new Atom('FETCH'), items]);
+  }
+}
+
+/** Keeps at most `count` numbers of ascending ranges. */
+function capRanges(ranges: Array<[number, number]>, count: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  let left = count;
+  for (const [lo, hi] of ranges) {
+    if (left <= 0) break;
+    const take = Math.min(hi - lo + 1, left);
+    out.push([lo, lo + take - 1]);
+    left -= take;
+  }
+  return out;
+}
+
+function parseModSeq(a: ImapArg | undefined, what: string): number {
+  if (!a || a.type !== 'atom') throw bad(`Missing ${what}`);
+  const n = parseNumber(a.value, what);
+  if (n > 2 ** 63 - 1) throw bad(`${what} out of range`);
+  return n;
+}
+
+function parseSetArg(a: ImapArg | undefined, what: string): NumSet {
+  if (!a || a.type !== 'atom') throw bad(`Missing ${what}`);
+  try {
+    const set = parseNumSet(a.value);
+    if ('searchRes' in set || set.ranges.some((r) => r.start === '*' || r.end === '*')) throw new Error('no * or $');
+    return set;
+  } catch {
+    throw bad(`Invalid ${what}`);
+  }
+}
+
+function parseSelect(r: ArgReader, session: Session): SelectParams {
   const name = r.mailbox();
-  // Select parameters (RFC 4466 §2.5) such as CONDSTORE/QRESYNC are not advertised yet.
-  if (!r.atEnd()) throw bad('Unknown SELECT parameters');
-  return name;
+  const params: SelectParams = { name, condstore: false, qresync: null };
+  if (!r.atEnd()) {
+    const list = r.list('select parameters');
+    for (let i = 0; i < list.length; i++) {
+      const p = list[i]!;
+      if (p.type !== 'atom') throw bad('Invalid select parameter');
+      const word = p.value.toUpperCase();
+      if (word === 'CONDSTORE') {
+        params.condstore = true;
+      } else if (word === 'QRESYNC') {
+        // RFC 7162 §3.2.5: BAD unless QRESYNC was enabled in this connection.
+        if (!session.enabled.has('QRESYNC')) throw bad('QRESYNC parameter needs ENABLE QRESYNC first');
+        const arg = list[++i];
+        if (!arg || arg.type !== 'list') throw bad('QRESYNC needs a parameter list');
+        const [uv, ms, uidsArg, matchArg, ...rest] = arg.items;
+        if (rest.length > 0) throw bad('Too many QRESYNC parameters');
+        const uidValidity = parseModSeq(uv, 'UIDVALIDITY');
+        if (uidValidity === 0 || uidValidity > 0xffffffff) throw bad('Invalid UIDVALIDITY');
+        const modSeq = parseModSeq(ms, 'mod-sequence');
+        const knownUids = uidsArg ? parseSetArg(uidsArg, 'known UIDs') : null;
+        let seqMatch: { seqs: NumSet; uids: NumSet } | null = null;
+        if (matchArg) {
+          if (matchArg.type !== 'list' || matchArg.items.length !== 2) throw bad('Invalid sequence match data');
+          seqMatch = { seqs: parseSetArg(matchArg.items[0], 'sequence set'), uids: parseSetArg(matchArg.items[1], 'UID set') };
+        }
+        params.qresync = { uidValidity, modSeq, knownUids, seqMatch };
+      } else {
+        throw bad(`Unknown select parameter ${p.value.slice(0, 30)}`);
+      }
+    }
+  }
+  r.end();
+  return params;
 }
 
 function viewOf(ctx: CommandContext): SelectedView {
@@ -80,14 +211,14 @@ export const selectCommands = [
     states: ['authenticated', 'selected'],
     flags: { breaksMailbox: true },
     parse: parseSelect,
-    run: (ctx, name) => openMailbox(ctx, name, false),
+    run: (ctx, params) => openMailbox(ctx, params, false),
   }),
   defineCommand({
     name: 'EXAMINE',
     states: ['authenticated', 'selected'],
     flags: { breaksMailbox: true },
     parse: parseSelect,
-    run: (ctx, name) => openMailbox(ctx, name, true),
+    run: (ctx, params) => openMailbox(ctx, params, true),
   }),
   defineCommand({
     name: 'CLOSE',
