@@ -54,6 +54,20 @@ export class ImapTestClient {
     return c;
   }
 
+  /** Connects with implicit TLS (RFC 8314) and reads the greeting; certificates are not verified. */
+  static async connectTls(port: number, host = '127.0.0.1'): Promise<ImapTestClient> {
+    const socket = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const s = tls.connect({ port, host, rejectUnauthorized: false }, () => {
+        s.off('error', reject);
+        resolve(s);
+      });
+      s.once('error', reject);
+    });
+    const c = new ImapTestClient(socket);
+    c.greeting = (await c.next()).text;
+    return c;
+  }
+
   private attach(s: net.Socket): void {
     s.on('data', (chunk: Buffer) => {
       this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);

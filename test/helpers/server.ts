@@ -118,10 +118,21 @@ export interface ChildServer {
  * Runs `node bin/petrel.js serve --data DIR --host 127.0.0.1 --imap-port N --imaps-port 0` and waits until
  * the port answers with a greeting. Accounts must exist in DIR already (see provisionAccounts).
  */
-export async function startCliServer(dataDir: string, timeoutMs = 15000): Promise<ChildServer> {
+export async function startCliServer(dataDir: string, opts: { imapsPort?: number; timeoutMs?: number } = {}): Promise<ChildServer> {
   const port = await freePort();
-  const args = [join(REPO_ROOT, 'bin/petrel.js'), 'serve', '--data', dataDir, '--host', '127.0.0.1', '--imap-port', String(port), '--imaps-port', '0'];
-  return spawnAndWait(args, port, timeoutMs);
+  const args = [
+    join(REPO_ROOT, 'bin/petrel.js'),
+    'serve',
+    '--data',
+    dataDir,
+    '--host',
+    '127.0.0.1',
+    '--imap-port',
+    String(port),
+    '--imaps-port',
+    String(opts.imapsPort ?? 0),
+  ];
+  return spawnAndWait(args, port, opts.timeoutMs ?? 15000);
 }
 
 async function spawnAndWait(args: string[], port: number, timeoutMs: number): Promise<ChildServer> {
