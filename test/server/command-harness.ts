@@ -11,6 +11,7 @@ import { errorToResult, type TaggedResult } from '../../src/server/errors.js';
 import { SelectedView } from '../../src/server/selected-view.js';
 import type { CommandContext, CommandSpec, Session } from '../../src/server/session.js';
 import type {
+  ChangeSet,
   CopyResult,
   FlagOperation,
   MailboxRecord,
@@ -37,6 +38,7 @@ export class FakeStore {
   readonly blobs = new Map<string, Buffer>();
   readonly boxes = new Map<string, Box>();
   readonly reads: Array<{ blobId: string; start: number; end: number }> = [];
+  readonly tombstones: Array<{ mailboxId: number; uid: number; modSeq: number }> = [];
   private nextMailboxId = 1;
   private nextBlob = 1;
 
@@ -150,7 +152,20 @@ export class FakeStore {
     const from = this.byId(src);
     const gone = new Set(res.mapping.map((p) => p[0]));
     from.messages = from.messages.filter((m) => !gone.has(m.uid));
+    const modSeq = ++from.rec.highestModSeq;
+    for (const uid of gone) this.tombstones.push({ mailboxId: src, uid, modSeq });
     return { ...res, expunged: [...gone] };
+  }
+
+  async changesSince(mailboxId: number, since: number): Promise<ChangeSet> {
+    const b = this.byId(mailboxId);
+    return {
+      highestModSeq: b.rec.highestModSeq,
+      uidNext: b.rec.uidNext,
+      changed: b.messages.filter((m) => m.modSeq > since).map(({ mime: _m, ...meta }) => meta),
+      expunged: this.tombstones.filter((t) => t.mailboxId === mailboxId && t.modSeq > since).map((t) => t.uid).sort((x, y) => x - y),
+      truncated: false,
+    };
   }
 
   async readBlob(blobId: string, start: number, end: number): Promise<Buffer> {

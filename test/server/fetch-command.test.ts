@@ -152,6 +152,20 @@ test('MODSEQ needs CONDSTORE; with it, FETCH MODSEQ and CHANGEDSINCE work', asyn
   assert.equal(seen.lines[0], '* 2 FETCH (BODY[]<0> {4}\r\nFrom FLAGS (\\Seen) MODSEQ (5))');
 });
 
+test('UID FETCH (CHANGEDSINCE n VANISHED) reports expunged UIDs first (QRESYNC only)', async () => {
+  const { store, session } = setup({ enabled: ['CONDSTORE', 'QRESYNC'] });
+  store.addMailbox('Other');
+  await store.moveMessages(store.box('INBOX').rec.id, [2], store.box('Other').rec.id);
+  const r = await run(fetchCommands, store, session, 'V1 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)');
+  assert.equal(r.lines[0], '* VANISHED (EARLIER) 2');
+  assert.ok(r.lines.some((l) => l.startsWith('* 3 FETCH (UID 3 FLAGS')));
+  const bad1 = await run(fetchCommands, store, session, 'V2 FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)');
+  assert.equal(bad1.result.status, 'BAD');
+  const cs = setup({ enabled: ['CONDSTORE'] });
+  const bad2 = await run(fetchCommands, cs.store, cs.session, 'V3 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)');
+  assert.equal(bad2.result.status, 'BAD');
+});
+
 test('rev1 sessions see \\Recent; rev2 sessions do not', async () => {
   const rev1 = setup({ recentFrom: 3 });
   const r = await run(fetchCommands, rev1.store, rev1.session, 'A19 FETCH 3 FLAGS');

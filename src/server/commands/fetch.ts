@@ -9,16 +9,20 @@
 import { Atom } from '../../protocol/types.js';
 import type { NumSet, ResponseValue } from '../../protocol/types.js';
 import type { MessageRecord } from '../../store/types.js';
-import { parseNumber, type ArgReader } from '../args.js';
+import type { ArgReader } from '../args.js';
 import { bad, type TaggedResult } from '../errors.js';
 import { parseFetchItems, renderFetch, type FetchRequest, type RenderOptions } from '../fetch-render.js';
-import { chunks, resolveTargets } from '../message-targets.js';
+import { chunks, compactSet, resolveTargets } from '../message-targets.js';
+import { FetchSyntaxError, parseFetchModifiers } from '../../protocol/fetch-items.js';
+import { numSetContains } from '../../protocol/sequence-set.js';
 import { defineCommand, isRev2, type CommandContext, type Session } from '../session.js';
 
 export interface FetchArgs {
   set: NumSet;
   req: FetchRequest;
   changedSince: number | null;
+  /** RFC 7162 §3.2.6: also report UIDs of the set expunged since changedSince. */
+  vanished: boolean;
 }
 
 /** Message records loaded per store call: bounds memory on 100,000-message FETCHes. */
@@ -26,26 +30,31 @@ export const FETCH_BATCH = 500;
 /** Messages rendered ahead of the one being written. */
 const RENDER_AHEAD = 16;
 
-export function parseFetchArgs(r: ArgReader, session: Session): FetchArgs {
+export function parseFetchArgs(r: ArgReader, session: Session, byUid = false): FetchArgs {
   const set = r.sequenceSet();
   const condstore = session.enabled.has('CONDSTORE');
   const req = parseFetchItems(r.next('FETCH data items'), condstore);
   let changedSince: number | null = null;
+  let vanished = false;
   if (!r.atEnd()) {
-    // fetch-modifiers (RFC 4466 §2.4): only CHANGEDSINCE (RFC 7162 §3.1.4.1), and only with CONDSTORE.
-    const mods = r.list('FETCH modifiers');
-    for (let i = 0; i < mods.length; i += 2) {
-      const name = mods[i];
-      const value = mods[i + 1];
-      if (!name || name.type !== 'atom') throw bad('Invalid FETCH modifier');
-      if (name.value.toUpperCase() !== 'CHANGEDSINCE' || !condstore) throw bad(`Unknown FETCH modifier ${name.value.slice(0, 30)}`);
-      if (!value || value.type !== 'atom') throw bad('CHANGEDSINCE needs a mod-sequence');
-      changedSince = parseNumber(value.value, 'mod-sequence');
-    }
+    // fetch-modifiers (RFC 4466 §2.4): CHANGEDSINCE (RFC 7162 §3.1.4.1) once CONDSTORE is enabled,
+    // VANISHED (§3.2.6) only in UID FETCH with QRESYNC enabled.
+    const items = r.list('FETCH modifiers');
     r.end();
+    let mods;
+    try {
+      mods = parseFetchModifiers(items);
+    } catch (err) {
+      if (err instanceof FetchSyntaxError) throw bad(err.message);
+      throw err;
+    }
+    if (mods.changedSince !== null && !condstore) throw bad('CHANGEDSINCE needs CONDSTORE enabled');
+    if (mods.vanished && (!byUid || !session.enabled.has('QRESYNC'))) throw bad('VANISHED needs UID FETCH and QRESYNC enabled');
+    changedSince = mods.changedSince;
+    vanished = mods.vanished;
     if (changedSince !== null && !req.items.some((i) => i.kind === 'MODSEQ')) req.items.push({ kind: 'MODSEQ' });
   }
-  return { set, req, changedSince };
+  return { set, req, changedSince, vanished };
 }
 
 export async function runFetch(ctx: CommandContext, args: FetchArgs, byUid: boolean): Promise<TaggedResult | string> {
@@ -54,6 +63,13 @@ export async function runFetch(ctx: CommandContext, args: FetchArgs, byUid: bool
   const view = st.view;
   const { req } = args;
   const targets = resolveTargets(view, ctx.session, args.set, byUid);
+  if (args.vanished && args.changedSince !== null && !('searchRes' in args.set)) {
+    // `* VANISHED (EARLIER) uids` before the FETCH responses (RFC 7162 §3.2.6).
+    const changes = await ctx.store.changesSince(view.mailboxId, args.changedSince);
+    const star = view.maxUid || view.uidNext;
+    const gone = changes.expunged.filter((uid) => numSetContains(args.set, uid, star));
+    if (gone.length > 0) await ctx.untagged([new Atom('VANISHED'), [new Atom('EARLIER')], new Atom(compactSet(gone))]);
+  }
   const opts: RenderOptions = { byUid, rev1: !isRev2(ctx.session), condstore: ctx.session.enabled.has('CONDSTORE') };
   let skipped = 0;
   for (const batch of chunks(targets, FETCH_BATCH)) {
@@ -127,7 +143,7 @@ export const fetchCommands = [
   defineCommand({
     name: 'UID FETCH',
     states: ['selected'],
-    parse: parseFetchArgs,
+    parse: (r, session) => parseFetchArgs(r, session, true),
     run: (ctx, args) => runFetch(ctx, args, true),
   }),
 ];
