@@ -20,7 +20,7 @@ export type ChildRequest =
 
 export type ChildMessage =
   | { type: 'ready'; port: number; user: string; password: string; dataDir: string }
-  | { type: 'done'; id: number; ms?: number; error?: string };
+  | { type: 'done'; id: number; ms?: number; error?: string; heapKiB?: number };
 
 const USER = 'bench';
 const PASSWORD = 'bench-password';
@@ -87,6 +87,11 @@ async function main(): Promise<void> {
             await new Promise((r) => setTimeout(r, 100));
             gc();
           }
+          const mu = process.memoryUsage();
+          // Live JavaScript heap plus memory outside it held by JS objects (Buffers, sockets' buffers).
+          const heapKiB = (mu.heapUsed + mu.external) / 1024;
+          send({ type: 'done', id: req.id, ms: performance.now() - t0, heapKiB });
+          return;
         } else if (req.type === 'stop') {
           await stop();
           send({ type: 'done', id: req.id, ms: performance.now() - t0 });

@@ -11,6 +11,8 @@ export interface MemorySample {
   rssKiB: number;
   /** Sum of Pss, KiB (0 where smaps_rollup is unavailable). */
   pssKiB: number;
+  /** For a Node server: V8 heap in use plus external memory after a full GC, KiB. */
+  heapKiB?: number;
 }
 
 function field(text: string, name: string): number {

@@ -5,11 +5,15 @@
 // (RFC 9051 §6.3.2), and server memory per idle connection, half of them in IDLE (RFC 2177).
 //
 //   node dist/bench/run.js [--quick] [--only append,fetch,body,select,memory] [--no-dovecot] [--no-petrel]
-//                          [--dovecot-format maildir|sdbox] [--json FILE] [--markdown]
+//                          [--dovecot-format maildir|sdbox] [--repeat N] [--json FILE] [--markdown]
+//
+// Both servers run at the same time and each benchmark runs on one, then the other, so a change in the
+// machine's load affects both alike. The read benchmarks report the first run and the median of --repeat
+// warm runs. The memory benchmark uses freshly started servers.
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync, chownSync, readFileSync } from 'node:fs';
-import { cpus, totalmem, release } from 'node:os';
+import { cpus, loadavg, totalmem, release } from 'node:os';
 import { join } from 'node:path';
 import { ensureDovecotInstalled, startDovecot } from '../test/helpers/dovecot.js';
 import type { DovecotMailFormat, DovecotServer } from '../test/helpers/dovecot.js';
@@ -33,6 +37,8 @@ interface Options {
   dovecotFormat: DovecotMailFormat;
   json: string | null;
   markdown: boolean;
+  /** Warm repetitions of the read benchmarks; the median is reported. */
+  repeat: number;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -44,6 +50,7 @@ function parseArgs(argv: string[]): Options {
     dovecotFormat: 'maildir',
     json: null,
     markdown: false,
+    repeat: 3,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -57,6 +64,10 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--no-petrel') o.petrel = false;
     else if (a === '--markdown') o.markdown = true;
     else if (a === '--json') o.json = value();
+    else if (a === '--repeat') {
+      o.repeat = Number(value());
+      if (!Number.isInteger(o.repeat) || o.repeat < 1) throw new Error('--repeat needs a positive integer');
+    }
     else if (a === '--dovecot-format') {
       const f = value();
       if (f !== 'maildir' && f !== 'sdbox') throw new Error('--dovecot-format is maildir or sdbox');
@@ -72,7 +83,7 @@ function parseArgs(argv: string[]): Options {
       console.log(
         'usage: npm run bench -- [--quick] [--only ' +
           BENCHES.join(',') +
-          '] [--no-dovecot] [--no-petrel] [--dovecot-format maildir|sdbox] [--json FILE] [--markdown]',
+          '] [--no-dovecot] [--no-petrel] [--dovecot-format maildir|sdbox] [--repeat N] [--json FILE] [--markdown]',
       );
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
@@ -214,8 +225,8 @@ async function startPetrel(): Promise<Target | null> {
       return { ms: r.ms ?? 0, method: 'store API (prepare + append, 1,000 per transaction) in the server process' };
     },
     async memory() {
-      await request({ type: 'gc' });
-      return treeMemory(pid, false);
+      const r = await request({ type: 'gc' });
+      return { ...treeMemory(pid, false), ...(r.heapKiB !== undefined ? { heapKiB: r.heapKiB } : {}) };
     },
     describe: () => `Petrel (Node ${process.version}, SQLite store, one process)`,
     async stop() {
@@ -373,7 +384,13 @@ async function benchAppend(t: Target, s: Sizes): Promise<void> {
   }
 }
 
-async function benchFetch(t: Target, s: Sizes): Promise<void> {
+function median(values: number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 === 1 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+}
+
+async function benchFetch(t: Target, s: Sizes, repeat: number): Promise<void> {
   const t0 = performance.now();
   await populateByMultiappend(t, 'bench-fetch', s.fetchCount, (i) => smallMessage(7, i));
   const el = ms(t0);
@@ -384,63 +401,75 @@ async function benchFetch(t: Target, s: Sizes): Promise<void> {
     const n = existsOf(sel.untagged);
     if (n !== s.fetchCount) throw new Error(`${t.name}: bench-fetch has ${n} messages, expected ${s.fetchCount}`);
     for (const item of ['FLAGS', 'ENVELOPE'] as const) {
-      for (const run of [1, 2]) {
+      const times: number[] = [];
+      for (let run = 0; run <= repeat; run++) {
         const f0 = performance.now();
         const r = await c.ok(`FETCH 1:* (${item})`, { keepUntagged: false });
-        const fel = ms(f0);
+        times.push(ms(f0));
         if (r.untaggedCount < s.fetchCount) throw new Error(`${t.name}: FETCH ${item} returned ${r.untaggedCount} responses`);
-        record('fetch', `FETCH 1:* (${item}) over ${s.fetchCount}, run ${run}`, 'ms', false, t.name, fel, `${fmt((s.fetchCount * 1000) / fel)} msg/s`);
       }
+      const first = times[0]!;
+      const warm = median(times.slice(1));
+      record('fetch', `FETCH 1:* (${item}) over ${s.fetchCount}, first`, 'ms', false, t.name, first, `${fmt((s.fetchCount * 1000) / first)} msg/s`);
+      record('fetch', `FETCH 1:* (${item}) over ${s.fetchCount}, warm`, 'ms', false, t.name, warm, `${fmt((s.fetchCount * 1000) / warm)} msg/s`);
     }
   } finally {
     await c.logout();
   }
 }
 
-async function benchBody(t: Target, s: Sizes): Promise<void> {
+async function benchBody(t: Target, s: Sizes, repeat: number): Promise<void> {
   await populateByMultiappend(t, 'bench-body', s.bodyCount, (i) => makeMessage(99, i, s.bodySize));
   const c = await session(t);
   try {
     const sel = await c.ok('SELECT bench-body');
     const n = existsOf(sel.untagged);
     if (n !== s.bodyCount) throw new Error(`${t.name}: bench-body has ${n} messages, expected ${s.bodyCount}`);
-    for (const run of [1, 2]) {
-      const f0 = performance.now();
+    const all: number[] = [];
+    const single: number[] = [];
+    for (let run = 0; run < repeat; run++) {
+      let f0 = performance.now();
       const r = await c.ok('FETCH 1:* (BODY.PEEK[])', { keepUntagged: false });
-      const fel = ms(f0);
+      let fel = ms(f0);
       if (r.literalBytes < s.bodyCount * s.bodySize * 0.9) throw new Error(`${t.name}: BODY[] returned only ${r.literalBytes} octets`);
-      record('body', `FETCH 1:* (BODY.PEEK[]), ${s.bodyCount} × ~${s.bodySize / 1e6} MB, run ${run}`, 'MB/s', true, t.name, r.literalBytes / 1e6 / (fel / 1000));
+      all.push(r.literalBytes / 1e6 / (fel / 1000));
+      // One message at a time, as a client opening messages does.
+      f0 = performance.now();
+      let bytes = 0;
+      for (let i = 1; i <= s.bodyCount; i++) {
+        const one = await c.ok(`FETCH ${i} (BODY.PEEK[])`, { keepUntagged: false });
+        bytes += one.literalBytes;
+      }
+      fel = ms(f0);
+      single.push(bytes / 1e6 / (fel / 1000));
     }
-    // One message at a time, as a client opening messages does.
-    const f0 = performance.now();
-    let bytes = 0;
-    for (let i = 1; i <= s.bodyCount; i++) {
-      const r = await c.ok(`FETCH ${i} (BODY.PEEK[])`, { keepUntagged: false });
-      bytes += r.literalBytes;
-    }
-    const fel = ms(f0);
-    record('body', `FETCH n (BODY.PEEK[]) one message per command`, 'MB/s', true, t.name, bytes / 1e6 / (fel / 1000));
+    record('body', `FETCH 1:* (BODY.PEEK[]), ${s.bodyCount} × ~${s.bodySize / 1e6} MB`, 'MB/s', true, t.name, median(all));
+    record('body', `FETCH n (BODY.PEEK[]), one message per command`, 'MB/s', true, t.name, median(single));
   } finally {
     await c.logout();
   }
 }
 
-async function benchSelect(t: Target, s: Sizes): Promise<void> {
+async function benchSelect(t: Target, s: Sizes, repeat: number): Promise<void> {
   const p = await t.populateDirect('bench-big', s.selectCount, 5);
   console.log(`  ${t.name.padEnd(7)} populated bench-big with ${s.selectCount} messages in ${fmt(p.ms / 1000)} s (${p.method})`);
-  for (const run of ['first (cold index)', 'second']) {
+  const times: number[] = [];
+  for (let run = 0; run <= repeat; run++) {
+    // A new session each time, as a client opening the mailbox does.
     const c = await session(t);
     try {
       const t0 = performance.now();
       const sel = await c.ok('SELECT bench-big', { keepUntagged: true });
-      const el = ms(t0);
+      times.push(ms(t0));
       const n = existsOf(sel.untagged);
       if (n !== s.selectCount) throw new Error(`${t.name}: bench-big has ${n} messages, expected ${s.selectCount}`);
-      record('select', `SELECT of ${s.selectCount.toLocaleString('en-US')} msgs, ${run}`, 'ms', false, t.name, el);
     } finally {
       await c.logout();
     }
   }
+  const count = s.selectCount.toLocaleString('en-US');
+  record('select', `SELECT of ${count} msgs, first (cold index)`, 'ms', false, t.name, times[0]!);
+  record('select', `SELECT of ${count} msgs, warm`, 'ms', false, t.name, median(times.slice(1)));
 }
 
 async function benchMemory(t: Target, s: Sizes): Promise<void> {
@@ -474,6 +503,9 @@ async function benchMemory(t: Target, s: Sizes): Promise<void> {
     record('memory', `server memory with ${n} connections (RSS)`, 'MiB', false, t.name, after.rssKiB / 1024, `PSS ${fmt(after.pssKiB / 1024)} MiB`);
     record('memory', `memory per idle connection (RSS)`, 'KiB', false, t.name, perRss, `half in IDLE; ${fmt(openMs / 1000)} s to open`);
     record('memory', `memory per idle connection (PSS)`, 'KiB', false, t.name, perPss);
+    if (before.heapKiB !== undefined && after.heapKiB !== undefined) {
+      console.log(`  ${t.name.padEnd(7)} JS heap + external per connection: ${fmt((after.heapKiB - before.heapKiB) / n)} KiB`);
+    }
   } finally {
     await Promise.all(idles.map((i) => i.done().catch(() => undefined)));
     await Promise.all(conns.map((c) => c.logout()));
@@ -545,47 +577,79 @@ async function main(): Promise<void> {
   const sizes = opts.quick ? QUICK : FULL;
   if (opts.only.has('memory')) raiseFileLimit(sizes.connections * 3 + 200);
   console.log(`Petrel benchmark${opts.quick ? ' (quick)' : ''}: ${[...opts.only].join(', ')}`);
-  console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${release()}, Node ${process.version}`);
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${release()}, Node ${process.version}`;
+  const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+  const loadBefore = load();
+  console.log(`machine: ${machine}`);
+  // Other work on the machine skews every number; the load average is printed so a reader can judge.
+  console.log(`load average at start: ${loadBefore}`);
 
   const starters: Array<[TargetName, () => Promise<Target | null>]> = [];
   if (opts.petrel) starters.push(['Petrel', startPetrel]);
   if (opts.dovecot) starters.push(['Dovecot', () => startDovecotTarget(opts, sizes)]);
   const measured: TargetName[] = [];
   const descriptions: string[] = [];
-  for (const [name, start] of starters) {
-    console.log(`\n== ${name}`);
-    const t = await start();
-    if (!t) {
-      console.log(`  ${name} is not available; skipped.`);
-      continue;
-    }
-    descriptions.push(t.describe());
-    measured.push(name);
+  const run = async (b: BenchName, t: Target) => {
+    console.log(`\n== ${b}: ${t.name}`);
     try {
-      for (const b of BENCHES) {
-        if (!opts.only.has(b)) continue;
-        try {
-          if (b === 'append') await benchAppend(t, sizes);
-          else if (b === 'fetch') await benchFetch(t, sizes);
-          else if (b === 'body') await benchBody(t, sizes);
-          else if (b === 'select') await benchSelect(t, sizes);
-          else await benchMemory(t, sizes);
-        } catch (e) {
-          console.error(`  ${name} ${b} failed: ${(e as Error).message}`);
-          process.exitCode = 1;
-        }
+      if (b === 'append') await benchAppend(t, sizes);
+      else if (b === 'fetch') await benchFetch(t, sizes, opts.repeat);
+      else if (b === 'body') await benchBody(t, sizes, opts.repeat);
+      else if (b === 'select') await benchSelect(t, sizes, opts.repeat);
+      else await benchMemory(t, sizes);
+    } catch (e) {
+      console.error(`  ${t.name} ${b} failed: ${(e as Error).message}`);
+      process.exitCode = 1;
+    }
+  };
+  // Throughput benchmarks: both servers up, each benchmark on one then the other.
+  const workload = BENCHES.filter((b) => b !== 'memory' && opts.only.has(b));
+  const targets: Target[] = [];
+  try {
+    for (const [name, start] of workload.length > 0 ? starters : []) {
+      const t = await start();
+      if (!t) {
+        console.log(`${name} is not available; skipped.`);
+        continue;
       }
-    } finally {
-      await t.stop();
+      targets.push(t);
+      measured.push(name);
+      descriptions.push(t.describe());
+    }
+    for (const b of workload) for (const t of targets) await run(b, t);
+  } finally {
+    for (const t of targets) await t.stop();
+  }
+  // Memory: a freshly started server each, measured alone.
+  if (opts.only.has('memory')) {
+    for (const [name, start] of starters) {
+      if (workload.length > 0 && !measured.includes(name)) continue;
+      const t = await start();
+      if (!t) continue;
+      if (!measured.includes(name)) {
+        measured.push(name);
+        descriptions.push(t.describe());
+      }
+      try {
+        await run('memory', t);
+      } finally {
+        await t.stop();
+      }
     }
   }
+  const loadAfter = load();
   console.log(`\nservers: ${descriptions.join('; ')}`);
+  console.log(`load average at start: ${loadBefore}; at end: ${loadAfter}`);
   printTable(measured);
   if (opts.markdown) printMarkdown(measured);
   if (opts.json) {
     writeFileSync(
       opts.json,
-      JSON.stringify({ date: new Date().toISOString(), quick: opts.quick, sizes, servers: descriptions, metrics }, null, 2) + '\n',
+      JSON.stringify(
+        { date: new Date().toISOString(), machine, loadBefore, loadAfter, quick: opts.quick, repeat: opts.repeat, sizes, servers: descriptions, metrics },
+        null,
+        2,
+      ) + '\n',
     );
     console.log(`\nresults written to ${opts.json}`);
   }
