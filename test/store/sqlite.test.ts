@@ -118,6 +118,57 @@ describe('SqliteStore specifics', () => {
     });
   });
 
+  it('listMessages from its cache equals a fresh read, also after writes by another store instance', async () => {
+    await withDir(async (dir) => {
+      const a = await open(dir, { listCacheMinMessages: 1 });
+      const b = await openSqliteStore(dir, { listCacheMinMessages: Number.MAX_SAFE_INTEGER });
+      const other = await a.store.createMailbox(a.user.id, 'Other');
+      let seed = 12345;
+      const rnd = (n: number) => {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        return seed % n;
+      };
+      const blobs = [];
+      for (let i = 0; i < 8; i++) blobs.push(await a.store.prepare(Buffer.from(`Subject: ${i}\r\n\r\nbody\r\n`)));
+      const flagPool = ['\\Seen', '\\Deleted', '\\Flagged', 'Work', '$Junk'];
+      for (let step = 0; step < 150; step++) {
+        const writer = rnd(2) === 0 ? a.store : b;
+        const box = rnd(4) === 0 ? other.id : a.inbox.id;
+        const live = (await b.listMessages(box)).map((m) => m.uid);
+        const pick = () => live.filter(() => rnd(3) === 0);
+        switch (rnd(6)) {
+          case 0:
+          case 1: {
+            const n = 1 + rnd(3);
+            const items = [];
+            for (let i = 0; i < n; i++) items.push({ message: blobs[rnd(blobs.length)]!, flags: [flagPool[rnd(5)]!] });
+            await writer.append(box, items);
+            break;
+          }
+          case 2:
+            await writer.storeFlags(box, pick(), (['add', 'remove', 'set'] as const)[rnd(3)]!, [flagPool[rnd(5)]!]);
+            break;
+          case 3:
+            await writer.expunge(box);
+            break;
+          case 4:
+            await writer.moveMessages(box, pick(), box === other.id ? a.inbox.id : other.id);
+            break;
+          case 5:
+            if (rnd(4) === 0) await a.store.pruneTombstones(box, (await b.getMailboxById(box))!.highestModSeq - rnd(3));
+            else await writer.copyMessages(box, pick(), box === other.id ? a.inbox.id : other.id);
+            break;
+        }
+        for (const id of [a.inbox.id, other.id]) {
+          assert.deepEqual(await a.store.listMessages(id), await b.listMessages(id), `step ${step}`);
+        }
+      }
+      assert.ok((await b.listMessages(a.inbox.id)).length > 0);
+      await b.close();
+      await a.store.close();
+    });
+  });
+
   it('reports truncated after tombstones are pruned', async () => {
     await withDir(async (dir) => {
       const { store, inbox } = await open(dir);

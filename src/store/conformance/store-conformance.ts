@@ -167,11 +167,14 @@ export function storeConformanceSuite(name: string, makeStore: () => Promise<Con
       it('gives a re-created name a new UIDVALIDITY and never confuses the incarnations', async () => {
         await withStore(async ({ store, user }) => {
           const seen = new Set<number>();
+          const ids = new Set<number>();
           let last: MailboxRecord | null = null;
           for (let i = 0; i < 5; i++) {
             const mb = await store.createMailbox(user.id, 'Again');
             assert.ok(!seen.has(mb.uidValidity), 'UIDVALIDITY reused');
+            assert.ok(!ids.has(mb.id), 'mailbox id reused: a stale id would reach the new mailbox');
             seen.add(mb.uidValidity);
+            ids.add(mb.id);
             if (last) assert.notEqual(mb.objectId, last.objectId);
             await appendN(store, mb.id, 1);
             await store.deleteMailbox(user.id, 'Again');

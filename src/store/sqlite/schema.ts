@@ -14,15 +14,17 @@ CREATE TABLE meta (
   value ANY NOT NULL
 ) STRICT;
 
+-- AUTOINCREMENT: ids of deleted users and mailboxes are never handed out again, so a session or a
+-- watcher holding an old id can never reach a newer mailbox.
 CREATE TABLE users (
-  id            INTEGER PRIMARY KEY,
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
   name          TEXT NOT NULL UNIQUE,
   password_hash TEXT NOT NULL,
   created_at    INTEGER NOT NULL
 ) STRICT;
 
 CREATE TABLE mailboxes (
-  id             INTEGER PRIMARY KEY,
+  id             INTEGER PRIMARY KEY AUTOINCREMENT,
   user_id        INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
   name           TEXT NOT NULL,
   uid_validity   INTEGER NOT NULL UNIQUE,

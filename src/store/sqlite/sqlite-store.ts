@@ -45,6 +45,10 @@ export interface SqliteStoreOptions {
   gcGraceMs?: number;
   /** Replaces the in-process change bus. */
   bus?: ChangeBus;
+  /** listMessages keeps mailboxes with at least this many messages in memory (see ListCache). Default 2000. */
+  listCacheMinMessages?: number;
+  /** Most messages held by that cache over all mailboxes. Default 300,000. */
+  listCacheMaxMessages?: number;
 }
 
 /** File name of the metadata database inside the data directory. */
@@ -81,6 +85,20 @@ interface MailboxRow {
   tombstones_pruned_to: number;
 }
 
+/**
+ * listMessages' in-memory copy of a large mailbox (SELECT of 100,000 messages should not rebuild 100,000
+ * rows from SQL each time). It is valid while the mailbox's UIDVALIDITY and HIGHESTMODSEQ are unchanged:
+ * every write that changes a message row takes a new mod-sequence (append, flags, expunge, copy, move,
+ * INBOX rename), also in other processes, so comparing the mailbox row is enough. When the mod-sequence
+ * moved on, the change log (rows with a higher modseq + tombstones) brings it up to date, unless the
+ * tombstones it needs were pruned. Code that ever changes a row without a new mod-sequence must drop it.
+ */
+interface ListCache {
+  uidValidity: number;
+  modSeq: number;
+  rows: MessageMeta[];
+}
+
 interface UserRow {
   id: number;
   name: string;
@@ -107,6 +125,10 @@ export class SqliteStore implements Store {
   private readonly gcGraceMs: number;
   private readonly keywordCache = new Map<number, Map<string, string>>();
   private readonly storeTag: string;
+  private readonly listCache = new Map<number, ListCache>();
+  private listCacheTotal = 0;
+  private readonly listCacheMin: number;
+  private readonly listCacheMax: number;
   private closed = false;
   private readonly s: ReturnType<typeof prepareStatements>;
 
@@ -134,6 +156,8 @@ export class SqliteStore implements Store {
     this.storeTag = String((this.s.metaGet.get('store_tag') as Row).value);
     this.bus = options.bus ?? new LocalChangeBus();
     this.gcGraceMs = options.gcGraceMs ?? DEFAULT_GC_GRACE_MS;
+    this.listCacheMin = options.listCacheMinMessages ?? 2000;
+    this.listCacheMax = options.listCacheMaxMessages ?? 300_000;
     // Placing a blob and GC's removal of an unreferenced one exclude each other, across processes.
     blobs.setCriticalSection((fn) => this.tx(fn));
   }
@@ -141,6 +165,8 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.listCache.clear();
+    this.listCacheTotal = 0;
     this.bus.close();
     this.db.close();
   }
@@ -184,6 +210,7 @@ export class SqliteStore implements Store {
       return { userId: user.id, events: out };
     });
     this.keywordCache.delete(userId);
+    for (const e of events) this.dropListCache(e.mailboxId);
     this.publish(events);
   }
 
@@ -226,6 +253,7 @@ export class SqliteStore implements Store {
       this.dropMailbox(mb);
       return { mailboxId: mb.id, userId, modSeq: mb.highest_modseq + 1 };
     });
+    this.dropListCache(event.mailboxId);
     this.publish([event]);
   }
 
@@ -371,8 +399,12 @@ export class SqliteStore implements Store {
 
   async listMessages(mailboxId: number): Promise<MessageMeta[]> {
     return this.read(() => {
-      this.requireMailbox(mailboxId);
-      return (this.s.messageList.all(mailboxId) as RawRow[]).map(toMeta);
+      const mb = this.s.mailboxById.get(mailboxId) as MailboxRow | undefined;
+      if (!mb) {
+        this.dropListCache(mailboxId);
+        throw new StoreError('NONEXISTENT', `No mailbox ${mailboxId}`);
+      }
+      return this.cachedRows(mb).map(cloneMeta);
     });
   }
 
@@ -601,6 +633,50 @@ export class SqliteStore implements Store {
     } finally {
       if (this.db.inTransaction) this.s.commit.run();
     }
+  }
+
+  /** The mailbox's rows in uid order, from the ListCache when possible (inside a read transaction). */
+  private cachedRows(mb: MailboxRow): MessageMeta[] {
+    const c = this.listCache.get(mb.id);
+    if (c && c.uidValidity === mb.uid_validity) {
+      if (c.modSeq === mb.highest_modseq) {
+        this.listCache.delete(mb.id); // LRU: move to the end
+        this.listCache.set(mb.id, c);
+        return c.rows;
+      }
+      if (c.modSeq < mb.highest_modseq && c.modSeq >= mb.tombstones_pruned_to) {
+        const changed = (this.s.changedSince.all(mb.id, c.modSeq) as RawRow[]).map(toMeta);
+        const expunged = new Set(
+          (this.s.tombstonesSince.all(mb.id, c.modSeq) as Array<{ uid: number }>).map((r) => r.uid),
+        );
+        const rows = mergeRows(c.rows, changed, expunged);
+        this.dropListCache(mb.id);
+        this.keepListCache(mb, rows);
+        return rows;
+      }
+    }
+    this.dropListCache(mb.id);
+    const rows = (this.s.messageList.all(mb.id) as RawRow[]).map(toMeta);
+    if (rows.length >= this.listCacheMin) this.keepListCache(mb, rows);
+    return rows;
+  }
+
+  private keepListCache(mb: MailboxRow, rows: MessageMeta[]): void {
+    if (rows.length > this.listCacheMax) return;
+    this.listCache.set(mb.id, { uidValidity: mb.uid_validity, modSeq: mb.highest_modseq, rows });
+    this.listCacheTotal += rows.length;
+    for (const [id, c] of this.listCache) {
+      if (this.listCacheTotal <= this.listCacheMax) break;
+      this.listCache.delete(id);
+      this.listCacheTotal -= c.rows.length;
+    }
+  }
+
+  private dropListCache(mailboxId: number): void {
+    const c = this.listCache.get(mailboxId);
+    if (!c) return;
+    this.listCache.delete(mailboxId);
+    this.listCacheTotal -= c.rows.length;
   }
 
   private publish(events: ChangeEvent[]): void {
@@ -892,6 +968,36 @@ function toMeta(r: RawRow): MessageMeta {
     emailId: r[7] as string,
     threadId: r[8] as string | null,
   };
+}
+
+function cloneMeta(m: MessageMeta): MessageMeta {
+  return {
+    uid: m.uid,
+    modSeq: m.modSeq,
+    flags: m.flags.slice(),
+    internalDate: m.internalDate,
+    size: m.size,
+    blobId: m.blobId,
+    saveDate: m.saveDate,
+    emailId: m.emailId,
+    threadId: m.threadId,
+  };
+}
+
+/** Applies changed rows (uid order) and expunged uids to rows in uid order. UIDs are never reused. */
+function mergeRows(old: MessageMeta[], changed: MessageMeta[], expunged: Set<number>): MessageMeta[] {
+  const out: MessageMeta[] = [];
+  let j = 0;
+  for (const m of old) {
+    while (j < changed.length && changed[j]!.uid < m.uid) out.push(changed[j++]!);
+    if (j < changed.length && changed[j]!.uid === m.uid) {
+      out.push(changed[j++]!);
+      continue;
+    }
+    if (!expunged.has(m.uid)) out.push(m);
+  }
+  while (j < changed.length) out.push(changed[j++]!);
+  return out;
 }
 
 /** Adds `mime` as a lazily parsed property: FETCH FLAGS over many messages never parses an index. */
