@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
+import { generateKeyPairSync } from 'node:crypto';
 import { ConfigError } from './config.js';
 
 export interface TlsMaterial {
@@ -117,6 +118,15 @@ function check(cert: string, key: string): { fingerprint256: string; validTo: Da
   }
 }
 
+function nativeRsaKeyPair(): { privateKey: string; publicKey: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  return { privateKey, publicKey };
+}
+
 async function generateSelfSigned(host: string | undefined, now: Date): Promise<{ cert: string; key: string }> {
   const dnsNames = new Set(['localhost']);
   const ips = new Set(['127.0.0.1', '::1']);
@@ -136,6 +146,8 @@ async function generateSelfSigned(host: string | undefined, now: Date): Promise<
     {
       keyType: 'rsa',
       keySize: 2048,
+      // Node's native key generation takes ~50 ms; the package's pure-JS one took seconds on first start.
+      keyPair: nativeRsaKeyPair(),
       algorithm: 'sha256',
       notBeforeDate: new Date(now.getTime() - 60_000),
       notAfterDate: notAfter,
