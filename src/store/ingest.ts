@@ -14,7 +14,12 @@ export function beginIngest(blobs: BlobStore): IngestWriter {
   return {
     write(chunk: Buffer): Promise<void> {
       if (done) return Promise.reject(new Error('IngestWriter: write after finish/abort'));
-      indexer.push(chunk);
+      try {
+        indexer.push(chunk);
+      } catch (err) {
+        done = true;
+        return writer.abort().then(() => Promise.reject(err));
+      }
       return writer.write(chunk);
     },
     async finish(): Promise<PreparedMessage> {

@@ -316,7 +316,7 @@ export class BlobWriter {
     this.state = 'aborted';
     this.buffered = [];
     this.bufferedBytes = 0;
-    await this.chain.catch(() => {});
+    await this.chain;
     await this.removeTemp();
     this.store.releaseTemp(this.tempPath);
   }
@@ -324,6 +324,8 @@ export class BlobWriter {
   private enqueue(fn: () => Promise<void>): Promise<void> {
     const next = this.chain.then(fn);
     this.chain = next.catch(() => {});
+    // A failed write ends the writer: the temp file is dropped even if the caller never aborts.
+    next.catch(() => this.abort());
     return next;
   }
 

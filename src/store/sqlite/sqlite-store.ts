@@ -146,6 +146,7 @@ export class SqliteStore implements Store {
     db.pragma('busy_timeout = 10000');
     db.pragma('cache_size = -32000');
     db.pragma('temp_store = MEMORY');
+    db.pragma('journal_size_limit = 67108864');
     migrate(db);
     this.s = prepareStatements(db);
     db.transaction(() => {
