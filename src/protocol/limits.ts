@@ -49,4 +49,17 @@ export const LIMITS = {
   maxMimeParts: 10_000,
   /** Longest header block the indexer keeps per part for ENVELOPE/BODYSTRUCTURE. */
   maxHeaderBytes: 1024 * 1024,
+
+  // --- POP3 (src/pop3/) and LMTP (src/lmtp/) ---
+  /** Longest POP3 line, CRLF excluded. RFC 2449 §4 caps commands at 255 octets; SASL responses
+   *  (RFC 5034 §4) may be longer, so we allow more. */
+  pop3MaxLineLength: 8192,
+  /** POP3 autologout in the TRANSACTION state (RFC 1939 §3: at least 10 minutes). */
+  pop3IdleTimeoutMs: 10 * 60 * 1000,
+  /** Longest LMTP command line, CRLF excluded (RFC 5321 §4.5.3.1.4: at least 512 octets). */
+  lmtpMaxLineLength: 4096,
+  /** Recipients in one LMTP transaction (RFC 5321 §4.5.3.1.8: at least 100); more get 452 4.5.3. */
+  lmtpMaxRecipients: 100,
+  /** LMTP server timeout while waiting for a command or data (RFC 5321 §4.5.3.2.7: 5 minutes). */
+  lmtpIdleTimeoutMs: 5 * 60 * 1000,
 } as const;
