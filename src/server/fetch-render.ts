@@ -159,28 +159,33 @@ export async function renderFetch(
   return out;
 }
 
+/** An empty section is sent as the literal {0}, as Dovecot does (both are a valid nstring, RFC 9051 §4.3). */
+function emptyLiteral(): LiteralData {
+  return new LiteralData(Buffer.alloc(0));
+}
+
 /** A body section's bytes, after HEADER.FIELDS subsetting and <partial> (RFC 9051 §6.4.5). */
 async function sectionValue(store: Store, rec: MessageRecord, section: SectionSpec, partial: Partial | null, threshold: number): Promise<ResponseValue> {
-  // A section that does not exist reads as an empty string, as Dovecot answers (src/mime/sections.ts).
+  // A section that does not exist reads as an empty string {0}, as Dovecot answers (src/mime/sections.ts).
   const loc = locateSection(rec.mime, section);
-  if (!loc) return '';
+  if (!loc) return emptyLiteral();
   if (loc.headerFilter) {
     const header = await store.readBlob(rec.blobId, loc.start, loc.end);
     let data = filterHeaderFields(header, loc.headerFilter.fields, loc.headerFilter.not);
     // "A substring fetch of a HEADER.FIELDS or HEADER.FIELDS.NOT part specifier is calculated after
     // subsetting the header."
     if (partial) data = partial.origin >= data.length ? Buffer.alloc(0) : data.subarray(partial.origin, partial.origin + partial.count);
-    return data.length === 0 ? '' : new LiteralData(data);
+    return data.length === 0 ? emptyLiteral() : new LiteralData(data);
   }
   let start = loc.start;
   let end = loc.end;
   if (partial) {
     start = loc.start + partial.origin;
-    if (start >= loc.end) return '';
+    if (start >= loc.end) return emptyLiteral();
     end = Math.min(loc.end, start + partial.count);
   }
   const size = end - start;
-  if (size <= 0) return '';
+  if (size <= 0) return emptyLiteral();
   if (size > threshold) {
     const blobId = rec.blobId;
     return new StreamData(size, () => store.streamBlob(blobId, start, end));
@@ -242,16 +247,16 @@ async function scanDecoded(store: Store, blobId: string, src: BinarySource, from
 /** BINARY[section]<partial> (RFC 3516 §4.2): decoded content; literal8 only when it holds a NUL. */
 async function binaryValue(store: Store, rec: MessageRecord, path: number[], partial: Partial | null, threshold: number): Promise<ResponseValue> {
   const src = binarySource(rec, path);
-  if (!src || src.end <= src.start) return '';
+  if (!src || src.end <= src.start) return emptyLiteral();
   const from = partial ? partial.origin : 0;
   const limit = partial ? partial.count : Number.MAX_SAFE_INTEGER;
   if (src.end - src.start <= threshold) {
     const decoded = decodeAll(await store.readBlob(rec.blobId, src.start, src.end), src.encoding);
     const slice = from >= decoded.length ? Buffer.alloc(0) : decoded.subarray(from, from + limit);
-    return slice.length === 0 ? '' : new LiteralData(slice, slice.includes(0));
+    return slice.length === 0 ? emptyLiteral() : new LiteralData(slice, slice.includes(0));
   }
   const scan = await scanDecoded(store, rec.blobId, src, from, from + limit);
-  if (from >= scan.size) return '';
+  if (from >= scan.size) return emptyLiteral();
   const to = Math.min(scan.size, from + limit);
   const blobId = rec.blobId;
   return new StreamData(to - from, () => decodedRange(store, blobId, src, from, to), scan.nul);

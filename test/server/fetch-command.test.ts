@@ -115,7 +115,9 @@ test('a read-only (EXAMINE) view never sets \\Seen', async () => {
 test('partial beyond the end is an empty string; past the end is truncated', async () => {
   const { store, session } = setup();
   const r = await run(fetchCommands, store, session, 'A13 FETCH 1 (BODY.PEEK[TEXT]<1000.5> BODY.PEEK[TEXT]<20.100>)');
-  assert.equal(r.text.split('\r\n')[0], '* 1 FETCH (BODY[TEXT]<1000> "" BODY[TEXT]<20> {6}');
+  // The empty string is sent as the literal {0}, as Dovecot 2.3 does.
+  assert.equal(r.text.split('\r\n')[0], '* 1 FETCH (BODY[TEXT]<1000> {0}');
+  assert.ok(r.text.includes('BODY[TEXT]<20> {6}'));
   assert.ok(r.text.includes('you?\r\n)'));
 });
 
