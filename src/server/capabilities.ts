@@ -4,7 +4,7 @@ import type { ServerSettings } from './server-context.js';
 import type { Session } from './session.js';
 
 /** Extensions a client may ENABLE (RFC 5161), upper-case. */
-export const ENABLEABLE = new Set(['IMAP4REV2']);
+export const ENABLEABLE = new Set(['IMAP4REV2', 'CONDSTORE', 'QRESYNC']);
 
 /** Extensions implemented for authenticated sessions, in addition to the base protocols. */
 export const EXTENSIONS = [
@@ -25,6 +25,8 @@ export const EXTENSIONS = [
   'ESEARCH',
   'SEARCHRES',
   'STATUS=SIZE',
+  'CONDSTORE',
+  'QRESYNC',
 ];
 
 export function authAllowed(session: Session, settings: ServerSettings): boolean {

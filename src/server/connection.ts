@@ -10,6 +10,7 @@ import { LIMITS } from '../protocol/limits.js';
 import { Atom, StreamData } from '../protocol/types.js';
 import type { LiteralInfo, LiteralSink, ParsedCommand, ResponseCode, ResponseValue, Status } from '../protocol/types.js';
 import type { IngestWriter, PreparedMessage } from '../store/types.js';
+import { StoreError } from '../store/types.js';
 import { ArgReader } from './args.js';
 import { errorToResult, type TaggedResult } from './errors.js';
 import type { ServerContext } from './server-context.js';
@@ -399,7 +400,17 @@ export class Connection {
     const view = st.view;
     const store = this.opts.server.store;
     this.mailboxDirty = false;
-    const changes = await store.changesSince(view.mailboxId, view.highestModSeq);
+    let changes;
+    try {
+      changes = await store.changesSince(view.mailboxId, view.highestModSeq);
+    } catch (err) {
+      if (err instanceof StoreError && err.code === 'NONEXISTENT') {
+        // Another session deleted the selected mailbox: like Dovecot, end the session.
+        await this.fatal('Selected mailbox was deleted, have to disconnect.');
+        return;
+      }
+      throw err;
+    }
     if (this.session.state !== st) return;
     view.absorb(changes);
     if (!view.hasPending(allowExpunge)) return;

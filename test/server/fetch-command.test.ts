@@ -146,9 +146,14 @@ test('BINARY of an unknown transfer encoding fails with NO [UNKNOWN-CTE]', async
   assert.equal(r.result.code?.name, 'UNKNOWN-CTE');
 });
 
-test('MODSEQ needs CONDSTORE; with it, FETCH MODSEQ and CHANGEDSINCE work', async () => {
+test('FETCH MODSEQ enables CONDSTORE implicitly; with it, FETCH MODSEQ and CHANGEDSINCE work', async () => {
   const plain = setup();
-  assert.equal((await run(fetchCommands, plain.store, plain.session, 'A17 FETCH 1 MODSEQ')).result.status, 'BAD');
+  const implicit = await run(fetchCommands, plain.store, plain.session, 'A17 FETCH 1 MODSEQ');
+  assert.equal(implicit.result.status, 'OK');
+  assert.ok(plain.session.enabled.has('CONDSTORE'));
+  // RFC 7162 §3.1: the first enabling command with a mailbox selected reports HIGHESTMODSEQ.
+  assert.match(implicit.lines[0]!, /^\* OK \[HIGHESTMODSEQ \d+\]/);
+  assert.match(implicit.lines[1]!, /^\* 1 FETCH \(MODSEQ \(\d+\)\)$/);
   const cs = setup({ enabled: ['CONDSTORE'] });
   const r = await run(fetchCommands, cs.store, cs.session, 'A18 FETCH 1:* (FLAGS) (CHANGEDSINCE 3)');
   assert.deepEqual(r.lines, ['* 3 FETCH (FLAGS (\\Flagged $Work) MODSEQ (4))', 'A18 OK FETCH completed']);
@@ -227,7 +232,7 @@ test('large sections are streamed by range with the exact declared size', async 
 
 test('malformed data items and modifiers are BAD; EMAILID and THREADID render from the record', async () => {
   const { store, session } = setup();
-  for (const items of ['BODY[]<5.0>', 'BINARY[HEADER]', 'ENVELOPES', 'BODY[MIME]', '(FLAGS) (CHANGEDSINCE 1)', 'PREVIEW']) {
+  for (const items of ['BODY[]<5.0>', 'BINARY[HEADER]', 'ENVELOPES', 'BODY[MIME]', '(FLAGS) (CHANGEDSINCE x)', 'PREVIEW']) {
     const r = await run(fetchCommands, store, session, `P FETCH 1 ${items}`);
     assert.equal(r.result.status, 'BAD', items);
   }

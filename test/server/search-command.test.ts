@@ -156,10 +156,19 @@ test('unsupported CHARSET is NO [BADCHARSET] and empties a SAVE result; bad synt
   assert.equal(r.lines[0], 'C1 NO [BADCHARSET (US-ASCII UTF-8)] Unsupported charset KOI8-R');
   assert.deepEqual(s.session.searchResult, []);
   assert.equal(await search(s, 'CHARSET utf-8 SUBJECT lunch'), '* SEARCH 1');
-  for (const bad of ['FOO', 'SINCE 32-Jan-2024', 'OR SEEN', 'RETURN (BOGUS) ALL', 'LARGER x', 'MODSEQ 5']) {
+  for (const bad of ['FOO', 'SINCE 32-Jan-2024', 'OR SEEN', 'RETURN (BOGUS) ALL', 'LARGER x', 'MODSEQ x']) {
     const b = await run(searchCommands, s.store, s.session, `B SEARCH ${bad}`);
     assert.equal(b.result.status, 'BAD', bad);
   }
+});
+
+test('SEARCH MODSEQ is a CONDSTORE enabling command (RFC 7162 §3.1)', async () => {
+  const s = setup();
+  const r = await run(searchCommands, s.store, s.session, 'M1 SEARCH MODSEQ 3');
+  assert.equal(r.result.status, 'OK');
+  assert.ok(s.session.enabled.has('CONDSTORE'));
+  assert.match(r.lines[0]!, /^\* OK \[HIGHESTMODSEQ \d+\]/);
+  assert.equal(r.lines[1], '* SEARCH 2 3 (MODSEQ 4)');
 });
 
 test('NEW, OLD, RECENT (rev1) and MODSEQ with CONDSTORE', async () => {

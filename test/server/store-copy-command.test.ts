@@ -55,7 +55,9 @@ test('STORE in a read-only (EXAMINE) mailbox is NO', async () => {
 
 test('UNCHANGEDSINCE (CONDSTORE) stores what is unchanged and reports the rest as MODIFIED', async () => {
   const plain = setup();
-  assert.equal((await run(storeCommands, plain.store, plain.session, 'B1 STORE 1 (UNCHANGEDSINCE 5) +FLAGS (x)')).result.status, 'BAD');
+  const implicit = await run(storeCommands, plain.store, plain.session, 'B1 STORE 1 (UNCHANGEDSINCE 5) +FLAGS (x)');
+  assert.equal(implicit.result.status, 'OK');
+  assert.ok(plain.session.enabled.has('CONDSTORE'), 'UNCHANGEDSINCE is a CONDSTORE enabling command');
   const { store, session } = setup({ enabled: ['CONDSTORE'] });
   // modseqs are 2..5 for uids 1..4
   const r = await run(storeCommands, store, session, 'B2 STORE 1:4 (UNCHANGEDSINCE 3) +FLAGS.SILENT (\\Flagged)');

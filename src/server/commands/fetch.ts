@@ -10,6 +10,7 @@ import { Atom } from '../../protocol/types.js';
 import type { NumSet, ResponseValue } from '../../protocol/types.js';
 import type { MessageRecord } from '../../store/types.js';
 import type { ArgReader } from '../args.js';
+import { enableCondstore } from '../condstore.js';
 import { bad, type TaggedResult } from '../errors.js';
 import { parseFetchItems, renderFetch, type FetchRequest, type RenderOptions } from '../fetch-render.js';
 import { chunks, compactSet, resolveTargets } from '../message-targets.js';
@@ -23,6 +24,8 @@ export interface FetchArgs {
   changedSince: number | null;
   /** RFC 7162 §3.2.6: also report UIDs of the set expunged since changedSince. */
   vanished: boolean;
+  /** MODSEQ or CHANGEDSINCE make this a CONDSTORE enabling command (RFC 7162 §3.1). */
+  enablesCondstore: boolean;
 }
 
 /** Message records loaded per store call: bounds memory on 100,000-message FETCHes. */
@@ -32,8 +35,8 @@ const RENDER_AHEAD = 16;
 
 export function parseFetchArgs(r: ArgReader, session: Session, byUid = false): FetchArgs {
   const set = r.sequenceSet();
-  const condstore = session.enabled.has('CONDSTORE');
-  const req = parseFetchItems(r.next('FETCH data items'), condstore);
+  // CONDSTORE is advertised, so MODSEQ and CHANGEDSINCE are allowed and enable it (RFC 7162 §3.1).
+  const req = parseFetchItems(r.next('FETCH data items'), true);
   let changedSince: number | null = null;
   let vanished = false;
   if (!r.atEnd()) {
@@ -48,13 +51,13 @@ export function parseFetchArgs(r: ArgReader, session: Session, byUid = false): F
       if (err instanceof FetchSyntaxError) throw bad(err.message);
       throw err;
     }
-    if (mods.changedSince !== null && !condstore) throw bad('CHANGEDSINCE needs CONDSTORE enabled');
     if (mods.vanished && (!byUid || !session.enabled.has('QRESYNC'))) throw bad('VANISHED needs UID FETCH and QRESYNC enabled');
     changedSince = mods.changedSince;
     vanished = mods.vanished;
     if (changedSince !== null && !req.items.some((i) => i.kind === 'MODSEQ')) req.items.push({ kind: 'MODSEQ' });
   }
-  return { set, req, changedSince, vanished };
+  const enablesCondstore = changedSince !== null || req.items.some((i) => i.kind === 'MODSEQ');
+  return { set, req, changedSince, vanished, enablesCondstore };
 }
 
 export async function runFetch(ctx: CommandContext, args: FetchArgs, byUid: boolean): Promise<TaggedResult | string> {
@@ -62,6 +65,7 @@ export async function runFetch(ctx: CommandContext, args: FetchArgs, byUid: bool
   if (st.kind !== 'selected') throw bad('No mailbox selected');
   const view = st.view;
   const { req } = args;
+  if (args.enablesCondstore) await enableCondstore(ctx);
   const targets = resolveTargets(view, ctx.session, args.set, byUid);
   if (args.vanished && args.changedSince !== null && !('searchRes' in args.set)) {
     // `* VANISHED (EARLIER) uids` before the FETCH responses (RFC 7162 §3.2.6).

@@ -5,6 +5,7 @@ import { Atom } from '../../protocol/types.js';
 import type { ImapArg, ResponseValue } from '../../protocol/types.js';
 import type { MailboxRecord, Store } from '../../store/types.js';
 import { StoreError } from '../../store/types.js';
+import { enableCondstore } from '../condstore.js';
 import { bad, no } from '../errors.js';
 import { ancestors, compilePattern, joinReference, mailboxToWire, SEPARATOR, validateNewName } from '../mailbox-names.js';
 import { defineCommand, isRev2, sessionUtf8, type CommandContext, type Session } from '../session.js';
@@ -30,7 +31,7 @@ export async function createWithParents(store: Store, userId: number, name: stri
   return store.createMailbox(userId, name);
 }
 
-export const STATUS_ITEMS = ['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'SIZE', 'RECENT'];
+export const STATUS_ITEMS = ['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'SIZE', 'RECENT', 'HIGHESTMODSEQ'];
 
 function parseStatusItems(items: ImapArg[], session: Session): string[] {
   if (items.length === 0) throw bad('STATUS needs at least one item');
@@ -62,7 +63,9 @@ export async function statusValues(store: Store, mailbox: MailboxRecord, items: 
                 ? st.deleted
                 : item === 'SIZE'
                   ? st.size
-                  : st.recent;
+                  : item === 'RECENT'
+                    ? st.recent
+                    : st.highestModSeq;
     out.push(new Atom(item), value);
   }
   return out;
@@ -133,6 +136,7 @@ function parseListArgs(r: import('../args.js').ArgReader, session: Session, lsub
 
 async function runList(ctx: CommandContext, args: ListArgs): Promise<void> {
   const user = userOf(ctx.session);
+  if (args.statusItems?.includes('HIGHESTMODSEQ')) await enableCondstore(ctx);
   const utf8 = sessionUtf8(ctx.session);
   const verb = args.lsub ? 'LSUB' : 'LIST';
   // LIST "" "" asks for the hierarchy delimiter and root (RFC 9051 §6.3.9).
@@ -372,6 +376,8 @@ export const mailboxCommands = [
       const user = userOf(ctx.session);
       const mbox = await ctx.store.getMailbox(user.id, name);
       if (!mbox) throw no('No such mailbox', 'NONEXISTENT');
+      // STATUS (HIGHESTMODSEQ) is a CONDSTORE enabling command (RFC 7162 §3.1).
+      if (items.includes('HIGHESTMODSEQ')) await enableCondstore(ctx);
       const values = await statusValues(ctx.store, mbox, items);
       await ctx.untagged([new Atom('STATUS'), mailboxToWire(mbox.name, sessionUtf8(ctx.session)), values]);
       return 'STATUS completed';

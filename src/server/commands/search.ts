@@ -5,6 +5,7 @@ import { Atom } from '../../protocol/types.js';
 import type { ResponseValue } from '../../protocol/types.js';
 import { parseSearch, SEARCH_CHARSETS, SearchSyntaxError, usesModSeq, type SearchKey, type SearchReturnOption } from '../../protocol/search-keys.js';
 import type { ArgReader } from '../args.js';
+import { enableCondstore } from '../condstore.js';
 import { bad, type TaggedResult } from '../errors.js';
 import { compactSet } from '../message-targets.js';
 import { evaluateSearch } from '../search-eval.js';
@@ -37,7 +38,6 @@ export function parseSearchArgs(r: ArgReader, session: Session): SearchArgs {
     }
     throw bad(err.message);
   }
-  if (usesModSeq(program.key) && !session.enabled.has('CONDSTORE')) throw bad('MODSEQ needs CONDSTORE enabled');
   return { returnOpts: program.returnOptions, badCharset: null, key: program.key };
 }
 
@@ -45,6 +45,7 @@ export async function runSearch(ctx: CommandContext, args: SearchArgs, byUid: bo
   const st = ctx.session.state;
   if (st.kind !== 'selected') throw bad('No mailbox selected');
   const view = st.view;
+  if (usesModSeq(args.key)) await enableCondstore(ctx);
   const save = args.returnOpts?.includes('SAVE') ?? false;
   if (args.badCharset !== null) {
     // RFC 9051 §6.4.4.1: a SEARCH (SAVE) that fails with NO empties the search result variable.

@@ -34,6 +34,8 @@ async function openMailbox(ctx: CommandContext, params: SelectParams, readOnly: 
     await ctx.untaggedStatus('OK', { name: 'CLOSED' }, 'Previous mailbox closed');
   }
   if (params.condstore) ctx.session.enabled.add('CONDSTORE');
+  // RFC 9051 §6.4.4.1: the saved search result does not survive a new selection.
+  ctx.session.searchResult = [];
   const mbox = await ctx.store.getMailbox(user.id, params.name);
   if (!mbox) throw no('No such mailbox', 'NONEXISTENT');
   // Order matters: the mailbox record (highest mod-sequence) is read before the message list, so the

@@ -6,6 +6,7 @@ import type { NumSet, ResponseValue } from '../../protocol/types.js';
 import type { FlagOperation } from '../../store/types.js';
 import { parseFlagList, parseNumber, type ArgReader } from '../args.js';
 import { flagAtoms } from '../connection.js';
+import { enableCondstore } from '../condstore.js';
 import { bad, no, type TaggedResult } from '../errors.js';
 import { chunks, compactSet, resolveTargets } from '../message-targets.js';
 import { defineCommand, type CommandContext, type Session } from '../session.js';
@@ -31,7 +32,7 @@ export function parseStoreArgs(r: ArgReader, session: Session): StoreArgs {
       const name = mods[i];
       const value = mods[i + 1];
       if (!name || name.type !== 'atom') throw bad('Invalid store modifier');
-      if (name.value.toUpperCase() !== 'UNCHANGEDSINCE' || !session.enabled.has('CONDSTORE')) {
+      if (name.value.toUpperCase() !== 'UNCHANGEDSINCE') {
         throw bad(`Unknown store modifier ${name.value.slice(0, 30)}`);
       }
       if (!value || value.type !== 'atom') throw bad('UNCHANGEDSINCE needs a mod-sequence');
@@ -63,6 +64,7 @@ async function runStore(ctx: CommandContext, args: StoreArgs, byUid: boolean): P
   if (st.kind !== 'selected') throw bad('No mailbox selected');
   const view = st.view;
   if (view.readOnly) throw no('Mailbox is read-only (selected with EXAMINE)', 'READ-ONLY');
+  if (args.unchangedSince !== null) await enableCondstore(ctx);
   const targets = resolveTargets(view, ctx.session, args.set, byUid);
   const live: number[] = [];
   let sawGhost = false;
