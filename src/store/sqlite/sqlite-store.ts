@@ -185,15 +185,18 @@ export class SqliteStore implements Store {
   }
 
   async getUser(name: string): Promise<UserRecord | null> {
+    this.assertOpen();
     const row = this.s.userByName.get(name) as UserRow | undefined;
     return row ? toUser(row) : null;
   }
 
   async listUsers(): Promise<UserRecord[]> {
+    this.assertOpen();
     return (this.s.userList.all() as UserRow[]).map(toUser);
   }
 
   async setPassword(name: string, passwordHash: string): Promise<void> {
+    this.assertOpen();
     const info = this.s.userSetPassword.run(passwordHash, name);
     if (info.changes === 0) throw new StoreError('NONEXISTENT', `No user ${name}`);
   }
@@ -218,15 +221,18 @@ export class SqliteStore implements Store {
   // ------------------------------------------------------------------ mailboxes
 
   async listMailboxes(userId: number): Promise<MailboxRecord[]> {
+    this.assertOpen();
     return (this.s.mailboxList.all(userId) as MailboxRow[]).map(toMailbox);
   }
 
   async getMailbox(userId: number, name: string): Promise<MailboxRecord | null> {
+    this.assertOpen();
     const row = this.s.mailboxByName.get(userId, normalizeName(name)) as MailboxRow | undefined;
     return row ? toMailbox(row) : null;
   }
 
   async getMailboxById(mailboxId: number): Promise<MailboxRecord | null> {
+    this.assertOpen();
     const row = this.s.mailboxById.get(mailboxId) as MailboxRow | undefined;
     return row ? toMailbox(row) : null;
   }
@@ -305,6 +311,7 @@ export class SqliteStore implements Store {
   }
 
   async listSubscriptions(userId: number): Promise<string[]> {
+    this.assertOpen();
     return (this.s.subscriptions.all(userId) as Array<{ name: string }>).map((r) => r.name);
   }
 
@@ -620,6 +627,7 @@ export class SqliteStore implements Store {
       return out;
     } catch (err) {
       if (this.db.inTransaction) this.s.rollback.run();
+      this.keywordCache.clear(); // it may hold spellings whose rows were just rolled back
       throw err;
     }
   }
