@@ -107,7 +107,7 @@ export function parsePop3Command(line: Buffer): Pop3ParseResult {
     if ((byte < 0x20 && byte !== 0x09) || byte === 0x7f) return { ok: false, error: 'Invalid characters in command' };
   }
   const text = line.toString('utf8');
-  const space = text.indexOf(' ');
+  const space = text.search(/[ \t]/);
   const keyword = space < 0 ? text : text.slice(0, space);
   if (keyword.length === 0) return { ok: false, error: 'Empty command' };
   if (!KEYWORD.test(keyword)) return { ok: false, error: 'Invalid command keyword' };
