@@ -26,7 +26,6 @@ export class SelectedView {
   /** New messages not yet announced with EXISTS. */
   private pendingNew: MessageMeta[] = [];
   readonly recent = new Set<number>();
-  private announcedRecent = 0;
   highestModSeq: number;
   uidNext: number;
 
@@ -45,7 +44,6 @@ export class SelectedView {
       if (recentFrom !== null && m.uid >= recentFrom) this.recent.add(m.uid);
       if (m.modSeq > this.highestModSeq) this.highestModSeq = m.modSeq;
     }
-    this.announcedRecent = this.recent.size;
   }
 
   get exists(): number {
@@ -179,12 +177,8 @@ export class SelectedView {
       this.pendingNew = [];
       update.exists = this.uids.length;
     }
-    if (update.exists !== null || update.expunged.length > 0) {
-      if (this.recent.size !== this.announcedRecent || update.exists !== null) {
-        update.recent = this.recent.size;
-        this.announcedRecent = this.recent.size;
-      }
-    }
+    // RECENT accompanies EXISTS (RFC 3501 §7.3.2); after expunges alone the client adjusts its own count.
+    if (update.exists !== null) update.recent = this.recent.size;
     if (this.dirtyFlags.size > 0) {
       const dirty = [...this.dirtyFlags].sort((a, b) => a - b);
       this.dirtyFlags.clear();
