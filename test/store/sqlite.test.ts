@@ -108,6 +108,22 @@ describe('SqliteStore specifics', () => {
     });
   });
 
+  it('collects garbage in the background when asked to', async () => {
+    await withDir(async (dir) => {
+      const { store, inbox } = await open(dir, { gcGraceMs: 0, gcIntervalMs: 20 });
+      const p = await store.prepare(Buffer.from('Subject: bg\r\n\r\nbody\r\n'));
+      await store.append(inbox.id, [{ message: p, flags: ['\\Deleted'] }]);
+      await store.expunge(inbox.id);
+      let gone = false;
+      for (let i = 0; i < 500 && !gone; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        gone = !existsSync(join(dir, 'blobs', p.blobId.slice(0, 2), p.blobId.slice(2)));
+      }
+      assert.ok(gone, 'background GC never removed the unreferenced blob');
+      await store.close();
+    });
+  });
+
   it('keeps orphans younger than the grace period', async () => {
     await withDir(async (dir) => {
       const { store } = await open(dir, { gcGraceMs: 60 * 60 * 1000 });

@@ -49,6 +49,11 @@ export interface SqliteStoreOptions {
   listCacheMinMessages?: number;
   /** Most messages held by that cache over all mailboxes. Default 300,000. */
   listCacheMaxMessages?: number;
+  /** Runs collectGarbage() this often in the background (timer does not keep the process alive).
+   *  Default one hour; 0 disables. */
+  gcIntervalMs?: number;
+  /** Receives errors of background work (GC) and of throwing change listeners. */
+  onBackgroundError?: (err: unknown) => void;
 }
 
 /** File name of the metadata database inside the data directory. */
@@ -130,6 +135,7 @@ export class SqliteStore implements Store {
   private readonly listCacheMin: number;
   private readonly listCacheMax: number;
   private closed = false;
+  private gcTimer: NodeJS.Timeout | null = null;
   private readonly s: ReturnType<typeof prepareStatements>;
 
   constructor(
@@ -155,17 +161,26 @@ export class SqliteStore implements Store {
       this.s.metaInit.run('store_tag', randomBytes(6).toString('base64url').replace(/[^A-Za-z0-9]/g, 'x'));
     }).immediate();
     this.storeTag = String((this.s.metaGet.get('store_tag') as Row).value);
-    this.bus = options.bus ?? new LocalChangeBus();
+    const onError = options.onBackgroundError ?? (() => {});
+    this.bus = options.bus ?? new LocalChangeBus(onError);
     this.gcGraceMs = options.gcGraceMs ?? DEFAULT_GC_GRACE_MS;
     this.listCacheMin = options.listCacheMinMessages ?? 2000;
     this.listCacheMax = options.listCacheMaxMessages ?? 300_000;
     // Placing a blob and GC's removal of an unreferenced one exclude each other, across processes.
     blobs.setCriticalSection((fn) => this.tx(fn));
+    const gcEvery = options.gcIntervalMs ?? 60 * 60 * 1000;
+    if (gcEvery > 0) {
+      this.gcTimer = setInterval(() => {
+        this.collectGarbage().catch(onError);
+      }, gcEvery);
+      this.gcTimer.unref();
+    }
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.gcTimer) clearInterval(this.gcTimer);
     this.listCache.clear();
     this.listCacheTotal = 0;
     this.bus.close();
