@@ -158,50 +158,41 @@ async function runList(ctx: CommandContext, args: ListArgs): Promise<void> {
   if (wantSubscribed) for (const s of subscribed) all.add(s);
   const withAncestors = new Set(all);
   for (const n of all) for (const a of ancestors(n)) withAncestors.add(a);
-  const children = new Map<string, string[]>();
-  for (const n of withAncestors) {
-    const parts = n.split(SEPARATOR);
-    if (parts.length > 1) {
-      const parent = parts.slice(0, -1).join(SEPARATOR);
-      const list = children.get(parent) ?? [];
-      list.push(n);
-      children.set(parent, list);
-    }
-  }
   const hasExistingDescendant = (name: string): boolean => {
     const prefix = name + SEPARATOR;
     for (const m of mailboxes) if (m.name.startsWith(prefix)) return true;
     return false;
   };
-  const hasSubscribedDescendant = (name: string): boolean => {
-    const prefix = name + SEPARATOR;
-    for (const s of subscribed) if (s.startsWith(prefix)) return true;
-    return false;
-  };
-
   const matchers = args.patterns.map((p) => compilePattern(joinReference(args.reference, p)));
   const matches = (n: string) => matchers.some((m) => m(n));
+  const hasSubscribedDescendant = (name: string, unmatchedOnly: boolean): boolean => {
+    const prefix = name + SEPARATOR;
+    for (const s of subscribed) if (s.startsWith(prefix) && !(unmatchedOnly && matches(s))) return true;
+    return false;
+  };
   const names = [...withAncestors].sort(compareNames);
   for (const name of names) {
     if (!matches(name)) continue;
     const mbox = byName.get(name);
     const isSub = subscribed.has(name);
     let childInfo = false;
+    let lsubParent = false;
     if (wantSubscribed && !isSub) {
-      // Not subscribed itself: listed only with RECURSIVEMATCH (CHILDINFO) or, for LSUB/%, as \Noselect parent.
       if (args.lsub) {
-        if (!hasSubscribedDescendant(name)) continue;
-        // RFC 3501 §6.3.9: LSUB with "%" lists a parent of subscribed children as \Noselect.
-        if (!args.patterns.some((p) => p.includes('%'))) continue;
-      } else if (recursive && hasSubscribedDescendant(name)) {
+        // RFC 3501 §6.3.9: LSUB with "%" lists a parent of subscribed children, as \Noselect.
+        if (!hasSubscribedDescendant(name, false) || !args.patterns.some((p) => p.includes('%'))) continue;
+        lsubParent = true;
+      } else if (recursive && hasSubscribedDescendant(name, true)) {
+        // RFC 5258 §3.5: a parent is returned with CHILDINFO only for subscribed descendants that the
+        // patterns do not already return themselves.
         childInfo = true;
       } else continue;
     }
-    if (specialOnly && !mbox?.specialUse) {
-      if (!(recursive && [...(children.get(name) ?? [])].length > 0)) continue;
-    }
+    if (specialOnly && !mbox?.specialUse) continue;
     const attrs: Atom[] = [];
-    if (!mbox) {
+    if (lsubParent) {
+      attrs.push(new Atom('\\Noselect'));
+    } else if (!mbox) {
       // RFC 5258 §3: \NonExistent (which implies \Noselect) for extended LIST and IMAP4rev2 sessions;
       // plain IMAP4rev1 LIST and LSUB keep RFC 3501's \Noselect.
       const extended = args.selection.size > 0 || args.returns.size > 0 || args.patterns.length > 1 || isRev2(ctx.session);
