@@ -29,8 +29,15 @@ export interface ResponseParserOptions {
   maxLineLength?: number;
   /** Largest literal buffered in memory. */
   maxLiteralSize?: number;
-  /** Optional: stream big literals (message bodies) into a sink instead of buffering them. */
-  openLiteralSink?: (size: number, literal8: boolean) => LiteralSink | undefined;
+  /** Optional: stream big literals (message bodies) into a sink instead of buffering them. `context`
+   *  tells where the literal sits: `head` is the response's first line (e.g. `* 12 FETCH (UID 5 BODY[] `
+   *  for the first literal), `line` the current line up to the literal's `{n}` (e.g. ` BODY[2] `). */
+  openLiteralSink?: (size: number, literal8: boolean, context: LiteralContext) => LiteralSink | undefined;
+}
+
+export interface LiteralContext {
+  head: Buffer;
+  line: Buffer;
 }
 
 class ResponseSyntaxError extends Error {}
@@ -137,8 +144,11 @@ export class ResponseParser {
     if (m) {
       const size = Number(m[2]);
       const literal8 = m[1] === '~';
-      this.pieces.push({ text: line.subarray(0, line.length - m[0].length) });
-      const sink = this.openLiteralSink?.(size, literal8);
+      const before = line.subarray(0, line.length - m[0].length);
+      this.pieces.push({ text: before });
+      const headPiece = this.pieces[0];
+      const head = headPiece && 'text' in headPiece ? headPiece.text : before;
+      const sink = this.openLiteralSink?.(size, literal8, { head, line: before });
       if (!sink && size > this.maxLiteralSize) {
         this.abortResponse('Literal too big');
         this.literal = { remaining: size, size, literal8, parts: [], discard: true };
