@@ -171,6 +171,14 @@ test('SEARCH MODSEQ is a CONDSTORE enabling command (RFC 7162 §3.1)', async () 
   assert.equal(r.lines[1], '* SEARCH 2 3 (MODSEQ 4)');
 });
 
+test('ESEARCH MODSEQ covers only the MIN/MAX messages when no ALL/COUNT is asked (RFC 4731 §3.2)', async () => {
+  const s = setup({ enabled: ['CONDSTORE'] });
+  // modseqs are 2, 3, 4
+  assert.equal(await search(s, 'RETURN (MIN) MODSEQ 1'), '* ESEARCH (TAG "T") MIN 1 MODSEQ 2');
+  assert.equal(await search(s, 'RETURN (MAX) MODSEQ 1'), '* ESEARCH (TAG "T") MAX 3 MODSEQ 4');
+  assert.equal(await search(s, 'RETURN (MIN COUNT) MODSEQ 1'), '* ESEARCH (TAG "T") MIN 1 COUNT 3 MODSEQ 4');
+});
+
 test('NEW, OLD, RECENT (rev1) and MODSEQ with CONDSTORE', async () => {
   const s = setup({ recentFrom: 2, enabled: ['CONDSTORE'] });
   assert.equal(await search(s, 'RECENT'), '* SEARCH 2 3');

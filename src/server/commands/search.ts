@@ -83,7 +83,14 @@ export async function runSearch(ctx: CommandContext, args: SearchArgs, byUid: bo
       }
       if (want.has('COUNT')) values.push(new Atom('COUNT'), nums.length);
       if (want.has('ALL') && nums.length > 0) values.push(new Atom('ALL'), new Atom(compactSet(nums)));
-      if (withModSeq) values.push(new Atom('MODSEQ'), highest);
+      if (withModSeq) {
+        // RFC 4731 §3.2: with only MIN and/or MAX (no ALL/COUNT), MODSEQ covers just those messages.
+        let modSeq = highest;
+        if (!want.has('ALL') && !want.has('COUNT') && (want.has('MIN') || want.has('MAX'))) {
+          modSeq = Math.max(want.has('MIN') ? hits[0]!.modSeq : 0, want.has('MAX') ? hits[hits.length - 1]!.modSeq : 0);
+        }
+        values.push(new Atom('MODSEQ'), modSeq);
+      }
       await ctx.untagged(values);
     }
     if (save) {
