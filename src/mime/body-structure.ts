@@ -55,7 +55,7 @@ export function partStructure(part: MimePart, extended: boolean, opts: BodyStruc
     part.e - part.b,
   ];
   if (isMessage) {
-    out.push(envelopeOf(part.g!.en), partStructure(part.g!, extended, opts), part.n);
+    out.push(envelopeOf(part.g!.en, part.g!.sf === 1), partStructure(part.g!, extended, opts), part.n);
   } else if (isText) {
     out.push(part.n);
   }

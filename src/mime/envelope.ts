@@ -3,10 +3,19 @@
 // Address lists are parsed per RFC 5322 §3.4 (display names, quoted strings, comments, routes
 // (§4.4 obs-route), groups → (NIL NIL "name" NIL) ... (NIL NIL NIL NIL)). Values are sent as raw bytes:
 // IMAP does not decode RFC 2047 encoded words.
-
-import { Adjacent } from '../protocol/types.js';
+//
+// Malformed input is handled the way Dovecot 2.3 handles it (the reference of the differential test,
+// test/interop/dovecot-mime.test.ts): a recursive-descent parser over RFC 5322 §3.4 whose recovery rules
+// are Dovecot's: the list ends at the first address followed by anything but ","; an address without "@"
+// followed by more words is a display name; a broken angle-addr gets the host SYNTAX_ERROR; missing parts
+// are MISSING_MAILBOX / MISSING_DOMAIN (a NIL host would mean group syntax).
+//
+// String forms follow Dovecot too (all are valid IMAP strings, RFC 9051 §4.3): the subject and display
+// names are "for humans" — when they hold line breaks, tabs, runs of spaces, leading/trailing space,
+// '"', '\' or 8-bit octets, white space runs become one space, the ends are trimmed and the result is sent
+// as a literal; date, in-reply-to and message-id only lose their CR/LF.
+import { Adjacent, LiteralData } from '../protocol/types.js';
 import type { ResponseValue } from '../protocol/types.js';
-import { readQuoted, skipComment } from './header-parse.js';
 import type { MimeIndex, MimeIndexV1, MimePart, RawEnvelope } from './types.js';
 
 /** One address of an address list; a group start has mailbox = group name and host = null;
@@ -18,205 +27,329 @@ export interface EnvelopeAddress {
   host: string | null;
 }
 
-type Tok =
-  | { k: 'atom'; v: string }
-  | { k: 'quoted'; v: string }
-  | { k: 'comment'; v: string }
-  | { k: 'literal'; v: string }
-  | { k: 'special'; v: string };
+const MISSING_MAILBOX = 'MISSING_MAILBOX';
+const MISSING_DOMAIN = 'MISSING_DOMAIN';
+const SYNTAX_ERROR = 'SYNTAX_ERROR';
+const INVALID_ROUTE = 'INVALID_ROUTE';
 
-const SPECIALS = '()<>[]:;@\\,."';
-
-function tokenize(s: string): Tok[] {
-  const out: Tok[] = [];
-  let i = 0;
-  while (i < s.length) {
-    const c = s[i]!;
-    if (c === ' ' || c === '\t' || c === '\r' || c === '\n') {
-      i++;
-    } else if (c === '"') {
-      const [v, j] = readQuoted(s, i);
-      out.push({ k: 'quoted', v });
-      i = j;
-    } else if (c === '(') {
-      const j = skipComment(s, i);
-      const inner = s.slice(i + 1, s[j - 1] === ')' ? j - 1 : j);
-      out.push({ k: 'comment', v: inner.replace(/\\(.)/g, '$1') });
-      i = j;
-    } else if (c === '[') {
-      const j = s.indexOf(']', i);
-      const end = j < 0 ? s.length : j + 1;
-      out.push({ k: 'literal', v: s.slice(i, end) });
-      i = end;
-    } else if (SPECIALS.includes(c)) {
-      out.push({ k: 'special', v: c });
-      i++;
-    } else {
-      const start = i;
-      while (i < s.length && !SPECIALS.includes(s[i]!) && !' \t\r\n'.includes(s[i]!)) i++;
-      out.push({ k: 'atom', v: s.slice(start, i) });
-    }
-  }
-  return out;
+/** RFC 5322 §3.2.3 atext; 8-bit octets count as atext (raw UTF-8 or legacy charsets in the wild). */
+function isAtext(c: number): boolean {
+  if (c >= 0x80) return true;
+  if (c <= 0x20 || c === 0x7f) return false;
+  return !'()<>[]:;@\\,."'.includes(String.fromCharCode(c));
 }
 
-function isSpecial(t: Tok | undefined, v: string): boolean {
-  return t !== undefined && t.k === 'special' && t.v === v;
+/** Parser state over one header value (latin1, one char per octet). */
+class AddressParser {
+  pos = 0;
+  /** Text of the last comment skipped (for "addr (Name)"). */
+  lastComment = '';
+  readonly out: EnvelopeAddress[] = [];
+  cur: EnvelopeAddress = { name: null, adl: null, mailbox: null, host: null };
+
+  constructor(readonly s: string) {}
+
+  get atEnd(): boolean {
+    return this.pos >= this.s.length;
+  }
+
+  peek(): string {
+    return this.s[this.pos] ?? '';
+  }
+
+  /** Skips white space and comments: 1 = more input, 0 = end, -1 = unterminated comment. */
+  skipLwsp(): number {
+    const s = this.s;
+    while (this.pos < s.length) {
+      const c = s[this.pos]!;
+      if (c === ' ' || c === '\t' || c === '\r' || c === '\n') {
+        this.pos++;
+        continue;
+      }
+      if (c !== '(') break;
+      if (!this.skipComment()) return -1;
+    }
+    return this.atEnd ? 0 : 1;
+  }
+
+  private skipComment(): boolean {
+    const s = this.s;
+    let level = 1;
+    let text = '';
+    for (this.pos++; this.pos < s.length; this.pos++) {
+      const c = s[this.pos]!;
+      if (c === '(') level++;
+      else if (c === ')' && --level === 0) {
+        this.pos++;
+        this.lastComment = text;
+        return true;
+      } else if (c === '\\') {
+        if (this.pos + 1 >= s.length) return false;
+        const n = s[this.pos + 1]!;
+        if (n !== '\r' && n !== '\n') {
+          this.pos++;
+          text += n;
+          continue;
+        }
+      }
+      if (c !== '\r' && c !== '\n') text += c;
+    }
+    return false;
+  }
+
+  /** quoted-string at '"': appends the content (escapes removed, CR/LF dropped); -1 when unterminated. */
+  quoted(acc: { v: string }): number {
+    const s = this.s;
+    for (this.pos++; this.pos < s.length; this.pos++) {
+      const c = s[this.pos]!;
+      if (c === '"') {
+        this.pos++;
+        return this.skipLwsp();
+      }
+      if (c === '\\') {
+        this.pos++;
+        if (this.pos >= s.length) return -1;
+        acc.v += s[this.pos]!;
+      } else if (c !== '\r' && c !== '\n') {
+        acc.v += c;
+      }
+    }
+    return -1;
+  }
+
+  /** A run of atext and dots (possibly empty), then CFWS. */
+  atomOrDot(acc: { v: string }): number {
+    const start = this.pos;
+    while (this.pos < this.s.length) {
+      const c = this.s.charCodeAt(this.pos);
+      if (!isAtext(c) && c !== 0x2e) break;
+      this.pos++;
+    }
+    acc.v += this.s.slice(start, this.pos);
+    return this.atEnd ? 0 : this.skipLwsp();
+  }
+
+  /** RFC 5322 phrase / obs-phrase: words separated by one space. */
+  phrase(acc: { v: string }): number {
+    if (this.atEnd) return 0;
+    if (this.peek() === '.') return -1;
+    for (;;) {
+      const r = this.peek() === '"' ? this.quoted(acc) : this.atomOrDot(acc);
+      if (r <= 0) return r;
+      const c = this.s.charCodeAt(this.pos);
+      if (!isAtext(c) && c !== 0x22 && c !== 0x2e) break;
+      acc.v += ' ';
+    }
+    return this.skipLwsp();
+  }
+
+  /** dot-atom (CFWS allowed around the dots, as obs-local-part / obs-domain allow). */
+  dotAtom(acc: { v: string }): number {
+    if (this.atEnd || !isAtext(this.s.charCodeAt(this.pos))) return -1;
+    let start = this.pos++;
+    while (this.pos < this.s.length) {
+      if (isAtext(this.s.charCodeAt(this.pos))) {
+        this.pos++;
+        continue;
+      }
+      acc.v += this.s.slice(start, this.pos);
+      const r = this.skipLwsp();
+      if (r <= 0) return r;
+      if (this.peek() !== '.') return 1;
+      this.pos++;
+      acc.v += '.';
+      const r2 = this.skipLwsp();
+      if (r2 <= 0) return r2;
+      start = this.pos;
+    }
+    acc.v += this.s.slice(start, this.pos);
+    return 0;
+  }
+
+  /** domain after '@': dot-atom or domain-literal. */
+  domain(acc: { v: string }): number {
+    this.pos++;
+    if (this.skipLwsp() <= 0) return -1;
+    if (this.peek() !== '[') return this.dotAtom(acc);
+    const s = this.s;
+    const start = this.pos;
+    for (this.pos++; this.pos < s.length; this.pos++) {
+      const c = s[this.pos]!;
+      if (c === '\\') {
+        this.pos++;
+      } else if (c === ']') {
+        this.pos++;
+        acc.v += s.slice(start, this.pos).replace(/[\r\n]/g, '');
+        return this.skipLwsp();
+      }
+    }
+    return -1;
+  }
+
+  localPart(): number {
+    const acc = { v: '' };
+    const r = this.peek() === '"' ? this.quoted(acc) : this.dotAtom(acc);
+    if (r < 0) return -1;
+    this.cur.mailbox = acc.v;
+    return r;
+  }
+
+  addrSpec(): number {
+    this.lastComment = '';
+    const quoted = this.peek() === '"';
+    let r = this.localPart();
+    let r2 = -2;
+    if (r !== 0 && this.peek() === '@') {
+      const acc = { v: '' };
+      r2 = this.domain(acc);
+      if (r2 >= 0) this.cur.host = acc.v;
+      if (r2 <= 0) r = r2;
+    }
+    if (this.lastComment !== '') {
+      // "addr (Name)": the comment names the address unless a display name already did.
+      this.cur.name ??= this.lastComment;
+    } else if (r2 === -2) {
+      // A word without "@domain": alone it is a mailbox, followed by more words it was a display name.
+      const acc = { v: (this.cur.mailbox ?? '') + ' ' };
+      const before = acc.v.length;
+      this.phrase(acc);
+      if (acc.v.length !== before) {
+        this.cur.mailbox = null;
+        this.cur.name = acc.v;
+      } else if (!quoted) {
+        this.cur.host = '';
+      }
+      r = -1;
+    }
+    return r;
+  }
+
+  /** obs-route: "@" domain *("," "@" domain) before ':' in an angle-addr. */
+  route(): number {
+    let acc = '';
+    for (;;) {
+      if (this.atEnd) return 0;
+      if (this.peek() !== '@') break;
+      if (acc !== '') acc += ',';
+      const d = { v: '@' };
+      const r = this.domain(d);
+      acc += d.v;
+      if (r <= 0) return r;
+      while (this.skipLwsp() > 0 && this.peek() === ',') this.pos++;
+    }
+    this.cur.adl = acc;
+    return 1;
+  }
+
+  angleAddr(): number {
+    this.pos++;
+    if (this.skipLwsp() <= 0) return -1;
+    if (this.peek() === '@') {
+      if (this.route() > 0 && this.peek() === ':') {
+        this.pos++;
+      } else {
+        this.cur.mailbox = INVALID_ROUTE;
+        if (this.atEnd) return -1;
+      }
+      if (this.skipLwsp() <= 0) return -1;
+    }
+    if (this.peek() !== '>') {
+      if (this.addrSpec() < 0) return -1;
+      if (this.peek() !== '>') return -1;
+    }
+    this.pos++;
+    return this.skipLwsp();
+  }
+
+  /** name-addr; -1 when there is no '<' after the phrase (then it may be an addr-spec). */
+  nameAddr(): number {
+    const acc = { v: '' };
+    if (this.phrase(acc) <= 0 || this.peek() !== '<') return -1;
+    this.cur.name = acc.v !== '' ? acc.v : null;
+    if (this.angleAddr() < 0) this.cur.host = SYNTAX_ERROR;
+    return this.atEnd ? 0 : 1;
+  }
+
+  push(addr: EnvelopeAddress): void {
+    this.out.push(addr);
+    this.cur = { name: null, adl: null, mailbox: null, host: null };
+  }
+
+  mailbox(): number {
+    const start = this.pos;
+    let r = this.nameAddr();
+    if (r < 0) {
+      this.pos = start;
+      r = this.addrSpec();
+    }
+    const a = this.cur;
+    this.push({
+      name: a.name,
+      adl: a.adl,
+      mailbox: a.mailbox !== null && a.mailbox !== '' ? a.mailbox : MISSING_MAILBOX,
+      host: a.host !== null && a.host !== '' ? a.host : MISSING_DOMAIN,
+    });
+    return r;
+  }
+
+  /** group; 0 when this is not a group (no phrase followed by ':'). */
+  group(): number {
+    const acc = { v: '' };
+    if (this.phrase(acc) <= 0 || this.peek() !== ':') return 0;
+    this.pos++;
+    let r = this.skipLwsp();
+    if (r <= 0) r = -1;
+    this.push({ name: null, adl: null, mailbox: acc.v, host: null });
+    if (r > 0 && this.peek() !== ';') {
+      for (;;) {
+        if (this.mailbox() <= 0) {
+          r = -1;
+          break;
+        }
+        if (this.peek() !== ',') break;
+        this.pos++;
+        if (this.skipLwsp() <= 0) {
+          r = -1;
+          break;
+        }
+      }
+    }
+    if (r >= 0) {
+      if (this.peek() !== ';') r = -1;
+      else {
+        this.pos++;
+        r = this.skipLwsp();
+      }
+    }
+    this.push({ name: null, adl: null, mailbox: null, host: null });
+    return r === 0 ? 1 : r;
+  }
+
+  address(): void {
+    const start = this.pos;
+    if (this.group() === 0) {
+      this.pos = start;
+      this.cur = { name: null, adl: null, mailbox: null, host: null };
+      this.mailbox();
+    }
+  }
+
+  list(): void {
+    if (this.skipLwsp() <= 0) return;
+    for (;;) {
+      this.address();
+      if (this.atEnd || this.peek() !== ',') break;
+      this.pos++;
+      if (this.skipLwsp() <= 0) break;
+    }
+  }
 }
 
 /** Parses an RFC 5322 address-list (with groups) into IMAP address structures. */
 export function parseAddressList(value: string): EnvelopeAddress[] {
-  const toks = tokenize(value);
-  const out: EnvelopeAddress[] = [];
-  let i = 0;
-  let inGroup = false;
-  while (i < toks.length) {
-    const t = toks[i]!;
-    if (isSpecial(t, ',')) {
-      // An empty element between commas (", ,") is an address with nothing in it (Dovecot fills
-      // it in as MISSING_MAILBOX@MISSING_DOMAIN); a trailing comma is not.
-      const next = toks[i + 1];
-      if (i > 0 && isSpecial(toks[i - 1], ',') && next !== undefined) out.push(missing());
-      i++;
-      continue;
-    }
-    if (isSpecial(t, ';')) {
-      if (inGroup) out.push({ name: null, adl: null, mailbox: null, host: null });
-      inGroup = false;
-      i++;
-      continue;
-    }
-    // Find what ends this address: '<' (name-addr), ':' (group), or ',' / ';' / end (addr-spec).
-    let j = i;
-    let kind: 'angle' | 'group' | 'spec' = 'spec';
-    for (; j < toks.length; j++) {
-      const u = toks[j]!;
-      if (u.k !== 'special') continue;
-      if (u.v === '<') {
-        kind = 'angle';
-        break;
-      }
-      if (u.v === ':' && !inGroup) {
-        kind = 'group';
-        break;
-      }
-      if (u.v === ',' || u.v === ';') break;
-    }
-    if (kind === 'group') {
-      const name = phrase(toks.slice(i, j));
-      out.push({ name: null, adl: null, mailbox: name ?? '', host: null });
-      inGroup = true;
-      i = j + 1;
-      continue;
-    }
-    if (kind === 'angle') {
-      const name = phrase(toks.slice(i, j));
-      let k = j + 1;
-      const close = findIndex(toks, k, (u) => isSpecial(u, '>'));
-      const inner = toks.slice(k, close < 0 ? toks.length : close);
-      k = close < 0 ? toks.length : close + 1;
-      // Trailing comments/junk up to the next ',' or ';'.
-      let trailingComment: string | null = null;
-      while (k < toks.length && !isSpecial(toks[k], ',') && !isSpecial(toks[k], ';')) {
-        const u = toks[k]!;
-        if (u.k === 'comment') trailingComment = u.v;
-        k++;
-      }
-      const addr = addrSpec(inner, true);
-      if (addr.name === null) addr.name = name ?? trailingComment;
-      else if (name !== null) addr.name = name;
-      out.push(addr);
-      i = k;
-      continue;
-    }
-    out.push(addrSpec(toks.slice(i, j), false));
-    i = j;
-  }
-  if (inGroup) out.push({ name: null, adl: null, mailbox: null, host: null });
-  return out;
-}
-
-function findIndex(toks: Tok[], from: number, pred: (t: Tok) => boolean): number {
-  for (let i = from; i < toks.length; i++) if (pred(toks[i]!)) return i;
-  return -1;
-}
-
-/** A display name: words joined by single spaces, quoted strings unquoted, comments dropped. */
-function phrase(toks: Tok[]): string | null {
-  const words: string[] = [];
-  let joinNext = false;
-  for (const t of toks) {
-    if (t.k === 'comment') continue;
-    if (t.k === 'special' && t.v === '.') {
-      if (words.length > 0) words[words.length - 1] += '.';
-      else words.push('.');
-      joinNext = true;
-      continue;
-    }
-    if (t.k === 'special') continue;
-    if (joinNext && words.length > 0) words[words.length - 1] += t.v;
-    else words.push(t.v);
-    joinNext = false;
-  }
-  const joined = words.join(' ');
-  return joined !== '' ? joined : null;
-}
-
-/** `[route ':'] local-part '@' domain`, tokens inside or outside angle brackets. */
-function addrSpec(toks: Tok[], angle: boolean): EnvelopeAddress {
-  let i = 0;
-  let adl: string | null = null;
-  let comment: string | null = null;
-  if (angle) {
-    const colon = findIndex(toks, 0, (u) => isSpecial(u, ':'));
-    if (colon >= 0 && isSpecial(toks.find((u) => u.k !== 'comment'), '@')) {
-      adl = toks
-        .slice(0, colon)
-        .filter((u) => u.k !== 'comment')
-        .map((u) => u.v)
-        .join('');
-      i = colon + 1;
-    }
-  }
-  let local = '';
-  let domain: string | null = null;
-  let inDomain = false;
-  for (; i < toks.length; i++) {
-    const t = toks[i]!;
-    if (t.k === 'comment') {
-      comment = t.v;
-      continue;
-    }
-    if (!inDomain && t.k === 'special' && t.v === '@') {
-      inDomain = true;
-      domain = '';
-      continue;
-    }
-    const text = t.k === 'quoted' ? quoteLocal(t.v) : t.v;
-    if (inDomain) domain += text;
-    else local += text;
-  }
-  // A NIL host would mean group syntax (RFC 9051 §7.5.2), so a missing part gets a placeholder,
-  // as Dovecot does (UW-IMAP uses .MISSING-HOST-NAME.).
-  return {
-    name: comment,
-    adl,
-    mailbox: local !== '' ? local : MISSING_MAILBOX,
-    host: domain !== null && domain !== '' ? domain : MISSING_DOMAIN,
-  };
-}
-
-const MISSING_MAILBOX = 'MISSING_MAILBOX';
-const MISSING_DOMAIN = 'MISSING_DOMAIN';
-
-function missing(): EnvelopeAddress {
-  return { name: null, adl: null, mailbox: MISSING_MAILBOX, host: MISSING_DOMAIN };
-}
-
-/** A quoted local part keeps its quotes when it needs them (Dovecot and UW-IMAP do the same). */
-function quoteLocal(v: string): string {
-  if (/^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]+$/.test(v)) return v;
-  return '"' + v.replace(/(["\\])/g, '\\$1') + '"';
+  const p = new AddressParser(value);
+  p.list();
+  return p.out;
 }
 
 /** Latin1 index string → response value: plain string when ASCII, the original bytes otherwise. */
@@ -227,39 +360,82 @@ export function rawValue(s: string | null | undefined): ResponseValue {
   return Buffer.from(s, 'latin1');
 }
 
+/**
+ * A string for humans (subject, display name), as Dovecot 2.3 writes it: unchanged and quoted when it is
+ * plain; otherwise (line breaks, TAB, runs of spaces, leading or trailing space, '"', '\', 8-bit, NUL, or
+ * `folded`) each white-space run becomes one space, the ends are trimmed, NUL becomes 0x80, and the
+ * result goes as a literal. Both are the same IMAP string to a client (RFC 9051 §4.3).
+ */
+export function humanValue(s: string | null | undefined, folded = false): ResponseValue {
+  if (s === null || s === undefined) return null;
+  let modify = folded;
+  let lastWsp = true;
+  let removed = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a) {
+      if (c !== 0x20) modify = true;
+      if (lastWsp) {
+        modify = true;
+        removed++;
+      }
+      lastWsp = true;
+    } else {
+      if (c === 0x22 || c === 0x5c || c === 0 || c >= 0x80) modify = true;
+      lastWsp = false;
+    }
+  }
+  if (lastWsp && s.length > 0) modify = true;
+  if (!modify) return s;
+  if (removed >= s.length) return '';
+  const out = s
+    .replace(/[ \t\r\n]+/g, ' ')
+    .replace(/^ | $/g, '')
+    .replace(/\0/g, '\x80');
+  if (out === '') return '';
+  return new LiteralData(Buffer.from(out, 'latin1'));
+}
+
+/** date, in-reply-to, message-id: CR and LF removed, nothing else changed. */
+function nolfValue(s: string | null): ResponseValue {
+  return rawValue(s === null ? null : s.replace(/[\r\n]/g, ''));
+}
+
 function addressListValue(raw: string | null): ResponseValue {
   if (raw === null) return null;
   const list = parseAddressList(raw);
   if (list.length === 0) return null;
   // "(" 1*address ")": the addresses are not separated (RFC 9051 §9 env-from etc.).
-  return [new Adjacent(list.map((a) => [rawValue(a.name), rawValue(a.adl), rawValue(a.mailbox), rawValue(a.host)]))];
+  return [new Adjacent(list.map((a) => [humanValue(a.name), rawValue(a.adl), rawValue(a.mailbox), rawValue(a.host)]))];
 }
 
-/** ENVELOPE of a message root (the top part or an encapsulated message). */
-export function envelopeOf(en: RawEnvelope | undefined): ResponseValue {
+/** ENVELOPE of a message root (the top part or an encapsulated message); `subjectFolded`: the Subject
+ *  field spanned several lines (MimePart.sf). */
+export function envelopeOf(en: RawEnvelope | undefined, subjectFolded = false): ResponseValue {
   const e: RawEnvelope = en ?? [null, null, null, null, null, null, null, null, null, null];
   const from = addressListValue(e[2]);
   const sender = e[3] !== null ? addressListValue(e[3]) : null;
   const replyTo = e[4] !== null ? addressListValue(e[4]) : null;
   return [
-    rawValue(e[0]),
-    rawValue(e[1]),
+    nolfValue(e[0]),
+    humanValue(e[1], subjectFolded),
     from,
     sender ?? from,
     replyTo ?? from,
     addressListValue(e[5]),
     addressListValue(e[6]),
     addressListValue(e[7]),
-    rawValue(e[8]),
-    rawValue(e[9]),
+    nolfValue(e[8]),
+    nolfValue(e[9]),
   ];
 }
 
 /** RFC 9051 §7.5.2 ENVELOPE of the message. */
 export function envelopeValue(index: MimeIndex): ResponseValue {
-  return envelopeOf((index as MimeIndexV1).r.en);
+  const r = (index as MimeIndexV1).r;
+  return envelopeOf(r.en, r.sf === 1);
 }
 
 export function partEnvelope(part: MimePart): ResponseValue {
-  return envelopeOf(part.en);
+  return envelopeOf(part.en, part.sf === 1);
 }

@@ -204,6 +204,13 @@ export function unfold(raw: string): string {
   return raw.replace(/\r?\n/g, '').replace(/^[ \t]+|[ \t]+$/g, '');
 }
 
+/** An envelope field value as kept in the index: the white space that begins the first line and every
+ *  CR/LF removed, nothing else (Dovecot 2.3 sends date, in-reply-to and message-id like this; the
+ *  subject and addresses get more processing when they are sent, src/mime/envelope.ts). */
+export function envelopeText(raw: string): string {
+  return raw.replace(/^[ \t]+/, '').replace(/[\r\n]/g, '');
+}
+
 /** Unfolding for ENVELOPE strings: like `unfold`, and a TAB that began a continuation line becomes a
  *  space (Dovecot 2.3 does this; both are white space to RFC 5322). */
 export function unfoldEnvelope(raw: string): string {

@@ -19,7 +19,7 @@ import {
   parseDisposition,
   parseLanguage,
   unfold,
-  unfoldEnvelope,
+  envelopeText,
 } from './header-parse.js';
 import type { MimeIndexV1, MimePart, RawEnvelope } from './types.js';
 
@@ -371,9 +371,11 @@ export class MimeIndexer {
     if (hdr.isMessage) {
       const en = ENVELOPE_FIELDS.map((name) => {
         const v = f.get(name);
-        return v === undefined ? null : unfoldEnvelope(v);
+        return v === undefined ? null : envelopeText(v);
       }) as RawEnvelope;
       part.en = en;
+      const subject = f.get('subject');
+      if (subject !== undefined && /[\r\n]/.test(subject)) part.sf = 1;
       if (part === this.root && en[0] !== null) {
         const d = parseDate(en[0]);
         if (d) {

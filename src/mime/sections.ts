@@ -163,22 +163,31 @@ function splitFields(header: Buffer): FieldLine[] {
 }
 
 /**
- * HEADER.FIELDS / HEADER.FIELDS.NOT (RFC 9051 §6.4.5): the matching field lines (with their
- * continuation lines, as stored) followed by the blank line.
+ * HEADER.FIELDS / HEADER.FIELDS.NOT (RFC 9051 §6.4.5): the matching field lines (with their continuation
+ * lines, as stored) followed by the blank line. As Dovecot 2.3 answers: HEADER.FIELDS always ends with
+ * CRLF CRLF (a last field without a line break gets one); HEADER.FIELDS.NOT is the header's own bytes
+ * minus the excluded fields, so a header that had no blank line (a message without a body) has none.
  */
 export function filterHeaderFields(header: Buffer, fields: readonly string[], not: boolean): Buffer {
   const wanted = new Set(fields.map((f) => f.toLowerCase()));
   const parts: Buffer[] = [];
-  for (const f of splitFields(header)) {
+  const lines = splitFields(header);
+  for (const f of lines) {
     const match = f.name !== null && wanted.has(f.name);
     if (match !== not) {
       let line = header.subarray(f.start, f.end);
-      // A field on the last line without a line break still gets one before the blank line.
-      if (line[line.length - 1] !== 0x0a) line = Buffer.concat([line, Buffer.from('\r\n')]);
+      if (!not && line[line.length - 1] !== 0x0a) line = Buffer.concat([line, Buffer.from('\r\n')]);
       parts.push(line);
     }
   }
-  parts.push(Buffer.from('\r\n'));
+  if (!not) {
+    parts.push(Buffer.from('\r\n'));
+  } else {
+    // The blank line that ended the header, as stored (after the last field line).
+    const last = lines[lines.length - 1];
+    const eoh = last ? last.end : 0;
+    if (eoh < header.length) parts.push(header.subarray(eoh));
+  }
   return Buffer.concat(parts);
 }
 

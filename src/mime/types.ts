@@ -72,6 +72,10 @@ export interface MimePart {
   k?: MimePart[];
   /** The encapsulated message of a message/rfc822 or message/global part (its root part). */
   g?: MimePart;
-  /** Envelope values; present on message roots (the top part and every encapsulated root). */
+  /** Envelope values; present on message roots (the top part and every encapsulated root). Raw field
+   *  values with the first line's leading white space and every CR/LF removed (older indexes: unfolded and
+   *  trimmed). */
   en?: RawEnvelope;
+  /** The Subject field was folded over several lines (ENVELOPE then sends it as a literal, like Dovecot). */
+  sf?: 1;
 }
