@@ -201,3 +201,23 @@ test('property: the LMTP data decoder undoes the POP3 encoder (any content, any 
     { numRuns: 500 },
   );
 });
+
+test('property: random bytes never throw; lines come out the same however the input is chunked', () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 200 }), fc.integer({ min: 1, max: 1000 }), (bytes, seed) => {
+      const buf = Buffer.from(bytes);
+      const whole = feed(buf, [], 16);
+      assert.deepEqual(feed(buf, randomChunks(buf.length, seed), 16), whole);
+      for (const ev of whole) {
+        if (ev === 'TOO-LONG') continue;
+        const r = parsePop3Command(Buffer.from(ev, 'latin1'));
+        if (r.ok) assert.match(r.command.name, /^[A-Z]{1,20}$/);
+        else assert.equal(typeof r.error, 'string');
+      }
+      const b64 = buf.toString('base64');
+      const plain = decodeSaslPlain(b64);
+      if (plain.ok) assert.ok(plain.authcid.length > 0);
+    }),
+    { numRuns: 500 },
+  );
+});
