@@ -27,6 +27,9 @@ export const EXTENSIONS = [
   'STATUS=SIZE',
   'CONDSTORE',
   'QRESYNC',
+  'OBJECTID',
+  'SAVEDATE',
+  'PARTIAL',
 ];
 
 export function authAllowed(session: Session, settings: ServerSettings): boolean {

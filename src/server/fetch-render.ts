@@ -153,8 +153,10 @@ export async function renderFetch(
   if (seenChanged && !hasFlags) {
     // RFC 9051 §6.4.5: when the implicit \Seen changes the flags, they are included in the response,
     // with the new mod-sequence once CONDSTORE is on (RFC 7162 §3.1.4: flag changes carry MODSEQ).
+    // RFC 7162 §3.2.4: once CONDSTORE is on, a FETCH that implicitly set \Seen also carries the UID.
     out.push(new Atom('FLAGS'), flagAtoms(view.flagsOf(uid) ?? [], opts.rev1 && view.recent.has(uid)));
     if (opts.condstore && !hasModSeq) out.push(new Atom('MODSEQ'), [view.modSeqOf(uid) ?? 0]);
+    if (opts.condstore && !hasUid && !opts.byUid) out.push(new Atom('UID'), uid);
   }
   return out;
 }

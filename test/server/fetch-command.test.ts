@@ -159,16 +159,23 @@ test('FETCH MODSEQ enables CONDSTORE implicitly; with it, FETCH MODSEQ and CHANG
   assert.deepEqual(r.lines, ['* 3 FETCH (FLAGS (\\Flagged $Work) MODSEQ (4))', 'A18 OK FETCH completed']);
   // The implicit \Seen of a non-PEEK fetch reports FLAGS and the new MODSEQ.
   const seen = await run(fetchCommands, cs.store, cs.session, 'A18b FETCH 2 BODY[]<0.4>');
-  assert.equal(seen.lines[0], '* 2 FETCH (BODY[]<0> {4}\r\nFrom FLAGS (\\Seen) MODSEQ (5))');
+  // RFC 7162 §3.2.4: with CONDSTORE on, a FETCH that implicitly set \Seen also carries the UID.
+  assert.equal(seen.lines[0], '* 2 FETCH (BODY[]<0> {4}\r\nFrom FLAGS (\\Seen) MODSEQ (5) UID 2)');
 });
 
 test('UID FETCH (CHANGEDSINCE n VANISHED) reports expunged UIDs first (QRESYNC only)', async () => {
-  const { store, session } = setup({ enabled: ['CONDSTORE', 'QRESYNC'] });
+  const { store, session, view } = setup({ enabled: ['CONDSTORE', 'QRESYNC'] });
   store.addMailbox('Other');
   await store.moveMessages(store.box('INBOX').rec.id, [2], store.box('Other').rec.id);
+  // Announce the move first: a VANISHED (EARLIER) never names a message the session still shows
+  // (RFC 7162 §3.2.10.2: such a UID comes in the plain VANISHED after the command).
+  const before = await run(fetchCommands, store, session, 'V0 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1000 VANISHED)');
+  assert.ok(!before.lines.some((l) => l.startsWith('* VANISHED (EARLIER)')), before.lines.join('\n'));
+  view.absorb(await store.asStore().changesSince(view.mailboxId, view.highestModSeq));
+  view.takeUpdates(true, null);
   const r = await run(fetchCommands, store, session, 'V1 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)');
   assert.equal(r.lines[0], '* VANISHED (EARLIER) 2');
-  assert.ok(r.lines.some((l) => l.startsWith('* 3 FETCH (UID 3 FLAGS')));
+  assert.ok(r.lines.some((l) => l.startsWith('* 2 FETCH (UID 3 FLAGS')), r.lines.join('\n'));
   const bad1 = await run(fetchCommands, store, session, 'V2 FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)');
   assert.equal(bad1.result.status, 'BAD');
   const cs = setup({ enabled: ['CONDSTORE'] });

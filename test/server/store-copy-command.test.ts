@@ -62,8 +62,9 @@ test('UNCHANGEDSINCE (CONDSTORE) stores what is unchanged and reports the rest a
   // modseqs are 2..5 for uids 1..4
   const r = await run(storeCommands, store, session, 'B2 STORE 1:4 (UNCHANGEDSINCE 3) +FLAGS.SILENT (\\Flagged)');
   assert.deepEqual(r.lines, [
-    '* 1 FETCH (FLAGS (\\Seen \\Flagged) MODSEQ (6))',
-    '* 2 FETCH (FLAGS (\\Flagged) MODSEQ (6))',
+    // RFC 7162 §3.1.3 Examples 3-6: .SILENT still reports the new MODSEQ (with the UID, §3.2.4), no FLAGS.
+    '* 1 FETCH (UID 1 MODSEQ (6))',
+    '* 2 FETCH (UID 2 MODSEQ (6))',
     'B2 OK [MODIFIED 3:4] Conditional STORE failed',
   ]);
 });

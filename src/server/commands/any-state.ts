@@ -77,6 +77,7 @@ export const anyStateCommands = [
     async run(ctx, caps) {
       const advertised = new Set(capabilityList(ctx.session, ctx.server.settings).map((c) => c.toUpperCase()));
       const newly: string[] = [];
+      const hadCondstore = ctx.session.enabled.has('CONDSTORE');
       for (const cap of caps) {
         if (!ENABLEABLE.has(cap) || !advertised.has(cap)) continue;
         if (ctx.session.enabled.has(cap)) continue;
@@ -87,6 +88,11 @@ export const anyStateCommands = [
       }
       // RFC 5161 §3.1: the ENABLED response lists only what this command newly enabled.
       await ctx.untagged([new Atom('ENABLED'), ...newly.map((c) => new Atom(c))]);
+      // RFC 7162 §3.1: a first CONDSTORE enabling command with a mailbox selected reports its HIGHESTMODSEQ.
+      const st = ctx.session.state;
+      if (!hadCondstore && ctx.session.enabled.has('CONDSTORE') && st.kind === 'selected') {
+        await ctx.untaggedStatus('OK', { name: 'HIGHESTMODSEQ', args: String(st.view.highestModSeq) }, 'Highest');
+      }
     },
   }),
 ];

@@ -13,9 +13,11 @@ import type { ArgReader } from '../args.js';
 import { enableCondstore } from '../condstore.js';
 import { bad, type TaggedResult } from '../errors.js';
 import { parseFetchItems, renderFetch, type FetchRequest, type RenderOptions } from '../fetch-render.js';
-import { chunks, compactSet, resolveTargets } from '../message-targets.js';
+import { chunks, compactSet, lowerBound, resolveTargets } from '../message-targets.js';
 import { FetchSyntaxError, parseFetchModifiers } from '../../protocol/fetch-items.js';
-import { numSetContains } from '../../protocol/sequence-set.js';
+import { formatRanges, mergeRanges, resolveNumSet } from '../../protocol/sequence-set.js';
+import { applyPartial, extractPartial, type PartialRange } from '../partial.js';
+import type { SelectedView } from '../selected-view.js';
 import { defineCommand, isRev2, type CommandContext, type Session } from '../session.js';
 
 export interface FetchArgs {
@@ -26,6 +28,8 @@ export interface FetchArgs {
   vanished: boolean;
   /** MODSEQ or CHANGEDSINCE make this a CONDSTORE enabling command (RFC 7162 §3.1). */
   enablesCondstore: boolean;
+  /** RFC 9394 §3.3: only the messages of the set at these positions. */
+  partial: PartialRange | null;
 }
 
 /** Message records loaded per store call: bounds memory on 100,000-message FETCHes. */
@@ -39,11 +43,14 @@ export function parseFetchArgs(r: ArgReader, session: Session, byUid = false): F
   const req = parseFetchItems(r.next('FETCH data items'), true);
   let changedSince: number | null = null;
   let vanished = false;
+  let partial: PartialRange | null = null;
   if (!r.atEnd()) {
     // fetch-modifiers (RFC 4466 §2.4): CHANGEDSINCE (RFC 7162 §3.1.4.1) once CONDSTORE is enabled,
     // VANISHED (§3.2.6) only in UID FETCH with QRESYNC enabled.
-    const items = r.list('FETCH modifiers');
+    const list = r.list('FETCH modifiers');
     r.end();
+    const { rest: items, partial: p } = extractPartial(list);
+    partial = p;
     let mods;
     try {
       mods = parseFetchModifiers(items);
@@ -57,7 +64,7 @@ export function parseFetchArgs(r: ArgReader, session: Session, byUid = false): F
     if (changedSince !== null && !req.items.some((i) => i.kind === 'MODSEQ')) req.items.push({ kind: 'MODSEQ' });
   }
   const enablesCondstore = changedSince !== null || req.items.some((i) => i.kind === 'MODSEQ');
-  return { set, req, changedSince, vanished, enablesCondstore };
+  return { set, req, changedSince, vanished, enablesCondstore, partial };
 }
 
 export async function runFetch(ctx: CommandContext, args: FetchArgs, byUid: boolean): Promise<TaggedResult | string> {
@@ -66,13 +73,13 @@ export async function runFetch(ctx: CommandContext, args: FetchArgs, byUid: bool
   const view = st.view;
   const { req } = args;
   if (args.enablesCondstore) await enableCondstore(ctx);
-  const targets = resolveTargets(view, ctx.session, args.set, byUid);
+  let targets = resolveTargets(view, ctx.session, args.set, byUid);
+  // RFC 9394 §3.4: PARTIAL picks positions in the set first; CHANGEDSINCE then filters those.
+  if (args.partial) targets = applyPartial(targets, args.partial);
   if (args.vanished && args.changedSince !== null && !('searchRes' in args.set)) {
     // `* VANISHED (EARLIER) uids` before the FETCH responses (RFC 7162 §3.2.6).
-    const changes = await ctx.store.changesSince(view.mailboxId, args.changedSince);
-    const star = view.maxUid || view.uidNext;
-    const gone = changes.expunged.filter((uid) => numSetContains(args.set, uid, star));
-    if (gone.length > 0) await ctx.untagged([new Atom('VANISHED'), [new Atom('EARLIER')], new Atom(compactSet(gone))]);
+    const gone = await vanishedEarlier(ctx, view, args.set, args.changedSince);
+    if (gone !== '') await ctx.untagged([new Atom('VANISHED'), [new Atom('EARLIER')], new Atom(gone)]);
   }
   const opts: RenderOptions = { byUid, rev1: !isRev2(ctx.session), condstore: ctx.session.enabled.has('CONDSTORE') };
   let skipped = 0;
@@ -128,6 +135,42 @@ export async function runFetch(ctx: CommandContext, args: FetchArgs, byUid: bool
     return { status: 'NO', code: { name: 'EXPUNGEISSUED' }, text: 'Some messages were expunged' };
   }
   return `${ctx.name} completed`;
+}
+
+/**
+ * The UIDs of `set` expunged after `since`, as a compact set (RFC 7162 §3.2.6). UIDs the session still
+ * shows (expunged by another session, not yet announced) are left to the VANISHED that follows the
+ * command: a VANISHED (EARLIER) must not name a message the client still counts. When the tombstones
+ * after `since` were pruned, every UID of the set up to UIDNEXT-1 that is not in the mailbox is reported
+ * ("MUST behave as if it was requested to report all expunged messages from the provided UID set").
+ */
+export async function vanishedEarlier(ctx: CommandContext, view: SelectedView, set: NumSet, since: number): Promise<string> {
+  if ('searchRes' in set) return '';
+  const changes = await ctx.store.changesSince(view.mailboxId, since);
+  // For VANISHED "*" is the highest UID ever assigned, so an expunged last message is still covered.
+  const maxUid = Math.max(view.uidNext - 1, view.maxUid, changes.uidNext - 1);
+  const ranges = resolveNumSet(set, maxUid).map(([lo, hi]) => [lo, Math.min(hi, maxUid)] as [number, number]);
+  if (!changes.truncated) {
+    const gone = changes.expunged.filter((uid) => view.seqOf(uid) === 0 && ranges.some(([lo, hi]) => uid >= lo && uid <= hi));
+    return compactSet(gone);
+  }
+  return formatRanges(absentRanges(ranges, view.allUids()));
+}
+
+/** The parts of ascending, disjoint `ranges` not covered by the ascending `present` numbers. */
+export function absentRanges(ranges: ReadonlyArray<readonly [number, number]>, present: readonly number[]): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (const [lo, hi] of mergeRanges(ranges.map(([a, b]) => [a, b] as [number, number]))) {
+    if (hi < lo) continue;
+    let from = lo;
+    for (let i = lowerBound(present, lo); i < present.length && present[i]! <= hi; i++) {
+      const uid = present[i]!;
+      if (uid > from) out.push([from, uid - 1]);
+      from = uid + 1;
+    }
+    if (from <= hi) out.push([from, hi]);
+  }
+  return out;
 }
 
 function hasFlag(flags: readonly string[] | undefined, flag: string): boolean {

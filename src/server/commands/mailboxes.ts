@@ -1,6 +1,7 @@
 // Mailbox commands of the authenticated state: CREATE, DELETE, RENAME (RFC 9051 §6.3.4-6.3.6), SUBSCRIBE,
 // UNSUBSCRIBE (§6.3.7-8), LIST (§6.3.9, LIST-EXTENDED RFC 5258, LIST-STATUS RFC 5819, SPECIAL-USE RFC 6154),
-// LSUB (RFC 3501 §6.3.9), NAMESPACE (RFC 2342 / RFC 9051 §6.3.10), STATUS (§6.3.11, STATUS=SIZE RFC 8438).
+// LSUB (RFC 3501 §6.3.9), NAMESPACE (RFC 2342 / RFC 9051 §6.3.10), STATUS (§6.3.11, STATUS=SIZE RFC 8438,
+// HIGHESTMODSEQ RFC 7162 §3.1.7, MAILBOXID RFC 8474 §4.3); CREATE's MAILBOXID response code (RFC 8474 §4.1).
 import { Atom } from '../../protocol/types.js';
 import type { ImapArg, ResponseValue } from '../../protocol/types.js';
 import type { MailboxRecord, Store } from '../../store/types.js';
@@ -31,7 +32,7 @@ export async function createWithParents(store: Store, userId: number, name: stri
   return store.createMailbox(userId, name);
 }
 
-export const STATUS_ITEMS = ['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'SIZE', 'RECENT', 'HIGHESTMODSEQ'];
+export const STATUS_ITEMS = ['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'SIZE', 'RECENT', 'HIGHESTMODSEQ', 'MAILBOXID'];
 
 function parseStatusItems(items: ImapArg[], session: Session): string[] {
   if (items.length === 0) throw bad('STATUS needs at least one item');
@@ -50,6 +51,11 @@ export async function statusValues(store: Store, mailbox: MailboxRecord, items: 
   const st = await store.mailboxStatus(mailbox.id);
   const out: ResponseValue[] = [];
   for (const item of items) {
+    if (item === 'MAILBOXID') {
+      // RFC 8474 §4.3: "MAILBOXID" SP "(" objectid ")"
+      out.push(new Atom(item), [new Atom(mailbox.objectId)]);
+      continue;
+    }
     const value =
       item === 'MESSAGES'
         ? st.messages
@@ -241,8 +247,9 @@ export const mailboxCommands = [
       if (name === 'INBOX') throw no('INBOX always exists', 'ALREADYEXISTS');
       validateNewName(name);
       if (await ctx.store.getMailbox(user.id, name)) throw no('Mailbox already exists', 'ALREADYEXISTS');
-      await createWithParents(ctx.store, user.id, name);
-      return 'CREATE completed';
+      const created = await createWithParents(ctx.store, user.id, name);
+      // RFC 8474 §4.1: the tagged OK of every successful CREATE carries the new mailbox's MAILBOXID.
+      return { status: 'OK' as const, code: { name: 'MAILBOXID', args: [[new Atom(created.objectId)]] }, text: 'CREATE completed' };
     },
   }),
   defineCommand({

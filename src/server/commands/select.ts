@@ -1,5 +1,7 @@
 // SELECT / EXAMINE (RFC 9051 §6.3.2-6.3.3), CLOSE (§6.4.1), UNSELECT (§6.4.2, RFC 3691), CHECK (RFC 3501
-// §6.4.1), EXPUNGE (§6.4.3) and UID EXPUNGE (RFC 4315 §2.1).
+// §6.4.1), EXPUNGE (§6.4.3) and UID EXPUNGE (RFC 4315 §2.1); RFC 7162 §3.1.8 (CONDSTORE parameter),
+// §3.2.5 (QRESYNC parameter), §3.2.7/§3.2.9 (HIGHESTMODSEQ on EXPUNGE), §3.2.11 (CLOSED); RFC 8474 §4.2
+// (MAILBOXID response code).
 import { Atom } from '../../protocol/types.js';
 import type { ResponseValue } from '../../protocol/types.js';
 import type { ImapArg, NumSet } from '../../protocol/types.js';
@@ -7,7 +9,7 @@ import { expandRanges, formatNumSet, parseNumSet, resolveNumSet } from '../../pr
 import { parseNumber, type ArgReader } from '../args.js';
 import { flagAtoms } from '../connection.js';
 import { SYSTEM_FLAGS } from '../../protocol/types.js';
-import { bad, no } from '../errors.js';
+import { bad, no, type TaggedResult } from '../errors.js';
 import { SelectedView } from '../selected-view.js';
 import { mailboxToWire, SEPARATOR } from '../mailbox-names.js';
 import { defineCommand, isRev2, type CommandContext, type Session } from '../session.js';
@@ -67,6 +69,8 @@ async function openMailbox(ctx: CommandContext, params: SelectParams, readOnly: 
   }
   await ctx.untaggedStatus('OK', { name: 'UIDVALIDITY', args: String(mbox.uidValidity) }, 'UIDs valid');
   await ctx.untaggedStatus('OK', { name: 'UIDNEXT', args: String(Math.max(view.uidNext, view.maxUid + 1)) }, 'Predicted next UID');
+  // RFC 8474 §4.2: the mailbox's immutable id, on every successful SELECT/EXAMINE.
+  await ctx.untaggedStatus('OK', { name: 'MAILBOXID', args: [[new Atom(mbox.objectId)]] }, 'Ok');
   if (ctx.session.enabled.has('CONDSTORE')) {
     await ctx.untaggedStatus('OK', { name: 'HIGHESTMODSEQ', args: String(view.highestModSeq) }, 'Highest');
   }
@@ -98,7 +102,9 @@ async function quickResync(ctx: CommandContext, view: SelectedView, q: NonNullab
   const changes = await ctx.store.changesSince(view.mailboxId, q.modSeq);
   let vanished: number[];
   if (!changes.truncated) {
-    vanished = changes.expunged.filter(inKnown);
+    // UIDs the view still shows were expunged after it was loaded: the VANISHED that follows the
+    // command announces them (a VANISHED (EARLIER) must not name a message the client still counts).
+    vanished = changes.expunged.filter((uid) => inKnown(uid) && view.seqOf(uid) === 0);
   } else {
     // Below this UID the client provably knows every expunge (matching seq/uid pairs, §3.2.5.2).
     let floor = 0;
@@ -201,6 +207,18 @@ function parseSelect(r: ArgReader, session: Session): SelectParams {
   return params;
 }
 
+/**
+ * RFC 7162 §3.2.7 / §3.2.9: when something was expunged and QRESYNC is on, the tagged OK carries the
+ * mailbox's new HIGHESTMODSEQ. The value is read after the expunge; everything up to it is announced by
+ * the update flush that runs before the tagged response.
+ */
+async function expungeResult(ctx: CommandContext, view: SelectedView, uids: number[], text: string): Promise<TaggedResult | string> {
+  if (uids.length === 0 || !ctx.session.enabled.has('QRESYNC')) return text;
+  const mbox = await ctx.store.getMailboxById(view.mailboxId);
+  if (!mbox) return text;
+  return { status: 'OK', code: { name: 'HIGHESTMODSEQ', args: String(mbox.highestModSeq) }, text };
+}
+
 function viewOf(ctx: CommandContext): SelectedView {
   const st = ctx.session.state;
   if (st.kind !== 'selected') throw bad('No mailbox selected');
@@ -273,7 +291,7 @@ export const selectCommands = [
       if (view.readOnly) throw no('Mailbox is read-only', 'READ-ONLY');
       const uids = await ctx.store.expunge(view.mailboxId);
       view.noteOwnExpunge(uids);
-      return 'EXPUNGE completed';
+      return expungeResult(ctx, view, uids, 'EXPUNGE completed');
     },
   }),
   defineCommand({
@@ -297,11 +315,12 @@ export const selectCommands = [
         const saved = new Set(ctx.session.searchResult);
         for (const uid of all) if (saved.has(uid)) wanted.push(uid);
       }
+      let uids: number[] = [];
       if (wanted.length > 0) {
-        const uids = await ctx.store.expunge(view.mailboxId, wanted);
+        uids = await ctx.store.expunge(view.mailboxId, wanted);
         view.noteOwnExpunge(uids);
       }
-      return 'UID EXPUNGE completed';
+      return expungeResult(ctx, view, uids, 'UID EXPUNGE completed');
     },
   }),
 ];

@@ -102,14 +102,17 @@ async function runStore(ctx: CommandContext, args: StoreArgs, byUid: boolean): P
         modSeq = view.modSeqOf(uid) ?? 0;
       }
       view.noteOwnFlags(uid, flags, modSeq);
-      // RFC 7162 §3.1.3: with CONDSTORE the FETCH (with MODSEQ) is sent even for .SILENT when the
-      // message's mod-sequence changed, since the client cannot know the new value otherwise.
-      const mustSend = !args.silent || (condstore && up !== undefined && args.unchangedSince !== null);
-      if (!mustSend) continue;
+      // RFC 7162 §3.1.3: with UNCHANGEDSINCE a FETCH with MODSEQ is sent even for .SILENT; once CONDSTORE
+      // is on, a .SILENT STORE that changed the mod-sequence also reports it (§3.1, Example 14), since
+      // the client cannot know the new value otherwise. Such FETCHes carry UID and MODSEQ only.
+      const modSeqMoved = up !== undefined && (up.changed !== false || args.unchangedSince !== null);
+      if (args.silent && !(condstore && modSeqMoved)) continue;
       const seq = view.seqOf(uid);
       if (seq === 0) continue;
-      const items: ResponseValue[] = [new Atom('FLAGS'), flagAtoms(flags, rev1 && view.recent.has(uid))];
-      if (byUid) items.push(new Atom('UID'), uid);
+      const items: ResponseValue[] = [];
+      if (!args.silent) items.push(new Atom('FLAGS'), flagAtoms(flags, rev1 && view.recent.has(uid)));
+      // §3.2.4: once CONDSTORE is enabled every untagged FETCH carries UID and MODSEQ.
+      if (byUid || condstore) items.push(new Atom('UID'), uid);
       if (condstore) items.push(new Atom('MODSEQ'), [modSeq]);
       await ctx.untagged([seq, new Atom('FETCH'), items]);
     }
@@ -117,7 +120,9 @@ async function runStore(ctx: CommandContext, args: StoreArgs, byUid: boolean): P
   if (modified.length > 0) {
     modified.sort((a, b) => a - b);
     const ids = byUid ? modified : modified.map((uid) => view.seqOf(uid)).filter((s) => s > 0);
-    return { status: 'OK', code: { name: 'MODIFIED', args: compactSet(ids) }, text: 'Conditional STORE failed' };
+    // RFC 7162 §3.1.3 Example 11: MODIFIED may also ride on the NO for messages another session expunged.
+    const status = sawGhost && !byUid ? 'NO' : 'OK';
+    return { status, code: { name: 'MODIFIED', args: compactSet(ids) }, text: status === 'NO' ? 'Some of the messages no longer exist' : 'Conditional STORE failed' };
   }
   if (sawGhost && !byUid) {
     // RFC 2180 §4.2.1 / RFC 5530: the other messages were updated; tell the client some were expunged.
