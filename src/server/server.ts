@@ -25,6 +25,9 @@ export interface ServerOptions {
   maxMessageSize?: number;
   maxConnectionsPerIp?: number;
   idleTimeoutMs?: number;
+  /** Failed-login accounting shared with other listeners (e.g. POP3, so guesses cannot be split between
+   *  protocols); default: a throttle of its own. */
+  throttle?: LoginThrottle;
 }
 
 export interface RunningServer {
@@ -54,7 +57,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const ctx: ServerContext = {
     store,
     settings,
-    throttle: new LoginThrottle(),
+    throttle: opts.throttle ?? new LoginThrottle(),
     log,
     async authenticate(name: string, password: string): Promise<UserRecord | null> {
       const user = await store.getUser(name);
