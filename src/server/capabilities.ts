@@ -30,6 +30,8 @@ export const EXTENSIONS = [
   'OBJECTID',
   'SAVEDATE',
   'PARTIAL',
+  // RFC 3516 (part of IMAP4rev2): FETCH BINARY[]/BINARY.SIZE and APPEND with literal8 ~{n}.
+  'BINARY',
 ];
 
 export function authAllowed(session: Session, settings: ServerSettings): boolean {
