@@ -122,8 +122,46 @@ WHEN OLD.seen <> NEW.seen OR OLD.deleted <> NEW.deleted BEGIN
 END;
 `;
 
+// Threading (RFC 8474 §5.2 THREADID, src/store/threading.ts) and the time of each expunge mod-sequence
+// (tombstone retention, RFC 7162 §5.3; see src/store/sqlite/thread-index.ts).
+const V2 = `
+CREATE TABLE thread_refs (
+  user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  message_id TEXT NOT NULL,
+  thread_id  TEXT NOT NULL,
+  PRIMARY KEY (user_id, message_id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE thread_subjects (
+  user_id   INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  base      TEXT NOT NULL,
+  thread_id TEXT NOT NULL,
+  last_at   INTEGER NOT NULL,
+  PRIMARY KEY (user_id, base)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE tombstone_times (
+  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+  modseq     INTEGER NOT NULL,
+  at         INTEGER NOT NULL,
+  PRIMARY KEY (mailbox_id, modseq)
+) STRICT, WITHOUT ROWID;
+
+INSERT OR IGNORE INTO tombstone_times (mailbox_id, modseq, at)
+  SELECT DISTINCT mailbox_id, modseq, ${NOW_MS} FROM expunged;
+
+CREATE TRIGGER expunged_after_insert AFTER INSERT ON expunged BEGIN
+  INSERT OR IGNORE INTO tombstone_times (mailbox_id, modseq, at) VALUES (NEW.mailbox_id, NEW.modseq, ${NOW_MS});
+END;
+
+CREATE TRIGGER expunged_after_delete AFTER DELETE ON expunged
+WHEN NOT EXISTS (SELECT 1 FROM expunged WHERE mailbox_id = OLD.mailbox_id AND modseq = OLD.modseq) BEGIN
+  DELETE FROM tombstone_times WHERE mailbox_id = OLD.mailbox_id AND modseq = OLD.modseq;
+END;
+`;
+
 /** Migrations in order; index i brings the schema from version i to i + 1. Never edit a shipped one. */
-export const MIGRATIONS: readonly string[] = [V1];
+export const MIGRATIONS: readonly string[] = [V1, V2];
 
 /** Creates or upgrades the schema. Each migration runs in its own IMMEDIATE transaction that re-reads
  *  the version, so two processes opening a new store at once do not both migrate. */

@@ -35,6 +35,9 @@ import {
   type UserRecord,
 } from '../types.js';
 import { migrate } from './schema.js';
+import { assignThread, THREAD_HEADER_LIMIT, threadKeys, type ThreadKeys } from '../threading.js';
+import { DEFAULT_TOMBSTONE_POLICY, ThreadStatements, tombstonePrunePoints, type TombstonePolicy } from './thread-index.js';
+import { topHeaderRange } from '../../mime/sections.js';
 
 export interface SqliteStoreOptions {
   /**
@@ -54,6 +57,8 @@ export interface SqliteStoreOptions {
   gcIntervalMs?: number;
   /** Receives errors of background work (GC) and of throwing change listeners. */
   onBackgroundError?: (err: unknown) => void;
+  /** How long expunge tombstones are kept (collectGarbage prunes the rest); see thread-index.ts. */
+  tombstonePolicy?: Partial<TombstonePolicy>;
 }
 
 /** File name of the metadata database inside the data directory. */
@@ -137,6 +142,8 @@ export class SqliteStore implements Store {
   private closed = false;
   private gcTimer: NodeJS.Timeout | null = null;
   private readonly s: ReturnType<typeof prepareStatements>;
+  private readonly threads: ThreadStatements;
+  private readonly tombstonePolicy: TombstonePolicy;
 
   constructor(
     private readonly db: BetterSqlite3.Database,
@@ -155,6 +162,8 @@ export class SqliteStore implements Store {
     db.pragma('journal_size_limit = 67108864');
     migrate(db);
     this.s = prepareStatements(db);
+    this.threads = new ThreadStatements(db);
+    this.tombstonePolicy = { ...DEFAULT_TOMBSTONE_POLICY, ...options.tombstonePolicy };
     db.transaction(() => {
       this.s.metaInit.run('next_uid_validity', Math.floor(Date.now() / 1000));
       this.s.metaInit.run('next_object_id', 1);
@@ -374,6 +383,8 @@ export class SqliteStore implements Store {
   }
 
   async append(mailboxId: number, items: AppendItem[]): Promise<AppendResult> {
+    // THREADID (RFC 8474 §5.2): the header fields threading needs are read before the transaction.
+    const keys = await Promise.all(items.map((it) => this.threadKeysOf(it.message)));
     const now = Date.now();
     const { result, event } = this.tx(() => {
       const mb = this.s.mailboxById.get(mailboxId) as MailboxRow | undefined;
@@ -384,6 +395,8 @@ export class SqliteStore implements Store {
       if (mb.uid_next + items.length - 1 > MAX_UID) throw new StoreError('LIMIT', 'Mailbox has used up its UIDs');
       const modSeq = mb.highest_modseq + 1;
       const firstObject = this.allocate('next_object_id', items.length);
+      const threadIndex = this.threads.forUser(mb.user_id);
+      const newThread = () => this.objectId('T', this.allocate('next_object_id', 1));
       const uids: number[] = [];
       let uid = mb.uid_next;
       for (let i = 0; i < items.length; i++) {
@@ -405,7 +418,7 @@ export class SqliteStore implements Store {
           msg.blobId,
           now,
           this.objectId('E', firstObject + i),
-          null,
+          assignThread(threadIndex, keys[i]!, newThread, now),
         );
         uids.push(uid);
         uid++;
@@ -626,6 +639,9 @@ export class SqliteStore implements Store {
     }
     // 3. Temp files of writers that crashed or were abandoned.
     await this.blobs.cleanTemp(graceStart());
+    // 4. Expunge tombstones past the retention policy (RFC 7162 §5.3).
+    const points = this.read(() => tombstonePrunePoints(this.db, this.tombstonePolicy, Date.now()));
+    for (const [mailboxId, upTo] of points) await this.pruneTombstones(mailboxId, upTo).catch(() => 0);
     return { removedBlobs: removed };
   }
 
@@ -724,8 +740,18 @@ export class SqliteStore implements Store {
     return row.first;
   }
 
-  /** RFC 8474 §4: 1-255 characters of [A-Za-z0-9_-]. */
-  private objectId(prefix: 'M' | 'E', n: number): string {
+  /** The threading keys of a prepared message, from its top-level header (at most THREAD_HEADER_LIMIT bytes). */
+  private async threadKeysOf(msg: PreparedMessage): Promise<ThreadKeys> {
+    try {
+      const h = topHeaderRange(msg.mime);
+      return threadKeys(await this.blobs.read(msg.blobId, h.start, Math.min(h.end, h.start + THREAD_HEADER_LIMIT)));
+    } catch {
+      return { messageId: null, parents: [], baseSubject: null, isReply: false };
+    }
+  }
+
+  /** RFC 8474 §4: 1-255 characters of [A-Za-z0-9_-]. M: mailbox, E: email, T: thread (§5.2: distinct from EMAILIDs). */
+  private objectId(prefix: 'M' | 'E' | 'T', n: number): string {
     return `${prefix}${this.storeTag}${n.toString(36)}`;
   }
 
