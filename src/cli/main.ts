@@ -8,6 +8,7 @@ import { StoreError } from '../store/types.js';
 import { CliError } from './common.js';
 import { addConfigCommand } from './config-command.js';
 import { defaultEnvironment, type CliEnvironment } from './environment.js';
+import { addImportExportCommands } from './import-export.js';
 import { addMailboxCommands } from './mailbox-commands.js';
 import { addServeCommand } from './serve-command.js';
 import { addUserCommands } from './user-commands.js';
@@ -53,6 +54,7 @@ export function buildProgram(env: CliEnvironment): Command {
   addServeCommand(program, env);
   addUserCommands(program, env);
   addMailboxCommands(program, env);
+  addImportExportCommands(program, env);
   addConfigCommand(program, env);
   return program;
 }
