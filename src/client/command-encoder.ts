@@ -12,13 +12,15 @@ export type CommandArg =
   | { kind: 'string'; value: string | Buffer }
   | { kind: 'literal'; value: Buffer; binary?: boolean }
   | { kind: 'stream'; size: number; source: AsyncIterable<Buffer | Uint8Array | string>; binary?: boolean }
-  | { kind: 'mailbox'; name: string }
+  | { kind: 'mailbox'; name: string; pattern?: boolean }
   | { kind: 'list'; items: CommandArg[] };
 
 /** A string argument: quoted when it can be, else a literal. */
 export const qstr = (value: string | Buffer): CommandArg => ({ kind: 'string', value });
 /** A mailbox name: modified UTF-7 unless UTF-8 is in effect (RFC 9051 §5.1.3, RFC 6855 §3). */
 export const mbox = (name: string): CommandArg => ({ kind: 'mailbox', name });
+/** A LIST pattern: like a mailbox name, wildcards allowed unquoted (RFC 9051 §9 list-mailbox). */
+export const pattern = (name: string): CommandArg => ({ kind: 'mailbox', name, pattern: true });
 export const plist = (items: CommandArg[]): CommandArg => ({ kind: 'list', items });
 
 export interface ClientEncodeOptions {
@@ -102,7 +104,11 @@ function writeArg(w: SegmentWriter, a: CommandArg, o: ClientEncodeOptions): void
     writeString(w, typeof a.value === 'string' ? Buffer.from(a.value, 'utf8') : a.value, o);
   } else if (a.kind === 'mailbox') {
     const name = o.utf8 ? a.name : encodeMailboxName(a.name);
-    writeString(w, Buffer.from(name, 'utf8'), o);
+    // mailbox = "INBOX" / astring: plain names go as atoms (ASTRING-CHAR, RFC 9051 §9); LIST patterns
+    // (list-mailbox) may also hold the wildcards '*' and '%' (list-wildcards).
+    const atomLike = a.pattern ? /^[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|}~\]*%]+$/ : /^[!#$&'+,\-./0-9:;<=>?@A-Z^_`a-z|}~\]]+$/;
+    if (atomLike.test(name)) w.str(name);
+    else writeString(w, Buffer.from(name, 'utf8'), o);
   } else if (a.kind === 'literal') {
     writeLiteralHeader(w, a.value.length, a.binary === true, o);
     w.buf(a.value);

@@ -60,6 +60,9 @@ export interface RunOptions {
   conversation?: (ctx: ConversationContext) => Promise<void>;
   /** Send nothing else until this command has completed (STARTTLS, authentication, LOGOUT). */
   barrier?: boolean;
+  /** Called synchronously with the tagged response, before any later response is handled (state that
+   *  pipelined commands depend on, such as the selected mailbox, must be in place by then). */
+  onTagged?: (status: Status, code: ParsedResponseCode | null, text: string) => void;
 }
 
 export interface MailboxState {
@@ -579,6 +582,13 @@ export class ClientConnection extends EventEmitter<ImapClientEvents> {
       w.reject(new CommandEnded());
     }
     this.updateWatchdog();
+    if (cmd.opts.onTagged) {
+      try {
+        cmd.opts.onTagged(status, code, text);
+      } catch (err) {
+        cmd.handlerError ??= err as Error;
+      }
+    }
     const info: ResponseCodeInfo | undefined = code ? { name: code.name, args: code.args, raw: code.raw } : undefined;
     if (status === 'OK') {
       if (cmd.handlerError) cmd.reject(cmd.handlerError);

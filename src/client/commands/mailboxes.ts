@@ -5,7 +5,7 @@
 // on the wire unless UTF-8 is in effect (RFC 9051 §5.1.3, RFC 6855 §3).
 import { decodeMailboxName } from '../../protocol/mutf7.js';
 import type { ImapArg } from '../../protocol/types.js';
-import { mbox, plist, type CommandArg } from '../command-encoder.js';
+import { mbox, pattern as pat, plist, type CommandArg } from '../command-encoder.js';
 import type { ClientConnection, Untagged } from '../connection.js';
 import type { ListEntry, ListOptions, StatusItem, StatusResult } from '../types.js';
 import { bytes, flagList, list, num, pairs, str } from '../values.js';
@@ -114,25 +114,25 @@ export async function listMailboxes(conn: ClientConnection, reference = '', patt
   if (extended) {
     const args: CommandArg[] = [];
     if (opts.subscribedOnly) args.push(plist(['SUBSCRIBED']));
-    args.push(mbox(reference), mbox(pattern));
+    args.push(mbox(reference), pat(pattern));
     const ret: CommandArg[] = ['SUBSCRIBED', 'CHILDREN'];
     if (caps.has('SPECIAL-USE')) ret.push('SPECIAL-USE');
     if (wantStatus.length > 0 && caps.has('LIST-STATUS')) ret.push('STATUS', plist(wantStatus));
     args.push('RETURN', plist(ret));
     await conn.run('LIST', args, { onUntagged });
   } else if (opts.subscribedOnly) {
-    await conn.run('LSUB', [mbox(reference), mbox(pattern)], { onUntagged });
+    await conn.run('LSUB', [mbox(reference), pat(pattern)], { onUntagged });
   } else {
     // Pipelined: LIST for the names, LSUB for the subscription flags (RFC 3501 §6.3.9).
     const subscribed = new Set<string>();
-    const lsub = conn.run('LSUB', [mbox(reference), mbox(pattern)], {
+    const lsub = conn.run('LSUB', [mbox(reference), pat(pattern)], {
       onUntagged: (u) => {
         if (u.kind !== 'data' || u.keyword !== 'LSUB') return false;
         subscribed.add(parseListLine(conn, u.args).path);
         return true;
       },
     });
-    const lst = conn.run('LIST', [mbox(reference), mbox(pattern)], { onUntagged });
+    const lst = conn.run('LIST', [mbox(reference), pat(pattern)], { onUntagged });
     await Promise.all([lsub, lst]);
     for (const e of entries) if (subscribed.has(e.path)) e.subscribed = true;
   }

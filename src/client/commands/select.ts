@@ -107,23 +107,30 @@ export async function selectMailbox(conn: ClientConnection, path: string, opts: 
     }
   };
   conn.mailbox = null;
-  const done = await conn.run(opts.readOnly ? 'EXAMINE' : 'SELECT', args, { onUntagged });
-  if (done.code?.name === 'READ-ONLY') r.readOnly = true;
-  else if (done.code?.name === 'READ-WRITE') r.readOnly = false;
-  if (opts.qresync) {
-    r.vanished = vanished ?? [];
-    r.changed = changed ?? [];
-  }
-  conn.mailbox = {
-    path,
-    readOnly: r.readOnly,
-    exists: r.exists,
-    uidValidity: r.uidValidity,
-    uidNext: r.uidNext,
-    flags: r.flags,
-    permanentFlags: r.permanentFlags,
-    ...(r.highestModSeq !== undefined ? { highestModSeq: r.highestModSeq } : {}),
-  };
+  await conn.run(opts.readOnly ? 'EXAMINE' : 'SELECT', args, {
+    onUntagged,
+    onTagged: (status, code) => {
+      if (status !== 'OK') return;
+      if (code?.name === 'READ-ONLY') r.readOnly = true;
+      else if (code?.name === 'READ-WRITE') r.readOnly = false;
+      if (opts.qresync) {
+        r.vanished = vanished ?? [];
+        r.changed = changed ?? [];
+      }
+      // Set now, not when the promise settles: responses to commands pipelined after SELECT are
+      // handled before then and must update this mailbox.
+      conn.mailbox = {
+        path,
+        readOnly: r.readOnly,
+        exists: r.exists,
+        uidValidity: r.uidValidity,
+        uidNext: r.uidNext,
+        flags: r.flags,
+        permanentFlags: r.permanentFlags,
+        ...(r.highestModSeq !== undefined ? { highestModSeq: r.highestModSeq } : {}),
+      };
+    },
+  });
   return r;
 }
 
