@@ -84,12 +84,21 @@ export interface Disposition {
   params: string[];
 }
 
-/** Parses `disposition-type *(; param)` (RFC 2183 §2). */
+/** Parses `disposition-type *(; param)` (RFC 2183 §2). An empty type with parameters is kept as ""
+ *  (Dovecot 2.3 sends ("" ("broken" "1")) for `Content-Disposition: ; broken=1`); nothing at all is null. */
 export function parseDisposition(value: string): Disposition | null {
   const i = skipCfws(value, 0);
   const [type, i1] = readToken(value, i);
-  if (type === '') return null;
-  return { type, params: parseParams(value, i1) };
+  const params = parseParams(value, i1);
+  if (type === '' && params.length === 0) return null;
+  return { type, params };
+}
+
+/** Content-Transfer-Encoding: the mechanism token (RFC 2045 §6.1), comments and junk after it dropped;
+ *  null when there is no token (the default 7bit applies). */
+export function parseMechanism(value: string): string | null {
+  const [token] = readToken(value, skipCfws(value, 0));
+  return token !== '' ? token : null;
 }
 
 /**

@@ -18,6 +18,7 @@ import {
   parseDate,
   parseDisposition,
   parseLanguage,
+  parseMechanism,
   unfold,
   envelopeText,
 } from './header-parse.js';
@@ -312,7 +313,9 @@ export class MimeIndexer {
       open.kind = 'multi';
       part.k = [];
       const boundary = paramValue(part.p, 'boundary');
-      if (boundary !== undefined && boundary !== '' && boundary.length <= MAX_BOUNDARY) {
+      if (boundary !== undefined && boundary.length <= MAX_BOUNDARY) {
+        // An empty boundary is invalid (RFC 2046 §5.1.1: 1 to 70 characters) but Dovecot 2.3 splits on "--"
+        // lines then, and so do we.
         open.boundary = Buffer.from(boundary, 'latin1');
       }
       open.digest = type.s === 'digest';
@@ -347,13 +350,17 @@ export class MimeIndexer {
     const simple: [string, 'id' | 'ds' | 'c' | 'lo' | 'm'][] = [
       ['content-id', 'id'],
       ['content-description', 'ds'],
-      ['content-transfer-encoding', 'c'],
       ['content-location', 'lo'],
       ['content-md5', 'm'],
     ];
     for (const [name, key] of simple) {
       const v = f.get(name);
       if (v !== undefined) part[key] = unfold(v);
+    }
+    const cte = f.get('content-transfer-encoding');
+    if (cte !== undefined) {
+      const c = parseMechanism(cte);
+      if (c !== null) part.c = c;
     }
     const disp = f.get('content-disposition');
     if (disp !== undefined) {

@@ -33,8 +33,8 @@ function parseSection(sec: string): SectionSpec {
   return spec;
 }
 
-test('corpus has at least 30 fixtures and each has expectations', () => {
-  assert.ok(files.length >= 30, `only ${files.length} fixtures`);
+test('corpus has at least 60 fixtures and each has expectations', () => {
+  assert.ok(files.length >= 60, `only ${files.length} fixtures`);
   for (const f of files) assert.ok(expected[f], `no expectations for ${f}`);
 });
 
