@@ -1,5 +1,6 @@
 // What `petrel serve` prints on stdout: once, the first account's generated password in a box (as
-// Stalwart does on its first start), and on every start how to connect.
+// Stalwart does on its first start), and on every start how to connect: the IMAP, IMAPS, POP3, POP3S and
+// LMTP endpoints (RFC 9051, RFC 8314 §3.3, RFC 1939, RFC 2033) and client examples.
 import type { AuthPolicy } from '../config/config.js';
 
 export interface ConnectInfo {
@@ -7,6 +8,10 @@ export interface ConnectInfo {
   host: string;
   imapPort: number | null;
   imapsPort: number | null;
+  pop3Port: number | null;
+  pop3sPort: number | null;
+  /** LMTP delivery: TCP port on `host` (its own address, loopback by default) and/or a socket path. */
+  lmtp: { host: string; port: number | null; socket: string | null };
   allowInsecureAuth: AuthPolicy;
   certificate: { path: string; selfSigned: boolean; fingerprint256: string };
   users: string[];
@@ -48,6 +53,8 @@ export function firstStartBox(user: string, password: string, info: ConnectInfo)
   const lines = ['Petrel: first start. Created an account:', '', `    user:      ${user}`, `    password:  ${password}`];
   if (info.imapsPort !== null) lines.push(`    IMAPS:     ${hostPort(host, info.imapsPort)} (implicit TLS)`);
   if (info.imapPort !== null) lines.push(`    IMAP:      ${hostPort(host, info.imapPort)} (STARTTLS)`);
+  if (info.pop3sPort !== null) lines.push(`    POP3S:     ${hostPort(host, info.pop3sPort)} (implicit TLS)`);
+  if (info.pop3Port !== null) lines.push(`    POP3:      ${hostPort(host, info.pop3Port)} (STLS)`);
   lines.push(
     '',
     'This password is shown only this once. Change it with:',
@@ -59,8 +66,7 @@ export function firstStartBox(user: string, password: string, info: ConnectInfo)
     rule,
     ...lines.map((l) => `| ${l.padEnd(width)} |`),
     rule,
-    'Try it:',
-    `  ${pythonExample(info, user, password)}`,
+    ...(info.imapPort !== null || info.imapsPort !== null ? ['Try it:', `  ${pythonExample(info, user, password)}`] : []),
     '',
   ].join('\n') + '\n';
 }
@@ -69,7 +75,13 @@ export function connectText(info: ConnectInfo): string {
   const host = connectHost(info.host);
   const out: string[] = [];
   const listening = info.host === host ? '' : ` (listening on ${info.host === '::' ? 'all addresses, [::]' : 'all addresses, ' + info.host})`;
-  out.push(`Petrel is serving IMAP from ${info.dataDir}${listening}`);
+  const protocols = [
+    info.imapPort !== null || info.imapsPort !== null ? 'IMAP' : null,
+    info.pop3Port !== null || info.pop3sPort !== null ? 'POP3' : null,
+    info.lmtp.port !== null || info.lmtp.socket !== null ? 'LMTP' : null,
+  ].filter((p): p is string => p !== null);
+  const named = protocols.length > 1 ? `${protocols.slice(0, -1).join(', ')} and ${protocols.at(-1)!}` : protocols.join('');
+  out.push(`Petrel is serving ${named} from ${info.dataDir}${listening}`);
   const login =
     info.allowInsecureAuth === 'always'
       ? 'password login allowed without TLS'
@@ -78,6 +90,12 @@ export function connectText(info: ConnectInfo): string {
         : 'password login only after STARTTLS';
   if (info.imapPort !== null) out.push(`  IMAP   ${hostPort(host, info.imapPort)}  STARTTLS; ${login}`);
   if (info.imapsPort !== null) out.push(`  IMAPS  ${hostPort(host, info.imapsPort)}  implicit TLS`);
+  if (info.pop3Port !== null) out.push(`  POP3   ${hostPort(host, info.pop3Port)}  STLS; ${login.replace('STARTTLS', 'STLS')}`);
+  if (info.pop3sPort !== null) out.push(`  POP3S  ${hostPort(host, info.pop3sPort)}  implicit TLS`);
+  if (info.lmtp.port !== null) {
+    out.push(`  LMTP   ${hostPort(info.lmtp.host, info.lmtp.port)}  delivery, no authentication (Postfix: lmtp:inet:${hostPort(connectHost(info.lmtp.host), info.lmtp.port)})`);
+  }
+  if (info.lmtp.socket !== null) out.push(`  LMTP   unix:${info.lmtp.socket}  delivery (Postfix: lmtp:unix:${info.lmtp.socket})`);
   out.push(
     `  TLS certificate: ${info.certificate.path}${info.certificate.selfSigned ? ' (self-signed)' : ''}`,
     `    SHA-256 ${info.certificate.fingerprint256}`,
@@ -98,7 +116,13 @@ export function connectText(info: ConnectInfo): string {
       `  mutt         mutt -f imap://${user}@${hostPort(host, info.imapPort)}/`,
     );
   }
-  out.push(`  python3      ${pythonExample(info, user, null)}`, '', 'Stop with Ctrl-C.', '');
+  if (info.imapPort !== null || info.imapsPort !== null) out.push(`  python3      ${pythonExample(info, user, null)}`);
+  if (info.pop3sPort !== null || info.pop3Port !== null) {
+    const port = info.pop3sPort ?? info.pop3Port!;
+    const security = info.pop3sPort !== null ? 'SSL/TLS' : 'STARTTLS';
+    out.push(`  POP3         any POP3 client: server ${host}, port ${port}, connection security ${security}, user name ${user}`);
+  }
+  out.push('', 'Stop with Ctrl-C.', '');
   return out.join('\n');
 }
 

@@ -30,6 +30,7 @@ function assignment(s: SettingSpec, config: PetrelConfig): string {
     if (s.kind === 'port') return `${s.file} = 0`;
     return `# ${s.file} = (not set)`;
   }
+  if (s.kind === 'mode' && typeof value === 'number') return `${s.file} = "0${value.toString(8)}"`;
   return `${s.file} = ${typeof value === 'number' ? String(value) : JSON.stringify(value)}`;
 }
 

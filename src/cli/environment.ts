@@ -2,6 +2,8 @@
 // CLI in-process with their own streams, environment, store and server. The defaults load the store and
 // the server lazily, so `petrel --help` starts fast and works even before a store exists.
 import { userInfo } from 'node:os';
+import type { LmtpServerOptions, RunningLmtpServer } from '../lmtp/lmtp-server.js';
+import type { Pop3ServerOptions, RunningPop3Server } from '../pop3/pop3-server.js';
 import type { RunningServer, ServerOptions } from '../server/server.js';
 import type { Store } from '../store/types.js';
 
@@ -18,6 +20,10 @@ export interface CliEnvironment {
   cwd: string;
   openStore(dataDir: string): Promise<Store>;
   startServer(options: ServerOptions): Promise<RunningServer>;
+  /** The POP3/POP3S listeners (src/pop3/pop3-server.ts). */
+  startPop3Server(options: Pop3ServerOptions): Promise<RunningPop3Server>;
+  /** The LMTP listeners (src/lmtp/lmtp-server.ts). */
+  startLmtpServer(options: LmtpServerOptions): Promise<RunningLmtpServer>;
   /** Creates a user with INBOX and the special-use mailboxes (src/store/provision.ts). */
   provisionUser(store: Store, name: string, passwordHash: string): Promise<unknown>;
   /** Resolves with the signal's name when the server should stop (SIGINT/SIGTERM). */
@@ -40,6 +46,14 @@ export function defaultEnvironment(): CliEnvironment {
     async startServer(options) {
       const { startServer } = await import('../server/server.js');
       return startServer(options);
+    },
+    async startPop3Server(options) {
+      const { startPop3Server } = await import('../pop3/pop3-server.js');
+      return startPop3Server(options);
+    },
+    async startLmtpServer(options) {
+      const { startLmtpServer } = await import('../lmtp/lmtp-server.js');
+      return startLmtpServer(options);
     },
     async provisionUser(store, name, passwordHash) {
       const { provisionUser } = await import('../store/provision.js');

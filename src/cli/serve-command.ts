@@ -1,12 +1,15 @@
 // `petrel serve`: resolve the configuration, load or generate the TLS certificate, open the store,
-// create the first account when there is none (printing its password once), start the IMAP listeners
-// (cleartext with STARTTLS, RFC 9051 §6.2.1; implicit TLS, RFC 8314 §3.3), print how to connect, and
-// shut down cleanly on SIGINT/SIGTERM.
+// create the first account when there is none (printing its password once), start the listeners on the
+// one store — IMAP (cleartext with STARTTLS, RFC 9051 §6.2.1; implicit TLS, RFC 8314 §3.3), POP3 (RFC 1939
+// with STLS, RFC 2595 §4; POP3S, RFC 8314 §3.3) and LMTP delivery (RFC 2033, TCP on lmtp_host and/or a
+// Unix-domain socket) — print how to connect, and shut everything down cleanly on SIGINT/SIGTERM.
 import { Option, type Command } from 'commander';
 import { generatePassword, hashPassword } from '../auth/password.js';
 import { AUTH_POLICIES, ConfigError, LOG_FORMATS, LOG_LEVELS, type PetrelConfig } from '../config/config.js';
 import { createLogger } from '../config/logger.js';
 import { loadTls } from '../config/tls.js';
+import type { RunningLmtpServer } from '../lmtp/lmtp-server.js';
+import type { RunningPop3Server } from '../pop3/pop3-server.js';
 import type { RunningServer } from '../server/server.js';
 import type { Store } from '../store/types.js';
 import { connectText, firstStartBox, hostPort, type ConnectInfo } from './banner.js';
@@ -17,6 +20,11 @@ interface ServeOptions extends CommonOptions {
   host?: string;
   imapPort?: string;
   imapsPort?: string;
+  pop3Port?: string;
+  pop3sPort?: string;
+  lmtpPort?: string;
+  lmtpHost?: string;
+  lmtpSocket?: string;
   tlsCert?: string;
   tlsKey?: string;
   logLevel?: string;
@@ -29,10 +37,15 @@ export function addServeCommand(program: Command, env: CliEnvironment): void {
   withCommonOptions(
     program
       .command('serve')
-      .description('run the IMAP server (creates an account on first start)')
-      .option('--host <address>', 'address to listen on (default 127.0.0.1; env PETREL_HOST)')
+      .description('run the IMAP, POP3 and LMTP server (creates an account on first start)')
+      .option('--host <address>', 'address the IMAP and POP3 ports listen on (default 127.0.0.1; env PETREL_HOST)')
       .option('--imap-port <port>', 'IMAP port with STARTTLS, 0 disables (default 1143; env PETREL_IMAP_PORT)')
       .option('--imaps-port <port>', 'IMAP port with implicit TLS, 0 disables (default 1993; env PETREL_IMAPS_PORT)')
+      .option('--pop3-port <port>', 'POP3 port with STLS, 0 disables (default 1110; env PETREL_POP3_PORT)')
+      .option('--pop3s-port <port>', 'POP3 port with implicit TLS, 0 disables (default 1995; env PETREL_POP3S_PORT)')
+      .option('--lmtp-port <port>', 'LMTP delivery port (default off; env PETREL_LMTP_PORT)')
+      .option('--lmtp-host <address>', 'address the LMTP port listens on (default 127.0.0.1; env PETREL_LMTP_HOST)')
+      .option('--lmtp-socket <path>', 'LMTP delivery on a Unix-domain socket (default off; env PETREL_LMTP_SOCKET)')
       .option('--tls-cert <file>', 'PEM certificate (default: self-signed in <data>/tls/; env PETREL_TLS_CERT)')
       .option('--tls-key <file>', 'PEM private key for --tls-cert (env PETREL_TLS_KEY)')
       .addOption(
@@ -48,6 +61,11 @@ export function addServeCommand(program: Command, env: CliEnvironment): void {
       host: opts.host,
       imapPort: opts.imapPort,
       imapsPort: opts.imapsPort,
+      pop3Port: opts.pop3Port,
+      pop3sPort: opts.pop3sPort,
+      lmtpPort: opts.lmtpPort,
+      lmtpHost: opts.lmtpHost,
+      lmtpSocket: opts.lmtpSocket,
       tlsCert: opts.tlsCert,
       tlsKey: opts.tlsKey,
       logLevel: opts.logLevel,
@@ -59,8 +77,8 @@ export function addServeCommand(program: Command, env: CliEnvironment): void {
 }
 
 export async function serve(env: CliEnvironment, config: PetrelConfig): Promise<void> {
-  if (config.imapPort === null && config.imapsPort === null) {
-    throw new ConfigError('no listener enabled: imap_port and imaps_port are both 0');
+  if (config.imapPort === null && config.imapsPort === null && config.pop3Port === null && config.pop3sPort === null) {
+    throw new ConfigError('no listener enabled: imap_port, imaps_port, pop3_port and pop3s_port are all 0');
   }
   // Start listening for signals now, so a Ctrl-C during start-up is not lost.
   const stop = env.shutdownSignal();
@@ -73,29 +91,71 @@ export async function serve(env: CliEnvironment, config: PetrelConfig): Promise<
 
   const store = await env.openStore(config.dataDir);
   let server: RunningServer | null = null;
+  let pop3: RunningPop3Server | null = null;
+  let lmtp: RunningLmtpServer | null = null;
   try {
     const created = await createFirstUser(env, store);
     if (created) log.info({ user: created.name }, 'first start: created an account');
+    // One failed-login throttle for IMAP and POP3, so password guesses cannot be spread over both.
+    const { LoginThrottle } = await import('../server/server-context.js');
+    const throttle = new LoginThrottle();
+    const tlsMaterial = { cert: tls.cert, key: tls.key };
     try {
-      server = await env.startServer({
-        store,
-        host: config.host,
-        imapPort: config.imapPort,
-        imapsPort: config.imapsPort,
-        tls: { cert: tls.cert, key: tls.key },
-        allowInsecureAuth: config.allowInsecureAuth,
-        maxMessageSize: config.maxMessageSize,
-        maxConnectionsPerIp: config.maxConnectionsPerIp,
-        logger: log,
-      });
+      if (config.imapPort !== null || config.imapsPort !== null) {
+        server = await env.startServer({
+          store,
+          host: config.host,
+          imapPort: config.imapPort,
+          imapsPort: config.imapsPort,
+          tls: tlsMaterial,
+          allowInsecureAuth: config.allowInsecureAuth,
+          maxMessageSize: config.maxMessageSize,
+          maxConnectionsPerIp: config.maxConnectionsPerIp,
+          logger: log,
+          throttle,
+        });
+      }
+      if (config.pop3Port !== null || config.pop3sPort !== null) {
+        pop3 = await env.startPop3Server({
+          store,
+          host: config.host,
+          port: config.pop3Port,
+          tlsPort: config.pop3sPort,
+          tls: tlsMaterial,
+          allowInsecureAuth: config.allowInsecureAuth,
+          maxConnectionsPerIp: config.maxConnectionsPerIp,
+          logger: log,
+          throttle,
+        });
+      }
+      if (config.lmtpPort !== null || config.lmtpSocket !== null) {
+        if (config.lmtpPort !== null && !isLoopbackAddress(config.lmtpHost)) {
+          log.warn(
+            { lmtpHost: config.lmtpHost },
+            'LMTP has no authentication: anyone who can reach this address can deliver mail to every account',
+          );
+        }
+        lmtp = await env.startLmtpServer({
+          store,
+          host: config.lmtpHost,
+          port: config.lmtpPort,
+          ...(config.lmtpSocket !== null ? { socketPath: config.lmtpSocket } : {}),
+          ...(config.lmtpSocketMode !== null ? { socketMode: config.lmtpSocketMode } : {}),
+          maxMessageSize: config.maxMessageSize,
+          logger: log,
+        });
+      }
     } catch (err) {
       throw listenFailure(err, config);
     }
     const info: ConnectInfo = {
       dataDir: config.dataDir,
       host: config.host,
-      imapPort: server.imapPort,
-      imapsPort: server.imapsPort,
+      imapPort: server?.imapPort ?? null,
+      imapsPort: server?.imapsPort ?? null,
+      pop3Port: pop3?.port ?? null,
+      pop3sPort: pop3?.tlsPort ?? null,
+      lmtp: { host: config.lmtpHost, port: lmtp?.port ?? null, socket: lmtp?.socketPath ?? null },
       allowInsecureAuth: config.allowInsecureAuth,
       certificate: { path: tls.certPath, selfSigned: tls.selfSigned, fingerprint256: tls.fingerprint256 },
       users: (await store.listUsers()).map((u) => u.name).sort(),
@@ -106,10 +166,15 @@ export async function serve(env: CliEnvironment, config: PetrelConfig): Promise<
     const signal = await stop;
     log.info({ signal }, 'shutting down');
   } finally {
-    if (server) await server.close();
+    // All listeners at once: each stops accepting, then closes its open sessions; the store closes last.
+    await Promise.all([lmtp?.close(), pop3?.close(), server?.close()]);
     await store.close();
   }
   log.info('stopped');
+}
+
+function isLoopbackAddress(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
 /** On first start (no accounts at all) creates one with a generated password. */
@@ -128,11 +193,18 @@ export function firstUserName(login: string | null): string {
 }
 
 function listenFailure(err: unknown, config: PetrelConfig): unknown {
-  const e = err as NodeJS.ErrnoException & { port?: number; address?: string };
+  const e = err as NodeJS.ErrnoException & { port?: number; address?: string; hostname?: string };
+  // A Unix-domain socket (the LMTP socket): the address is its path.
+  if (e.port === undefined && typeof e.address === 'string' && e.address.startsWith('/')) {
+    if (e.code === 'EADDRINUSE') return new CliError(`cannot listen on the socket ${e.address}: the path is in use`);
+    if (e.code === 'EACCES') return new CliError(`cannot listen on the socket ${e.address}: permission denied`);
+    if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return new CliError(`cannot listen on the socket ${e.address}: no such directory`);
+  }
+  if (err instanceof Error && /^LMTP socket/.test(err.message)) return new CliError(`cannot listen: ${err.message}`);
   const where = e.port !== undefined ? hostPort(e.address ?? config.host, e.port) : config.host;
   if (e.code === 'EADDRINUSE') return new CliError(`cannot listen on ${where}: the address is already in use`);
   if (e.code === 'EACCES') return new CliError(`cannot listen on ${where}: permission denied (ports below 1024 need privileges)`);
   if (e.code === 'EADDRNOTAVAIL') return new CliError(`cannot listen on ${where}: no such local address`);
-  if (e.code === 'ENOTFOUND') return new CliError(`cannot listen on ${config.host}: the host name does not resolve`);
+  if (e.code === 'ENOTFOUND') return new CliError(`cannot listen on ${e.hostname ?? config.host}: the host name does not resolve`);
   return err;
 }

@@ -27,12 +27,19 @@ export interface PetrelConfig {
   imapPort: number | null;
   /** Implicit-TLS IMAP port (RFC 8314 §3.3); null = disabled. */
   imapsPort: number | null;
-  /** Reserved for the POP3 listener (RFC 1939), not served yet. */
+  /** POP3 port with STLS (RFC 1939, RFC 2595); null = disabled. */
   pop3Port: number | null;
-  /** Reserved for POP3 over implicit TLS (RFC 8314), not served yet. */
+  /** POP3 over implicit TLS (RFC 8314 §3.3); null = disabled. */
   pop3sPort: number | null;
-  /** Reserved for the LMTP listener (RFC 2033), not served yet; disabled by default. */
+  /** LMTP delivery port (RFC 2033); null = disabled (the default). */
   lmtpPort: number | null;
+  /** Address the LMTP TCP listener binds to. Separate from `host`: LMTP has no authentication, so it stays
+   *  on loopback even when IMAP and POP3 listen on all addresses, unless set explicitly. */
+  lmtpHost: string;
+  /** Absolute path of the LMTP Unix-domain socket; null = none (the default). */
+  lmtpSocket: string | null;
+  /** File mode given to the LMTP socket (e.g. 0o660); null = as the umask leaves it. */
+  lmtpSocketMode: number | null;
   /** Absolute path of a PEM certificate (chain), or null for the generated self-signed one. */
   tlsCert: string | null;
   /** Absolute path of the PEM private key belonging to tlsCert. */
@@ -61,6 +68,9 @@ export type SettingKey =
   | 'pop3Port'
   | 'pop3sPort'
   | 'lmtpPort'
+  | 'lmtpHost'
+  | 'lmtpSocket'
+  | 'lmtpSocketMode'
   | 'tlsCert'
   | 'tlsKey'
   | 'logLevel'
@@ -71,7 +81,7 @@ export type SettingKey =
 
 export type SettingSource = 'flag' | 'env' | 'file' | 'default';
 
-type Kind = 'path' | 'host' | 'port' | 'size' | 'count' | { oneOf: readonly string[] };
+type Kind = 'path' | 'host' | 'port' | 'size' | 'count' | 'mode' | { oneOf: readonly string[] };
 
 export interface SettingSpec {
   key: SettingKey;
@@ -96,12 +106,18 @@ export const SETTINGS: readonly SettingSpec[] = [
     description: 'IMAP port with STARTTLS (0 disables)' },
   { key: 'imapsPort', file: 'imaps_port', env: 'PETREL_IMAPS_PORT', flag: '--imaps-port', kind: 'port', default: 1993,
     description: 'IMAP port with implicit TLS (0 disables)' },
-  { key: 'pop3Port', file: 'pop3_port', env: 'PETREL_POP3_PORT', flag: null, kind: 'port', default: 1110,
-    description: 'reserved for POP3 (not served yet)' },
-  { key: 'pop3sPort', file: 'pop3s_port', env: 'PETREL_POP3S_PORT', flag: null, kind: 'port', default: 1995,
-    description: 'reserved for POP3 with implicit TLS (not served yet)' },
-  { key: 'lmtpPort', file: 'lmtp_port', env: 'PETREL_LMTP_PORT', flag: null, kind: 'port', default: 0,
-    description: 'reserved for LMTP delivery (not served yet; 0 = disabled)' },
+  { key: 'pop3Port', file: 'pop3_port', env: 'PETREL_POP3_PORT', flag: '--pop3-port', kind: 'port', default: 1110,
+    description: 'POP3 port with STLS (0 disables)' },
+  { key: 'pop3sPort', file: 'pop3s_port', env: 'PETREL_POP3S_PORT', flag: '--pop3s-port', kind: 'port', default: 1995,
+    description: 'POP3 port with implicit TLS (0 disables)' },
+  { key: 'lmtpPort', file: 'lmtp_port', env: 'PETREL_LMTP_PORT', flag: '--lmtp-port', kind: 'port', default: 0,
+    description: 'LMTP delivery port (0 = disabled, the default)' },
+  { key: 'lmtpHost', file: 'lmtp_host', env: 'PETREL_LMTP_HOST', flag: '--lmtp-host', kind: 'host', default: '127.0.0.1',
+    description: 'address the LMTP port listens on (LMTP has no authentication: keep it private)' },
+  { key: 'lmtpSocket', file: 'lmtp_socket', env: 'PETREL_LMTP_SOCKET', flag: '--lmtp-socket', kind: 'path', default: null,
+    description: 'LMTP Unix-domain socket path (default: none)' },
+  { key: 'lmtpSocketMode', file: 'lmtp_socket_mode', env: 'PETREL_LMTP_SOCKET_MODE', flag: null, kind: 'mode',
+    default: null, description: 'file mode of the LMTP socket, octal, e.g. "0660" (default: from the umask)' },
   { key: 'tlsCert', file: 'tls_cert', env: 'PETREL_TLS_CERT', flag: '--tls-cert', kind: 'path', default: null,
     description: 'PEM certificate file (default: self-signed, generated in <data>/tls/)' },
   { key: 'tlsKey', file: 'tls_key', env: 'PETREL_TLS_KEY', flag: '--tls-key', kind: 'path', default: null,
@@ -272,6 +288,7 @@ function convert(s: SettingSpec, raw: Raw): unknown {
   if (kind === 'port') return parsePort(value, where);
   if (kind === 'size') return parseSize(value, where);
   if (kind === 'count') return parseCount(value, where);
+  if (kind === 'mode') return parseMode(value, where);
   if (typeof value !== 'string') throw new ConfigError(`${where}: expected a string, got ${describe(value)}`);
   if (kind === 'path') {
     if (value.trim() === '') throw new ConfigError(`${where}: empty path`);
@@ -321,6 +338,19 @@ export function parseCount(value: unknown, where: string): number {
   const n = typeof value === 'string' && /^\s*\d{1,9}\s*$/.test(value) ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1_000_000) {
     throw new ConfigError(`${where}: "${String(value)}" is not a whole number from 1 to 1000000`);
+  }
+  return n;
+}
+
+/** A file mode: an octal string ("0660", "660", "0o660") or a number (TOML's 0o660), at most 0o777. */
+export function parseMode(value: unknown, where: string): number {
+  let n: number;
+  if (typeof value === 'number') n = value;
+  else if (typeof value === 'string' && /^\s*(0o?)?[0-7]{1,4}\s*$/i.test(value)) {
+    n = Number.parseInt(value.trim().replace(/^0o/i, ''), 8);
+  } else throw new ConfigError(`${where}: "${String(value)}" is not a file mode (octal, e.g. "0660")`);
+  if (!Number.isInteger(n) || n < 0 || n > 0o777) {
+    throw new ConfigError(`${where}: ${String(value)} is not a file mode from 0 to 0777`);
   }
   return n;
 }

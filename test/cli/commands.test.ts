@@ -236,7 +236,7 @@ test('serve: first start creates an account, prints its password once, passes se
       ['serve', '--data', data, '--imap-port', '0', '--imaps-port', '2993', '--allow-insecure-auth', 'never', '--log-level', 'warn'],
       {
         ...overrides,
-        startServer: (o) => server.start(o),
+        ...server.overrides(),
         shutdownSignal: shutdown,
         env: { PETREL_HOST: '127.0.0.1', PETREL_MAX_MESSAGE_SIZE: '10M' },
       },
@@ -257,7 +257,7 @@ test('serve: first start creates an account, prints its password once, passes se
     assert.equal(opts.maxConnectionsPerIp, 50);
     assert.ok(opts.tls && String(opts.tls.cert).includes('BEGIN CERTIFICATE'));
     assert.ok(existsSync(join(data, 'tls', 'key.pem')));
-    assert.equal(server.closed, 1);
+    assert.equal(server.closed, 2, 'the IMAP and the POP3 listeners are closed');
     const store = stores.get(data)!;
     assert.equal(store.closed, 1);
 
@@ -279,7 +279,7 @@ test('serve: first start creates an account, prints its password once, passes se
     const server2 = fakeServer();
     const r2 = await run(['serve', '--data', data, '--log-level', 'info'], {
       ...overrides,
-      startServer: (o) => server2.start(o),
+      ...server2.overrides(),
       shutdownSignal: async () => 'SIGINT',
     });
     assert.equal(r2.code, 0, r2.stderr);
@@ -294,22 +294,144 @@ test('serve: first start creates an account, prints its password once, passes se
   }
 });
 
+test('serve: POP3 and LMTP listeners share the store, TLS, login policy, limits, logger and login throttle', async () => {
+  const dir = await tempDir();
+  const { stores, overrides } = memoryEnvironment();
+  try {
+    const data = join(dir, 'data');
+    const socket = join(dir, 'lmtp.sock');
+    const server = fakeServer();
+    const r = await run(
+      ['serve', '--data', data, '--host', '0.0.0.0', '--pop3-port', '2110', '--pop3s-port', '0', '--lmtp-port', '2424',
+        '--lmtp-socket', socket, '--allow-insecure-auth', 'always', '--log-level', 'info'],
+      {
+        ...overrides,
+        ...server.overrides(),
+        shutdownSignal: async () => 'SIGTERM',
+        env: { PETREL_MAX_CONNECTIONS_PER_IP: '7', PETREL_MAX_MESSAGE_SIZE: '1M', PETREL_LMTP_SOCKET_MODE: '0660' },
+      },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const imap = server.calls[0]!;
+    const pop3 = server.pop3Calls[0]!;
+    const lmtp = server.lmtpCalls[0]!;
+    assert.ok(imap && pop3 && lmtp);
+    assert.equal(pop3.store, imap.store);
+    assert.equal(lmtp.store, imap.store);
+    assert.equal(imap.store, stores.get(data)!.asStore());
+    assert.equal(pop3.host, '0.0.0.0');
+    assert.equal(pop3.port, 2110);
+    assert.equal(pop3.tlsPort, null, '--pop3s-port 0 disables POP3S');
+    assert.equal(pop3.tls, imap.tls);
+    assert.equal(pop3.allowInsecureAuth, 'always');
+    assert.equal(pop3.maxConnectionsPerIp, 7);
+    assert.equal(pop3.logger, imap.logger);
+    assert.ok(imap.throttle, 'the IMAP server is given a throttle');
+    assert.equal(pop3.throttle, imap.throttle, 'one failed-login throttle for IMAP and POP3');
+    // LMTP has no authentication: it does not follow --host 0.0.0.0.
+    assert.equal(lmtp.host, '127.0.0.1');
+    assert.equal(lmtp.port, 2424);
+    assert.equal(lmtp.socketPath, socket);
+    assert.equal(lmtp.socketMode, 0o660);
+    assert.equal(lmtp.maxMessageSize, 1024 * 1024);
+    assert.equal(lmtp.logger, imap.logger);
+    assert.equal(server.closed, 3, 'every listener is closed at shutdown');
+    assert.equal(stores.get(data)!.closed, 1);
+
+    assert.match(r.stdout, /Petrel is serving IMAP, POP3 and LMTP from /);
+    assert.match(r.stdout, /\n {2}POP3 {3}127\.0\.0\.1:2110 {2}STLS; password login allowed without TLS\n/);
+    assert.doesNotMatch(r.stdout, /POP3S/);
+    assert.match(r.stdout, /\n {2}LMTP {3}127\.0\.0\.1:2424 {2}delivery, no authentication \(Postfix: lmtp:inet:127\.0\.0\.1:2424\)\n/);
+    assert.ok(r.stdout.includes(`  LMTP   unix:${socket}  delivery (Postfix: lmtp:unix:${socket})\n`), r.stdout);
+    assert.match(r.stdout, /\| {5}POP3: {6}127\.0\.0\.1:2110 \(STLS\) +\|/, 'the first-start box names POP3');
+    assert.doesNotMatch(r.stderr, /LMTP has no authentication/, 'no warning: LMTP is on loopback');
+
+    // Asked for explicitly, LMTP listens elsewhere, with a warning in the log.
+    const server2 = fakeServer();
+    const r2 = await run(['serve', '--data', data, '--lmtp-port', '2424', '--lmtp-host', '0.0.0.0', '--log-level', 'warn'], {
+      ...overrides,
+      ...server2.overrides(),
+      shutdownSignal: async () => 'SIGTERM',
+    });
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.equal(server2.lmtpCalls[0]!.host, '0.0.0.0');
+    assert.equal(server2.lmtpCalls[0]!.socketPath, undefined);
+    assert.match(r2.stderr, /WARN .*LMTP has no authentication/);
+    // Defaults: POP3 on 1110 and POP3S on 1995 with the IMAP host; LMTP off.
+    assert.equal(server2.pop3Calls[0]!.port, 1110);
+    assert.equal(server2.pop3Calls[0]!.tlsPort, 1995);
+    assert.equal(server2.pop3Calls[0]!.host, '127.0.0.1');
+
+    const server3 = fakeServer();
+    const r3 = await run(['serve', '--data', data, '--imap-port', '0', '--imaps-port', '0', '--log-level', 'silent'], {
+      ...overrides,
+      ...server3.overrides(),
+      shutdownSignal: async () => 'SIGTERM',
+      env: { PETREL_POP3_PORT: '0', PETREL_POP3S_PORT: '3995' },
+    });
+    assert.equal(r3.code, 0, r3.stderr);
+    assert.equal(server3.calls.length, 0, 'no IMAP listener when both IMAP ports are 0');
+    assert.equal(server3.lmtpCalls.length, 0, 'LMTP is off by default');
+    assert.equal(server3.pop3Calls[0]!.port, null);
+    assert.equal(server3.pop3Calls[0]!.tlsPort, 3995);
+    assert.match(r3.stdout, /Petrel is serving POP3 from /);
+    assert.doesNotMatch(r3.stdout, /imaplib|IMAP/);
+    assert.match(r3.stdout, /POP3S {2}127\.0\.0\.1:3995 {2}implicit TLS/);
+    assert.match(r3.stdout, /port 3995, connection security SSL\/TLS/);
+    assert.equal(server3.closed, 1);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('serve: a listener that cannot start stops the ones already started', async () => {
+  const dir = await tempDir();
+  const { stores, overrides } = memoryEnvironment();
+  try {
+    const data = join(dir, 'data');
+    const server = fakeServer();
+    const busy = await run(['serve', '--data', data, '--lmtp-port', '2424', '--log-level', 'silent'], {
+      ...overrides,
+      ...server.overrides(),
+      startLmtpServer: async () => {
+        throw Object.assign(new Error('listen EADDRINUSE'), { code: 'EADDRINUSE', address: '127.0.0.1', port: 2424 });
+      },
+    });
+    assert.equal(busy.code, 1);
+    assert.equal(busy.stderr, 'petrel: cannot listen on 127.0.0.1:2424: the address is already in use\n');
+    assert.equal(server.calls.length, 1);
+    assert.equal(server.pop3Calls.length, 1);
+    assert.equal(server.closed, 2, 'IMAP and POP3 were closed again');
+    assert.equal(stores.get(data)!.closed, 1);
+
+    const noDir = await run(['serve', '--data', data, '--lmtp-socket', join(dir, 'missing', 's'), '--log-level', 'silent'], {
+      ...overrides,
+      ...fakeServer().overrides(),
+      startLmtpServer: async (o) => {
+        throw Object.assign(new Error('listen ENOENT'), { code: 'ENOENT', address: o.socketPath });
+      },
+    });
+    assert.equal(noDir.code, 1);
+    assert.equal(noDir.stderr, `petrel: cannot listen on the socket ${join(dir, 'missing', 's')}: no such directory\n`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('serve: configuration errors exit 2 before anything starts; listen errors exit 1', async () => {
   const dir = await tempDir();
   const { stores, overrides } = memoryEnvironment();
   try {
     const data = join(dir, 'data');
     const server = fakeServer();
-    const both = await run(['serve', '--data', data, '--imap-port', '0', '--imaps-port', '0'], {
-      ...overrides,
-      startServer: (o) => server.start(o),
-    });
-    assert.equal(both.code, 2);
-    assert.equal(both.stderr, 'petrel: no listener enabled: imap_port and imaps_port are both 0\n');
+    const all = ['--imap-port', '0', '--imaps-port', '0', '--pop3-port', '0', '--pop3s-port', '0', '--lmtp-port', '2424'];
+    const none = await run(['serve', '--data', data, ...all], { ...overrides, ...server.overrides() });
+    assert.equal(none.code, 2);
+    assert.equal(none.stderr, 'petrel: no listener enabled: imap_port, imaps_port, pop3_port and pop3s_port are all 0\n');
 
     const badPort = await run(['serve', '--data', data], {
       ...overrides,
-      startServer: (o) => server.start(o),
+      ...server.overrides(),
       env: { PETREL_IMAPS_PORT: '99999' },
     });
     assert.equal(badPort.code, 2);
@@ -317,10 +439,10 @@ test('serve: configuration errors exit 2 before anything starts; listen errors e
 
     await mkdir(data);
     await writeFile(join(data, 'petrel.toml'), 'imap_port = 1143\nwhat = 1\n');
-    const badFile = await run(['serve', '--data', data], { ...overrides, startServer: (o) => server.start(o) });
+    const badFile = await run(['serve', '--data', data], { ...overrides, ...server.overrides() });
     assert.equal(badFile.code, 2);
     assert.match(badFile.stderr, /petrel\.toml: unknown setting "what"/);
-    assert.equal(server.calls.length, 0);
+    assert.equal(server.calls.length + server.pop3Calls.length + server.lmtpCalls.length, 0);
     await rm(join(data, 'petrel.toml'));
 
     const inUse = await run(['serve', '--data', data, '--log-level', 'silent'], {

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CliEnvironment } from '../../src/cli/environment.js';
 import { main } from '../../src/cli/main.js';
+import type { LmtpServerOptions, RunningLmtpServer } from '../../src/lmtp/lmtp-server.js';
+import type { Pop3ServerOptions, RunningPop3Server } from '../../src/pop3/pop3-server.js';
 import type { RunningServer, ServerOptions } from '../../src/server/server.js';
 import { StoreError, type MailboxRecord, type SpecialUse, type Store, type UserRecord } from '../../src/store/types.js';
 
@@ -31,6 +33,9 @@ export async function run(argv: string[], overrides: Partial<CliEnvironment> = {
     },
     shutdownSignal: () => new Promise(() => {}),
     loginName: () => 'tester',
+    // Never real POP3/LMTP listeners in-process unless a test asks for them.
+    startPop3Server: (o) => fakeServer().startPop3(o),
+    startLmtpServer: (o) => fakeServer().startLmtp(o),
     ...overrides,
   });
   return { code, stdout, stderr };
@@ -151,10 +156,13 @@ export function memoryEnvironment(): { stores: Map<string, MemoryStore>; overrid
   };
 }
 
-/** A server stand-in that records its options. */
-export function fakeServer(): { calls: ServerOptions[]; closed: number; start(o: ServerOptions): Promise<RunningServer> } {
+/** Stand-ins for the IMAP, POP3 and LMTP listeners that record their options. */
+export function fakeServer() {
   const state = {
     calls: [] as ServerOptions[],
+    pop3Calls: [] as Pop3ServerOptions[],
+    lmtpCalls: [] as LmtpServerOptions[],
+    /** Listeners closed, over all three kinds. */
     closed: 0,
     async start(o: ServerOptions): Promise<RunningServer> {
       state.calls.push(o);
@@ -165,6 +173,36 @@ export function fakeServer(): { calls: ServerOptions[]; closed: number; start(o:
         close: async () => {
           state.closed++;
         },
+      };
+    },
+    async startPop3(o: Pop3ServerOptions): Promise<RunningPop3Server> {
+      state.pop3Calls.push(o);
+      return {
+        port: o.port === 0 ? 40003 : o.port,
+        tlsPort: o.tlsPort === 0 ? 40004 : o.tlsPort,
+        connections: () => 0,
+        close: async () => {
+          state.closed++;
+        },
+      };
+    },
+    async startLmtp(o: LmtpServerOptions): Promise<RunningLmtpServer> {
+      state.lmtpCalls.push(o);
+      return {
+        port: o.port === 0 ? 40005 : o.port,
+        socketPath: o.socketPath ?? null,
+        connections: () => 0,
+        close: async () => {
+          state.closed++;
+        },
+      };
+    },
+    /** CliEnvironment overrides that use these stand-ins. */
+    overrides(): Partial<CliEnvironment> {
+      return {
+        startServer: (o) => state.start(o),
+        startPop3Server: (o) => state.startPop3(o),
+        startLmtpServer: (o) => state.startLmtp(o),
       };
     },
   };

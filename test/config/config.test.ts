@@ -24,6 +24,9 @@ test('defaults', async () => {
     assert.equal(c.pop3Port, 1110);
     assert.equal(c.pop3sPort, 1995);
     assert.equal(c.lmtpPort, null);
+    assert.equal(c.lmtpHost, '127.0.0.1');
+    assert.equal(c.lmtpSocket, null);
+    assert.equal(c.lmtpSocketMode, null);
     assert.equal(c.tlsCert, null);
     assert.equal(c.tlsKey, null);
     assert.equal(c.logLevel, 'info');
@@ -229,8 +232,62 @@ test('every setting has distinct names in each source, consistent with each othe
     if (s.key !== 'dataDir') assert.equal(s.env, `PETREL_${s.file.toUpperCase()}`);
     if (s.flag !== null && s.key !== 'dataDir') assert.equal(s.flag, `--${s.file.replace(/_/g, '-')}`);
   }
-  // POP3 and LMTP are not served yet, so they have no flags.
-  for (const key of ['pop3Port', 'pop3sPort', 'lmtpPort']) assert.equal(SETTINGS.find((s) => s.key === key)!.flag, null);
+  // The POP3 and LMTP listeners are served by `petrel serve`, with flags.
+  const flags = Object.fromEntries(SETTINGS.map((s) => [s.key, s.flag]));
+  assert.equal(flags.pop3Port, '--pop3-port');
+  assert.equal(flags.pop3sPort, '--pop3s-port');
+  assert.equal(flags.lmtpPort, '--lmtp-port');
+  assert.equal(flags.lmtpHost, '--lmtp-host');
+  assert.equal(flags.lmtpSocket, '--lmtp-socket');
+});
+
+test('POP3 and LMTP settings: flags > environment > file; LMTP keeps its own host; socket path and mode', async () => {
+  const dir = await tempDir();
+  try {
+    await writeFile(
+      join(dir, 'p.toml'),
+      'host = "0.0.0.0"\npop3_port = 110\npop3s_port = 0\nlmtp_port = 24\nlmtp_socket = "run/lmtp"\nlmtp_socket_mode = 0o660\n',
+    );
+    const f = await resolveConfig({ cwd: NOWHERE, env: {}, configFile: join(dir, 'p.toml') });
+    assert.equal(f.host, '0.0.0.0');
+    assert.equal(f.lmtpHost, '127.0.0.1', 'LMTP does not follow host: it has no authentication');
+    assert.equal(f.pop3Port, 110);
+    assert.equal(f.pop3sPort, null);
+    assert.equal(f.lmtpPort, 24);
+    assert.equal(f.lmtpSocket, join(dir, 'run', 'lmtp'), 'relative to the config file');
+    assert.equal(f.lmtpSocketMode, 0o660);
+    assert.equal(f.sources.lmtpSocket, 'file');
+
+    const e = await resolveConfig({
+      cwd: dir,
+      env: { PETREL_POP3_PORT: '1110', PETREL_LMTP_HOST: '::1', PETREL_LMTP_SOCKET: 's.sock', PETREL_LMTP_SOCKET_MODE: '600' },
+      configFile: 'p.toml',
+      flags: { pop3sPort: '2995', lmtpPort: '0' },
+    });
+    assert.equal(e.pop3Port, 1110);
+    assert.equal(e.sources.pop3Port, 'env');
+    assert.equal(e.pop3sPort, 2995);
+    assert.equal(e.sources.pop3sPort, 'flag');
+    assert.equal(e.lmtpPort, null, '--lmtp-port 0 turns the file\'s port off');
+    assert.equal(e.lmtpHost, '::1');
+    assert.equal(e.lmtpSocket, join(dir, 's.sock'), 'relative to the current directory');
+    assert.equal(e.lmtpSocketMode, 0o600);
+
+    for (const mode of ['0o640', '0640', '640']) {
+      assert.equal((await resolveConfig({ cwd: NOWHERE, env: { PETREL_LMTP_SOCKET_MODE: mode } })).lmtpSocketMode, 0o640, mode);
+    }
+    for (const bad of ['rw-rw----', '0888', '1777', '-1']) {
+      await assert.rejects(
+        resolveConfig({ cwd: NOWHERE, env: { PETREL_LMTP_SOCKET_MODE: bad } }),
+        /PETREL_LMTP_SOCKET_MODE: .* file mode/,
+        bad,
+      );
+    }
+    await assert.rejects(resolveConfig({ cwd: NOWHERE, env: { PETREL_LMTP_HOST: 'not a host' } }), /PETREL_LMTP_HOST/);
+    await assert.rejects(resolveConfig({ cwd: NOWHERE, env: { PETREL_LMTP_PORT: '65536' } }), /PETREL_LMTP_PORT/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('sizes and counts', async () => {
