@@ -80,6 +80,13 @@ export const anyStateCommands = [
       const hadCondstore = ctx.session.enabled.has('CONDSTORE');
       for (const cap of caps) {
         if (!ENABLEABLE.has(cap) || !advertised.has(cap)) continue;
+        // "ENABLE QRESYNC CONDSTORE": CONDSTORE was turned on by QRESYNC in this same command, and the
+        // ENABLED response lists both (RFC 5161 §3.1: what this command enabled).
+        if (cap === 'CONDSTORE' && !hadCondstore && !newly.includes('CONDSTORE')) {
+          ctx.session.enabled.add(cap);
+          newly.push(cap);
+          continue;
+        }
         if (ctx.session.enabled.has(cap)) continue;
         ctx.session.enabled.add(cap);
         // RFC 7162 §3.2.3: enabling QRESYNC also enables CONDSTORE.

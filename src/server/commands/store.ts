@@ -89,23 +89,18 @@ async function runStore(ctx: CommandContext, args: StoreArgs, byUid: boolean): P
     for (const uid of batch) {
       if (failed.has(uid)) continue;
       const up = updated.get(uid);
-      let flags: string[];
-      let modSeq: number;
-      if (up) {
-        flags = up.flags;
-        modSeq = up.modSeq;
-      } else {
-        const known = view.flagsOf(uid);
-        if (!known) continue; // gone from the store meanwhile
-        flags = known;
-        // Nothing changed for this message; its flags are still "returned as if a FETCH was done".
-        modSeq = view.modSeqOf(uid) ?? 0;
+      if (!up) {
+        // Not in the store's answer: another session expunged it and this one has not been told yet
+        // (RFC 2180 §4.2: treated like a known-expunged message; its EXPUNGE comes later).
+        sawGhost = true;
+        continue;
       }
+      const { flags, modSeq } = up;
       view.noteOwnFlags(uid, flags, modSeq);
       // RFC 7162 §3.1.3: with UNCHANGEDSINCE a FETCH with MODSEQ is sent even for .SILENT; once CONDSTORE
       // is on, a .SILENT STORE that changed the mod-sequence also reports it (§3.1, Example 14), since
       // the client cannot know the new value otherwise. Such FETCHes carry UID and MODSEQ only.
-      const modSeqMoved = up !== undefined && (up.changed !== false || args.unchangedSince !== null);
+      const modSeqMoved = up.changed !== false || args.unchangedSince !== null;
       if (args.silent && !(condstore && modSeqMoved)) continue;
       const seq = view.seqOf(uid);
       if (seq === 0) continue;
