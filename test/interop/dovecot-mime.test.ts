@@ -11,7 +11,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { ensureDovecotInstalled, startDovecot, type DovecotServer } from '../helpers/dovecot.js';
+import { ensureDovecotInstalled, findDovecot, startDovecot, type DovecotServer } from '../helpers/dovecot.js';
 import { ImapTestClient, logoutQuietly } from '../helpers/imap-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { indexMessage } from '../../src/mime/indexer.js';
@@ -268,7 +268,12 @@ let pc: ImapTestClient | null = null;
 const messages = files.map((f) => readFileSync(new URL(f, FIXTURES)));
 
 before(async () => {
-  const installed = await ensureDovecotInstalled();
+  let installed = await ensureDovecotInstalled();
+  // Another test process may be installing it at the same moment (apt/dpkg lock): wait for it.
+  for (let i = 0; !installed && i < 240; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    installed = findDovecot() !== null;
+  }
   assert.ok(installed, 'Dovecot (dovecot-imapd) is needed for the differential test and could not be installed');
   dovecot = await startDovecot();
   assert.ok(dovecot, 'Dovecot did not start');
