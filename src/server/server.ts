@@ -28,6 +28,8 @@ export interface ServerOptions {
   /** Failed-login accounting shared with other listeners (e.g. POP3, so guesses cannot be split between
    *  protocols); default: a throttle of its own. */
   throttle?: LoginThrottle;
+  /** Unauthenticated connections are closed after this long (default LIMITS.preAuthTimeoutMs). */
+  preAuthTimeoutMs?: number;
 }
 
 export interface RunningServer {
@@ -49,7 +51,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     maxMessageSize: opts.maxMessageSize ?? LIMITS.maxMessageSize,
     maxConnectionsPerIp: opts.maxConnectionsPerIp ?? LIMITS.maxConnectionsPerIp,
     idleTimeoutMs: opts.idleTimeoutMs ?? LIMITS.idleTimeoutMs,
-    preAuthTimeoutMs: LIMITS.preAuthTimeoutMs,
+    preAuthTimeoutMs: opts.preAuthTimeoutMs ?? LIMITS.preAuthTimeoutMs,
   };
   const store = opts.store;
   // A hash of a random password, so unknown users cost one verification too.
