@@ -226,8 +226,20 @@ export class ImapDriver {
     return `A${this.tagCounter}`;
   }
 
-  private waitContinuation(): Promise<string> {
-    return new Promise((resolve) => this.continuationWaiters.push(resolve));
+  /** Waits for the next continuation request; cancel() withdraws the wait (e.g. the command was refused). */
+  private waitContinuation(): { promise: Promise<string>; cancel(): void } {
+    let waiter: ((line: string) => void) | null = null;
+    const promise = new Promise<string>((resolve) => {
+      waiter = resolve;
+      this.continuationWaiters.push(resolve);
+    });
+    return {
+      promise,
+      cancel: () => {
+        const i = this.continuationWaiters.indexOf(waiter!);
+        if (i >= 0) this.continuationWaiters.splice(i, 1);
+      },
+    };
   }
 
   /**
@@ -269,8 +281,12 @@ export class ImapDriver {
         if (Buffer.isBuffer(p)) {
           this.socket.write(`${text}{${p.length}}\r\n`, 'latin1');
           text = '';
-          const cont = await Promise.race([this.waitContinuation(), promise.then(() => null)]);
-          if (cont === null) return; // refused with a tagged response
+          const wait = this.waitContinuation();
+          const cont = await Promise.race([wait.promise, promise.then(() => null, () => null)]);
+          if (cont === null) {
+            wait.cancel(); // refused with a tagged response (or the connection closed)
+            return;
+          }
           this.socket.write(p);
         } else text += p;
       }
@@ -307,8 +323,11 @@ export class ImapDriver {
     });
     const cont = this.waitContinuation();
     this.socket.write(`${tag} IDLE\r\n`, 'latin1');
-    const first = await Promise.race([cont, promise]);
-    if (typeof first !== 'string') throw new CommandFailed(first);
+    const first = await Promise.race([cont.promise, promise]);
+    if (typeof first !== 'string') {
+      cont.cancel();
+      throw new CommandFailed(first);
+    }
     return {
       done: () => {
         this.socket.write('DONE\r\n', 'latin1');
