@@ -40,8 +40,8 @@ export function partStructure(part: MimePart, extended: boolean, opts: BodyStruc
   }
   const isGlobal = part.g !== undefined && part.s !== undefined && part.s.toLowerCase() === 'global';
   const isMessage = part.g !== undefined && (!isGlobal || opts.rev2 === true);
-  const type = part.t ?? (part.dg ? 'message' : 'text');
-  const subtype = part.s ?? (part.dg ? 'rfc822' : 'plain');
+  const type = part.x ? 'application' : (part.t ?? (part.dg ? 'message' : 'text'));
+  const subtype = part.x ? 'octet-stream' : (part.s ?? (part.dg ? 'rfc822' : 'plain'));
   const isText = !isMessage && type.toLowerCase() === 'text';
   let params = part.p;
   if (isText && !hasParam(params, 'charset')) params = [...(params ?? []), 'charset', 'us-ascii'];

@@ -77,6 +77,10 @@ interface OpenPart {
   /** multi: the close delimiter was seen (we are in the epilogue). */
   closed: boolean;
   digest: boolean;
+  /** multi beyond the nesting cap: no children; its body is the preamble, ended by the first delimiter. */
+  capped?: boolean;
+  /** capped: the body already ended. */
+  cappedEnded?: boolean;
   hdr?: HeaderState;
 }
 
@@ -299,6 +303,16 @@ export class MimeIndexer {
     const lfAtEnd = this.prevWasDelimiter ? lfBefore : lfBefore - 1;
     while (this.stack.length - 1 > index) this.close(this.stack.pop()!, endAt, lfAtEnd);
     const multi = this.stack[index]!;
+    if (multi.capped) {
+      // Beyond the nesting cap (Dovecot 2.3's rule): the first delimiter ends the part, whatever follows up
+      // to its close delimiter belongs to no part.
+      if (!multi.cappedEnded) {
+        this.close(multi, endAt, lfAtEnd);
+        multi.cappedEnded = true;
+      }
+      if (close) multi.closed = true;
+      return;
+    }
     if (close) {
       multi.closed = true;
       return;
@@ -324,16 +338,26 @@ export class MimeIndexer {
     open.hdr = undefined;
     open.lfAtBody = lfAtBody;
     const deepOk = open.depth < LIMITS.maxMimeDepth;
-    if (type.t === 'multipart' && deepOk) {
+    if (type.t === 'multipart') {
       open.kind = 'multi';
-      part.k = [];
       const boundary = paramValue(part.p, 'boundary');
       if (boundary !== undefined && boundary.length <= MAX_BOUNDARY) {
         // An empty boundary is invalid (RFC 2046 §5.1.1: 1 to 70 characters) but Dovecot 2.3 splits on "--"
         // lines then, and so do we.
         open.boundary = Buffer.from(boundary, 'latin1');
       }
-      open.digest = type.s === 'digest';
+      if (deepOk) {
+        part.k = [];
+        open.digest = type.s === 'digest';
+      } else {
+        // Too deep: a leaf sent as application/octet-stream (MimePart.x), as Dovecot 2.3 does.
+        part.x = 1;
+        if (open.boundary) open.capped = true;
+        else open.kind = 'leaf';
+      }
+    } else if (type.t === 'message' && (type.s === 'rfc822' || type.s === 'global') && !deepOk) {
+      part.x = 1;
+      open.kind = 'leaf';
     } else if (type.t === 'message' && (type.s === 'rfc822' || type.s === 'global') && deepOk && !this.noMoreParts) {
       open.kind = 'message';
       this.partCount++;
@@ -426,6 +450,8 @@ export class MimeIndexer {
       part.n = 0;
       return;
     }
+    // A capped multipart's body ended at its first delimiter.
+    if (open.cappedEnded) return;
     if (endAt > part.b) {
       part.e = endAt;
       part.n = Math.max(0, lfAtEnd - open.lfAtBody);

@@ -68,6 +68,9 @@ export interface MimePart {
   dp?: string[];
   /** Content-Language tags (RFC 3282). */
   la?: string[];
+  /** A multipart or message part beyond LIMITS.maxMimeDepth: a leaf, sent as application/octet-stream
+   *  (Dovecot 2.3). A multipart's body is then only its preamble. */
+  x?: 1;
   /** Children of a multipart part. */
   k?: MimePart[];
   /** The encapsulated message of a message/rfc822 or message/global part (its root part). */

@@ -43,8 +43,9 @@ export const LIMITS = {
   maxOutputBuffer: 1024 * 1024,
   /** Longest quoted string we send before switching to a literal. */
   maxQuotedLength: 1024,
-  /** Deepest MIME nesting the indexer descends into; deeper parts are leaves. */
-  maxMimeDepth: 64,
+  /** Deepest MIME nesting the indexer descends into; deeper multipart/message parts are leaves sent as
+   *  application/octet-stream. 99 below the message itself: where Dovecot 2.3 stops (100 nested parts). */
+  maxMimeDepth: 99,
   /** Most MIME parts indexed in one message; the rest are folded into their parent's body. */
   maxMimeParts: 10_000,
   /** Longest header block the indexer keeps per part for ENVELOPE/BODYSTRUCTURE. */

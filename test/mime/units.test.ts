@@ -206,6 +206,22 @@ test('nesting deeper than LIMITS.maxMimeDepth becomes a leaf', () => {
   // The encoder copes with the nesting this produces.
   const bs = wire(bodyStructureValue(ix, true));
   assert.ok(bs.startsWith('('.repeat(LIMITS.maxMimeDepth)), bs.slice(0, 80));
+  // The multipart at the cap is application/octet-stream whose body is its (empty) preamble; the parts
+  // inside it belong to no part (Dovecot 2.3 answers the same).
+  const capped = `("application" "octet-stream" ("boundary" "b${LIMITS.maxMimeDepth}") NIL NIL "7bit" 0 NIL NIL NIL NIL) "mixed" ("boundary" "b${LIMITS.maxMimeDepth - 1}")`;
+  assert.ok(bs.includes(capped), bs.slice(LIMITS.maxMimeDepth - 5, LIMITS.maxMimeDepth + 200));
+});
+
+test('message/rfc822 nested deeper than LIMITS.maxMimeDepth: the innermost is application/octet-stream', () => {
+  const levels = LIMITS.maxMimeDepth + 3;
+  let msg = '';
+  for (let i = 0; i < levels; i++) msg += `From: l${i}@example.com\r\nContent-Type: message/rfc822\r\n\r\n`;
+  msg += 'From: last@example.com\r\n\r\ninnermost\r\n';
+  const ix = indexMessage(Buffer.from(msg)) as MimeIndexV1;
+  assert.equal(depth(ix.r), LIMITS.maxMimeDepth + 1);
+  const bs = wire(bodyStructureValue(ix, false));
+  assert.match(bs, /\("application" "octet-stream" NIL NIL NIL "7bit" \d+\)/);
+  assert.equal(bs.match(/"message" "rfc822"/g)?.length, LIMITS.maxMimeDepth);
 });
 
 test('more than LIMITS.maxMimeParts parts: the rest folds into the parent body', () => {
