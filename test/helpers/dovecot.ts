@@ -390,21 +390,32 @@ function waitForGreeting(port: number, timeoutMs: number, exited: () => string |
   });
 }
 
-const running = new Set<ChildProcess>();
+/** Live Dovecot masters and the temp directory each one owns (null when it is to be kept). */
+const running = new Map<ChildProcess, string | null>();
 let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  // A test or bench that crashes must not leave Dovecot masters behind.
-  process.on('exit', () => {
-    for (const child of running) {
+  // A test or bench that crashes or is interrupted must not leave Dovecot masters behind (dovecot -F keeps
+  // running when its parent dies).
+  const killAll = () => {
+    for (const [child, dir] of running) {
       try {
         child.kill('SIGKILL');
+        if (dir !== null) rmSync(dir, { recursive: true, force: true });
       } catch {
         /* already gone */
       }
     }
-  });
+  };
+  process.on('exit', killAll);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      killAll();
+      // Keep the default behaviour (terminate) unless the host process handles the signal itself.
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    });
+  }
 }
 
 /**
@@ -479,7 +490,7 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<DovecotSe
 
   installExitHook();
   const child = spawn(binary, ['-F', '-c', configFile], { stdio: ['ignore', 'pipe', 'pipe'], detached: false });
-  running.add(child);
+  running.set(child, opts.keepDir === true ? null : dir);
   let output = '';
   const collect = (d: Buffer) => {
     output += d.toString('utf8');
