@@ -5,7 +5,7 @@
 // resume record (src/mailfile/import-state.ts) and reports progress. Internal dates and flags (system
 // flags and keywords, RFC 9051 §2.3.2-§2.3.3) are carried both ways.
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ImapError } from '../server/errors.js';
@@ -14,6 +14,7 @@ import { StoreError, type AppendItem, type IngestWriter, type MailboxRecord, typ
 import { compareNames, ImportStateError, StateFile, type ImportPosition, type ImportState } from '../mailfile/import-state.js';
 import { CrlfConverter } from '../mailfile/line-splitter.js';
 import {
+  compareKeys,
   entryFlags,
   entryInternalDate,
   listMaildirFolders,
@@ -117,6 +118,7 @@ interface RawImportOptions extends CommonOptions {
   restart?: boolean;
   batchSize: string;
   progress: string;
+  progressInterval: string;
 }
 
 interface RawExportOptions extends CommonOptions {
@@ -129,6 +131,7 @@ interface RawExportOptions extends CommonOptions {
   lineEndings: string;
   force?: boolean;
   progress: string;
+  progressInterval: string;
 }
 
 function oneOf<T extends string>(value: string, allowed: readonly T[], option: string): T {
@@ -142,10 +145,12 @@ function progressMode(env: CliEnvironment, value: string): ProgressMode {
   return (env.stderr as { isTTY?: boolean }).isTTY === true ? 'bar' : 'lines';
 }
 
-function progressInterval(env: CliEnvironment): number | undefined {
-  const raw = env.env.PETREL_PROGRESS_INTERVAL_MS;
-  if (raw === undefined || !/^\d+$/.test(raw)) return undefined;
-  return Number(raw);
+function progressInterval(raw: string): number {
+  const seconds = Number(raw);
+  if (!Number.isFinite(seconds) || seconds < 0 || seconds > 3600) {
+    throw new CliError('--progress-interval must be a number of seconds from 0 to 3600', 2);
+  }
+  return Math.round(seconds * 1000);
 }
 
 function sourceOption(opts: { mbox?: string; maildir?: string }, verb: string): void {
@@ -171,7 +176,8 @@ export function addImportExportCommands(program: Command, env: CliEnvironment): 
       .option('--state <file>', 'resume record (default <source>.petrel-import.json)')
       .option('--restart', 'ignore an existing resume record and import everything again')
       .option('--batch-size <n>', 'messages per store transaction', '100')
-      .option('--progress <mode>', 'auto, bar, lines or none', 'auto'),
+      .option('--progress <mode>', 'auto (a bar on a terminal, else lines), bar, lines or none', 'auto')
+      .option('--progress-interval <seconds>', 'seconds between progress lines', '2'),
   ).action(async (raw: RawImportOptions) => {
     checkUserName(raw.user);
     sourceOption(raw, 'import');
@@ -193,7 +199,7 @@ export function addImportExportCommands(program: Command, env: CliEnvironment): 
       restart: raw.restart === true,
       batchSize,
       progress: progressMode(env, raw.progress),
-      progressIntervalMs: progressInterval(env),
+      progressIntervalMs: progressInterval(raw.progressInterval),
     };
     const config = await loadConfig(env, raw);
     const summary = await withStore(env, config, false, (store) => importMail(store, opts, { stderr: env.stderr, progress: opts.progress, progressIntervalMs: opts.progressIntervalMs }));
@@ -212,7 +218,8 @@ export function addImportExportCommands(program: Command, env: CliEnvironment): 
       .option('--maildir-layout <layout>', 'maildir++ (.Sub.Folder) or fs (Sub/Folder)', 'maildir++')
       .option('--line-endings <mode>', 'lf (CRLF → LF, as mail files on Unix have) or keep', 'lf')
       .option('--force', 'replace existing mbox files')
-      .option('--progress <mode>', 'auto, bar, lines or none', 'auto'),
+      .option('--progress <mode>', 'auto (a bar on a terminal, else lines), bar, lines or none', 'auto')
+      .option('--progress-interval <seconds>', 'seconds between progress lines', '2'),
   ).action(async (raw: RawExportOptions) => {
     checkUserName(raw.user);
     sourceOption(raw, 'export');
@@ -226,7 +233,7 @@ export function addImportExportCommands(program: Command, env: CliEnvironment): 
       lineEndings: oneOf(raw.lineEndings, ['lf', 'keep'] as const, '--line-endings'),
       force: raw.force === true,
       progress: progressMode(env, raw.progress),
-      progressIntervalMs: progressInterval(env),
+      progressIntervalMs: progressInterval(raw.progressInterval),
     };
     const config = await loadConfig(env, raw);
     const summary = await withStore(env, config, false, (store) => exportMail(store, opts, { stderr: env.stderr, progress: opts.progress, progressIntervalMs: opts.progressIntervalMs }));
@@ -278,6 +285,9 @@ export function exportSummaryText(s: ExportSummary, opts: ExportOptions): string
 }
 
 // ------------------------------------------------------------------------------------------ import
+
+/** Blob writes in flight during an import; parallel fsyncs cost little more than one. */
+const MAX_IN_FLIGHT = 32;
 
 /** A source unit: one mbox file or one Maildir folder, with the mailbox it goes to. */
 interface Unit {
@@ -500,13 +510,14 @@ export async function importMail(store: Store, opts: ImportOptions, io: Io, hook
     }
 
     async add(prepared: Promise<PreparedMessage>, flags: string[], internalDate: number | undefined, position: ImportPosition): Promise<void> {
-      // Keep at most 8 blob fsyncs in flight: they overlap with reading the next messages.
+      // Keep up to MAX_IN_FLIGHT blob writes (each ends with fsyncs) in flight: they overlap with each
+      // other and with reading the next messages.
       prepared.catch(() => {});
       this.items.push({ prepared, flags, internalDate });
       this.position = position;
       this.inFlight++;
-      if (this.inFlight > 8) {
-        await this.items[this.items.length - 9]!.prepared;
+      if (this.inFlight > MAX_IN_FLIGHT) {
+        await this.items[this.items.length - this.inFlight]!.prepared;
         this.inFlight--;
       }
       if (this.items.length >= opts.batchSize) await this.flush();
@@ -655,29 +666,33 @@ export async function importMail(store: Store, opts: ImportOptions, io: Io, hook
 
   async function importMaildirUnit(unit: Unit, afterKey: string | null, batch: Batch): Promise<void> {
     const keywords = await readDovecotKeywords(unit.path);
-    let done = 0;
-    for (const entry of unit.entries ?? []) {
-      done++;
-      if (afterKey !== null && compareNames(entry.key, afterKey) <= 0) continue;
-      const position = { unit: unit.name, key: entry.key };
-      let file = entry.file;
-      let info = entry.info;
-      let st0;
-      try {
-        st0 = await stat(file);
-      } catch {
-        // Moved by a mail program (new/ → cur/, or a flag change): find it again by its key.
-        const again = (await listMaildirMessages(unit.path)).find((e) => e.key === entry.key);
-        if (!again) {
-          warn(`${entry.file} disappeared during the import; skipped`);
-          skipped();
-          batch.skip(position);
-          continue;
-        }
-        file = again.file;
-        info = again.info;
-        st0 = await stat(file);
+    const all = unit.entries ?? [];
+    const todo = afterKey === null ? all : all.filter((e) => compareKeys(e.key, afterKey) > 0);
+    let done = all.length - todo.length;
+    // Read ahead: the reads queue in the thread pool between the blob fsyncs instead of after them.
+    const loads: Array<Promise<LoadedEntry> | undefined> = [];
+    const load = (i: number) => {
+      const entry = todo[i];
+      if (entry && !loads[i]) {
+        const p = loadEntry(unit, entry);
+        p.catch(() => {});
+        loads[i] = p;
       }
+    };
+    for (let i = 0; i < todo.length; i++) {
+      for (let k = i; k < i + READ_AHEAD; k++) load(k);
+      const entry = todo[i]!;
+      const loaded = await loads[i]!;
+      loads[i] = undefined;
+      done++;
+      const position = { unit: unit.name, key: entry.key };
+      if (loaded === null) {
+        warn(`${entry.file} disappeared during the import; skipped`);
+        skipped();
+        batch.skip(position);
+        continue;
+      }
+      const { file, info, stats: st0 } = loaded;
       if (st0.size === 0) {
         warn(`${file} is empty; skipped`);
         skipped();
@@ -690,8 +705,11 @@ export async function importMail(store: Store, opts: ImportOptions, io: Io, hook
       const writer = store.beginIngest();
       try {
         const conv = opts.lineEndings === 'crlf' ? new CrlfConverter() : null;
-        for await (const chunk of createReadStream(file, { highWaterMark: 256 * 1024 })) {
-          const data = conv ? conv.push(chunk as Buffer) : (chunk as Buffer);
+        // Small files in one read (one thread-pool job instead of four), big ones streamed.
+        const chunks: AsyncIterable<Buffer> | Buffer[] =
+          loaded.data !== null ? [loaded.data] : createReadStream(file, { highWaterMark: 256 * 1024 });
+        for await (const chunk of chunks) {
+          const data = conv ? conv.push(chunk) : chunk;
           if (data.length > 0) await writer.write(data);
         }
       } catch (err) {
@@ -701,10 +719,8 @@ export async function importMail(store: Store, opts: ImportOptions, io: Io, hook
       await batch.add(writer.finish(), parsed.flags, entryInternalDate(entry, st0.mtimeMs, opts.maildirDate), position);
       progress.update(doneBefore + done, summary.messages + batch.size, summary.bytes);
     }
-    if (unit.entries && unit.entries.length > 0) {
-      const last = unit.entries[unit.entries.length - 1]!;
-      if (afterKey === null || compareNames(last.key, afterKey) > 0) batch.skip({ unit: unit.name, key: last.key });
-    }
+    const last = todo[todo.length - 1];
+    if (last) batch.skip({ unit: unit.name, key: last.key });
   }
 
   st.done = true;
@@ -715,6 +731,40 @@ export async function importMail(store: Store, opts: ImportOptions, io: Io, hook
   // Every target counts, also those whose units were finished by an earlier run.
   for (const u of units) if (!summary.mailboxes.includes(u.mailbox)) summary.mailboxes.push(u.mailbox);
   return summary;
+}
+
+const READ_AHEAD = 16;
+
+interface LoadedEntryData {
+  file: string;
+  info: string;
+  stats: { size: number; mtimeMs: number };
+  /** The bytes of a small file (up to 1 MiB); null: stream it. */
+  data: Buffer | null;
+}
+type LoadedEntry = LoadedEntryData | null;
+
+/** Stats and (when small) reads a Maildir file; finds it again by key when a mail program renamed it. */
+async function loadEntry(unit: Unit, entry: MaildirEntry): Promise<LoadedEntry> {
+  const attempt = async (file: string): Promise<LoadedEntryData> => {
+    const stats = await stat(file);
+    const data = stats.size <= 1 << 20 ? await readFile(file) : null;
+    return { file, info: entry.info, stats: { size: data ? data.length : stats.size, mtimeMs: stats.mtimeMs }, data };
+  };
+  try {
+    return await attempt(entry.file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  // Moved (new/ → cur/, or a flag change): look for the same key.
+  const again = (await listMaildirMessages(unit.path)).find((e) => e.key === entry.key);
+  if (!again) return null;
+  try {
+    return { ...(await attempt(again.file)), info: again.info };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
 }
 
 /** Whether `needle` occurs as a contiguous run in `hay`. */
@@ -864,7 +914,9 @@ export async function exportMail(store: Store, opts: ExportOptions, io: Io): Pro
         }
         const folder = await MaildirFolderWriter.open(path, { subfolder: opts.maildirLayout === 'maildir++' && box.name !== 'INBOX', lineEndings: opts.lineEndings });
         summary.files.push(path);
-        let sinceSync = 0;
+        // Up to MAX_IN_FLIGHT files are written at once: their fsyncs overlap.
+        const inFlight = new Set<Promise<void>>();
+        let failure: unknown = null;
         for (const m of lists.get(box.id) ?? []) {
           const key = maildirKey(m.internalDate, box.uidValidity, m.uid, host);
           done++;
@@ -872,16 +924,25 @@ export async function exportMail(store: Store, opts: ExportOptions, io: Io): Pro
             summary.present++;
             continue;
           }
-          const { lost } = await folder.write(key, m.flags, m.internalDate, blobChunks(m.blobId, m.size));
-          summary.lostKeywords += lost.length;
-          summary.messages++;
-          summary.bytes += m.size;
-          progress.update(done, summary.messages, summary.bytes);
-          if (++sinceSync >= 100) {
-            await folder.sync();
-            sinceSync = 0;
-          }
+          folder.claim(key);
+          const p: Promise<void> = folder.write(key, m.flags, m.internalDate, blobChunks(m.blobId, m.size)).then(
+            ({ lost }) => {
+              summary.lostKeywords += lost.length;
+              summary.messages++;
+              summary.bytes += m.size;
+              progress.update(done, summary.messages, summary.bytes);
+            },
+            (err: unknown) => {
+              failure ??= err;
+            },
+          );
+          inFlight.add(p);
+          void p.then(() => inFlight.delete(p));
+          if (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
+          if (failure) break;
         }
+        await Promise.all(inFlight);
+        if (failure) throw failure;
         await folder.sync();
       }
     }

@@ -6,7 +6,7 @@
 // the folder's dovecot-keywords file (at most 26 per folder; Dovecot's scheme).
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { mkdir, open, readdir, rename, utimes, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, unlink, utimes, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { maildirInfo } from './flags.js';
 import { encodeLevel, readDovecotKeywords, type MaildirLayout } from './maildir.js';
@@ -72,6 +72,11 @@ export class MaildirFolderWriter {
     return this.existing.has(key);
   }
 
+  /** Marks a key as taken before its (concurrent) write starts. */
+  claim(key: string): void {
+    this.existing.add(key);
+  }
+
   private letterFor(keyword: string): string | null {
     const lower = keyword.toLowerCase();
     const known = this.keywordLetters.get(lower);
@@ -90,9 +95,17 @@ export class MaildirFolderWriter {
   }
   private keywordSpelling = new Map<string, string>();
 
-  /** Writes dovecot-keywords (before the files that use its letters become visible). */
-  private async saveKeywords(): Promise<void> {
-    if (!this.keywordsDirty) return;
+  private saving: Promise<void> = Promise.resolve();
+
+  /** Writes dovecot-keywords (before the files that use its letters become visible); one save at a time. */
+  private saveKeywords(): Promise<void> {
+    if (!this.keywordsDirty) return this.saving;
+    this.keywordsDirty = false;
+    this.saving = this.saving.then(() => this.writeKeywords());
+    return this.saving;
+  }
+
+  private async writeKeywords(): Promise<void> {
     const existing = await readDovecotKeywords(this.path);
     const byLetter = new Map(existing);
     for (const [letter, kw] of this.keywordSpelling) byLetter.set(letter, kw);
@@ -109,7 +122,6 @@ export class MaildirFolderWriter {
       await fh.close();
     }
     await rename(tmp, join(this.path, 'dovecot-keywords'));
-    this.keywordsDirty = false;
   }
 
   /**
@@ -149,8 +161,10 @@ export class MaildirFolderWriter {
       const seconds = internalDate / 1000;
       await utimes(tmp, seconds, seconds);
       await rename(tmp, join(this.path, 'cur', `${key},S=${bytes}:2,${info}`));
-    } finally {
+    } catch (err) {
       if (fh) await fh.close().catch(() => {});
+      await unlink(tmp).catch(() => {});
+      throw err;
     }
     this.existing.add(key);
     this.synced = false;

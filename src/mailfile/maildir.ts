@@ -117,8 +117,35 @@ export async function listMaildirMessages(folderPath: string): Promise<MaildirEn
       out.push({ key, file: join(folderPath, subdir, name), subdir, info });
     }
   }
-  out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  out.sort((a, b) => compareKeys(a.key, b.key));
   return out;
+}
+
+/**
+ * The order messages of a folder are imported in (and resumed by): names compared with their digit runs as
+ * numbers, so "1700000000.V1U9.host" comes before "1700000000.V1U10.host" — delivery time first, as
+ * Maildir names start with it. A total order: equal numbers with different leading zeros, then code units.
+ */
+export function compareKeys(a: string, b: string): number {
+  const ra = a.match(/\d+|\D+/g) ?? [];
+  const rb = b.match(/\d+|\D+/g) ?? [];
+  for (let i = 0; i < Math.min(ra.length, rb.length); i++) {
+    const x = ra[i]!;
+    const y = rb[i]!;
+    if (x === y) continue;
+    const dx = x.charCodeAt(0) >= 48 && x.charCodeAt(0) <= 57;
+    const dy = y.charCodeAt(0) >= 48 && y.charCodeAt(0) <= 57;
+    if (dx && dy) {
+      const nx = x.replace(/^0+(?=\d)/, '');
+      const ny = y.replace(/^0+(?=\d)/, '');
+      if (nx.length !== ny.length) return nx.length - ny.length;
+      if (nx !== ny) return nx < ny ? -1 : 1;
+      continue;
+    }
+    return x < y ? -1 : 1;
+  }
+  if (ra.length !== rb.length) return ra.length - rb.length;
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** Dovecot's dovecot-keywords: lines "<n> <keyword>", n = 0..25 for the letters a..z. */
