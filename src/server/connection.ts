@@ -93,6 +93,7 @@ export class Connection {
   private readPaused = false;
   private ingestPressure = false;
   private idleTimer: NodeJS.Timeout | null = null;
+  private readonly connectedAt = Date.now();
   private inIdle = false;
   private mailboxDirty = false;
   private unwatch: (() => void) | null = null;
@@ -197,9 +198,10 @@ export class Connection {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     if (this.closed) return;
     const st = this.session.state.kind;
+    // The pre-auth limit counts from the connection's start, so trickling bytes (slowloris) cannot extend it.
     const ms =
       st === 'not-authenticated'
-        ? this.opts.server.settings.preAuthTimeoutMs
+        ? Math.max(0, this.connectedAt + this.opts.server.settings.preAuthTimeoutMs - Date.now())
         : this.inIdle
           ? LIMITS.idleCommandTimeoutMs
           : this.opts.server.settings.idleTimeoutMs;
@@ -500,6 +502,8 @@ export class Connection {
     if (this.closed) return;
     this.closed = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
+    // Abort a half-received APPEND literal: its ingest writer holds an open temp file that GC never removes.
+    this.framer.close();
     this.unwatch?.();
     this.unwatch = null;
     const w = this.wake;
