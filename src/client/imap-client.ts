@@ -57,6 +57,11 @@ export interface ClientTimeouts {
   responseMs?: number;
   /** IDLE is re-issued this often (default 5 min), which bounds how long a dead link goes unnoticed. */
   idleRestartMs?: number;
+  /**
+   * When set: a connection with nothing to do (no command, no IDLE) sends NOOP after this long, so a dead
+   * link is found (the NOOP times out, the client closes and emits 'close') before the next real command.
+   */
+  keepaliveMs?: number;
 }
 
 export interface ImapClientOptions {
@@ -103,6 +108,23 @@ export class ImapClient extends ClientConnection {
     });
     this.idleRestartMs = opts.timeouts?.idleRestartMs ?? 5 * 60 * 1000;
     this.allowClearText = opts.tls === 'none';
+    const keepaliveMs = opts.timeouts?.keepaliveMs;
+    if (keepaliveMs !== undefined && keepaliveMs > 0) {
+      let lastBusy = Date.now();
+      const timer = setInterval(() => {
+        if (this.closed) return;
+        if (this.pendingCount > 0 || !this.authenticated) {
+          lastBusy = Date.now();
+          return;
+        }
+        if (Date.now() - lastBusy < keepaliveMs) return;
+        lastBusy = Date.now();
+        // A failure closes the connection; callers learn of it from 'close' and the next command.
+        this.run('NOOP', []).catch(() => undefined);
+      }, Math.max(10, Math.floor(keepaliveMs / 4)));
+      timer.unref();
+      this.once('close', () => clearInterval(timer));
+    }
   }
 
   /** Connects, secures, authenticates and enables extensions. Rejects with ImapConnectionError / ImapNoError. */

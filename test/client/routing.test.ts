@@ -395,3 +395,22 @@ test('breaking out of a fetch early keeps the connection in step', async () => {
   await n;
   c.destroy();
 });
+
+test('keepalive: an idle connection sends NOOP; a NOOP without reply closes it with reason timeout', async () => {
+  // The keepalive timer is unref'd (it must not keep a process alive); the in-memory transport holds no
+  // handle either, so keep the event loop running for the test.
+  const keep = setInterval(() => undefined, 1000);
+  const srv = new FakeServer();
+  const p = ImapClient.connect({ tls: 'none', stream: srv.clientSide, auth: { user: 'u', password: 'p' }, timeouts: { keepaliveMs: 40, responseMs: 60 } });
+  await srv.send('* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] hi\r\n');
+  await srv.line();
+  await srv.send('A1 OK [CAPABILITY IMAP4rev1] ok\r\n');
+  const c = await p;
+  const closed = new Promise<unknown>((resolve) => c.once('close', resolve));
+  assert.equal(await srv.line(), 'A2 NOOP');
+  await srv.send('A2 OK\r\n');
+  assert.equal(await srv.line(), 'A3 NOOP');
+  const err = await closed;
+  clearInterval(keep);
+  assert.ok(err instanceof ImapConnectionError && err.reason === 'timeout');
+});
