@@ -45,7 +45,6 @@ export function ensurePostgres(): Promise<PostgresServer> {
 }
 
 let dbCounter = 0;
-
 /** A fresh, empty database on the server, named after this process and a counter. */
 export async function createTestDatabase(server: PostgresServer): Promise<TestDatabase> {
   const name = `petrel_t${process.pid}_${++dbCounter}_${Date.now().toString(36)}`;
@@ -57,6 +56,24 @@ export async function createTestDatabase(server: PostgresServer): Promise<TestDa
       await adminQuery(server.url, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     },
   };
+}
+
+/**
+ * Empties every table of the database's public schema except `keep`, restarting identity columns (several
+ * times faster than creating a database per test). Nothing else may be connected to it meanwhile.
+ */
+export async function resetDatabase(url: string, keep: readonly string[] = []): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const r = await client.query<{ name: string }>(
+      `SELECT quote_ident(tablename) AS name FROM pg_tables WHERE schemaname = 'public' AND NOT (tablename = ANY($1::text[]))`,
+      [keep],
+    );
+    if (r.rows.length > 0) await client.query(`TRUNCATE ${r.rows.map((x) => x.name).join(', ')} RESTART IDENTITY CASCADE`);
+  } finally {
+    await client.end();
+  }
 }
 
 /** `url` with its database name replaced. */

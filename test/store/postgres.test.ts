@@ -15,37 +15,47 @@ import { provisionUser } from '../../src/store/provision.js';
 import { openPostgresStore, type PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres/postgres-store.js';
 import { PG_MIGRATIONS } from '../../src/store/postgres/schema.js';
 import type { ChangeEvent } from '../../src/store/types.js';
-import { createTestDatabase, ensurePostgres, type TestDatabase } from '../helpers/postgres.js';
+import { createTestDatabase, ensurePostgres, resetDatabase, type TestDatabase } from '../helpers/postgres.js';
 
-after(async () => {
-  await (await ensurePostgres()).stop();
-});
-
+/** A new database for tests that need one of their own (several nodes, reopening). */
 async function freshDatabase(): Promise<TestDatabase> {
   return createTestDatabase(await ensurePostgres());
 }
 
+// The conformance suites run their tests one after the other on one database, emptied before each test
+// (the schema stays: migrating takes longer than the test).
+let conformanceDb: Promise<TestDatabase> | null = null;
+
+async function emptyDatabase(): Promise<string> {
+  conformanceDb ??= freshDatabase();
+  const db = await conformanceDb;
+  await resetDatabase(db.url, ['schema_version', 'meta']);
+  return db.url;
+}
+
+after(async () => {
+  if (conformanceDb) await (await conformanceDb).drop();
+  await (await ensurePostgres()).stop();
+});
+
 storeConformanceSuite('postgres (bytes in the database)', async () => {
-  const db = await freshDatabase();
-  const store = await openPostgresStore(db.url, { gcIntervalMs: 0 });
+  const store = await openPostgresStore(await emptyDatabase(), { gcIntervalMs: 0 });
   return {
     store,
     async cleanup() {
       await store.close();
-      await db.drop();
     },
   };
 });
 
 storeConformanceSuite('postgres (bytes in the file blob store)', async () => {
-  const db = await freshDatabase();
+  const url = await emptyDatabase();
   const dir = await fsp.mkdtemp(join(tmpdir(), 'petrel-pgblobs-'));
-  const store = await openPostgresStore(db.url, { gcIntervalMs: 0, blobDir: dir });
+  const store = await openPostgresStore(url, { gcIntervalMs: 0, blobDir: dir });
   return {
     store,
     async cleanup() {
       await store.close();
-      await db.drop();
       await fsp.rm(dir, { recursive: true, force: true });
     },
   };
@@ -79,17 +89,15 @@ function nextEvent(
 
 describe('PostgresStore with several nodes', () => {
   async function twoNodes(opts: PostgresStoreOptions = {}) {
-    const db = await freshDatabase();
-    const a = await openPostgresStore(db.url, { gcIntervalMs: 0, ...opts });
-    const b = await openPostgresStore(db.url, { gcIntervalMs: 0, ...opts });
+    const url = await emptyDatabase();
+    const a = await openPostgresStore(url, { gcIntervalMs: 0, ...opts });
+    const b = await openPostgresStore(url, { gcIntervalMs: 0, ...opts });
     return {
-      db,
       a,
       b,
       async close() {
         await a.close();
         await b.close();
-        await db.drop();
       },
     };
   }
@@ -300,8 +308,8 @@ describe('PostgresStore specifics', () => {
   });
 
   it('keeps large messages in chunk rows and reads ranges across chunk boundaries', async () => {
-    const db = await freshDatabase();
-    const store: PostgresStore = await openPostgresStore(db.url, { gcIntervalMs: 0 });
+    const url = await emptyDatabase();
+    const store: PostgresStore = await openPostgresStore(url, { gcIntervalMs: 0 });
     try {
       const body = Buffer.alloc(700_000);
       for (let i = 0; i < body.length; i++) body[i] = 33 + ((i * 7) % 90);
@@ -333,13 +341,12 @@ describe('PostgresStore specifics', () => {
       assert.equal(left.rows[0].n, 0);
     } finally {
       await store.close();
-      await db.drop();
     }
   });
 
   it('collects uploads abandoned by a crashed node after the grace period', async () => {
-    const db = await freshDatabase();
-    const store = await openPostgresStore(db.url, { gcIntervalMs: 0, gcGraceMs: 0 });
+    const url = await emptyDatabase();
+    const store = await openPostgresStore(url, { gcIntervalMs: 0, gcGraceMs: 0 });
     try {
       // A node died while streaming: its upload row and chunk are still there.
       const up = await store.pool.query<{ id: number }>('INSERT INTO blob_uploads (started_at) VALUES (0) RETURNING id');
@@ -349,7 +356,6 @@ describe('PostgresStore specifics', () => {
       assert.equal((await store.pool.query('SELECT 1 FROM blob_uploads')).rowCount, 0);
     } finally {
       await store.close();
-      await db.drop();
     }
   });
 });
