@@ -405,3 +405,27 @@ test('§3.2.7, §3.2.9, §3.2.10: EXPUNGE / UID EXPUNGE / MOVE send VANISHED and
   // 11 - (3, 4, 7, 11) - (2, 5) - 6 moved - 8 by the other session - 9 at CLOSE: UIDs 1 and 10 remain.
   assert.ok(st.untagged[0]!.includes('MESSAGES 2'), st.untagged[0]);
 });
+
+test('§3.2 / §6 example: while an expunge is held back during STORE by number, HIGHESTMODSEQ stays below it', async () => {
+  const c = await session();
+  const box = await mailbox(c, 4);
+  assert.match((await c.command('S', `SELECT ${box} (CONDSTORE)`)).tagged, /^S OK/);
+  const other = await session();
+  assert.match((await other.command('S', `SELECT ${box}`)).tagged, /^S OK/);
+  assert.match((await other.command('D', 'STORE 3 +FLAGS.SILENT (\\Deleted)')).tagged, /^D OK/);
+  const beforeExpunge = await statusHighest(other, box);
+  assert.match((await other.command('E', 'EXPUNGE')).tagged, /^E OK/);
+  const expungeModSeq = await statusHighest(other, box);
+  const r = await c.command('A150', 'STORE 1:2 +FLAGS.SILENT (\\Seen)');
+  assert.match(r.tagged, /^A150 OK/);
+  assert.ok(!r.untagged.some((l) => /EXPUNGE|VANISHED/.test(l)), r.untagged.join('\n'));
+  const f = fetches(r.untagged);
+  assert.equal(f.length, 2);
+  assert.ok(modSeqOf(f[0]!) > expungeModSeq);
+  const h = highestIn(r.untagged);
+  assert.ok(h < expungeModSeq && h >= beforeExpunge - 1, `${h} vs expunge at ${expungeModSeq}`);
+  // The HIGHESTMODSEQ comes after the FETCHes (the client must use it even though it saw higher MODSEQs).
+  assert.ok(r.untagged.findIndex((l) => /HIGHESTMODSEQ/.test(l)) > r.untagged.indexOf(r.untagged.find((l) => / FETCH /.test(l))!));
+  const n = await c.command('A152', 'NOOP');
+  assert.deepEqual(n.untagged.filter((l) => /EXPUNGE/.test(l)), ['* 3 EXPUNGE']);
+});

@@ -10,7 +10,7 @@ import { Atom } from '../../protocol/types.js';
 import type { NumSet, ResponseValue } from '../../protocol/types.js';
 import type { MessageRecord } from '../../store/types.js';
 import type { ArgReader } from '../args.js';
-import { enableCondstore } from '../condstore.js';
+import { enableCondstore, holdBackExpunges } from '../condstore.js';
 import { bad, type TaggedResult } from '../errors.js';
 import { parseFetchItems, renderFetch, type FetchRequest, type RenderOptions } from '../fetch-render.js';
 import { chunks, compactSet, lowerBound, resolveTargets } from '../message-targets.js';
@@ -131,6 +131,7 @@ export async function runFetch(ctx: CommandContext, args: FetchArgs, byUid: bool
       await ctx.untagged([seq, new Atom('FETCH'), items]);
     }
   }
+  if (!byUid) await holdBackExpunges(ctx);
   if (skipped > 0 && !byUid) {
     return { status: 'NO', code: { name: 'EXPUNGEISSUED' }, text: 'Some messages were expunged' };
   }

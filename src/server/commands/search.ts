@@ -6,7 +6,7 @@ import { Atom } from '../../protocol/types.js';
 import type { ResponseValue } from '../../protocol/types.js';
 import { parseSearch, SEARCH_CHARSETS, SearchSyntaxError, usesModSeq, type SearchKey, type SearchReturnOption } from '../../protocol/search-keys.js';
 import type { ArgReader } from '../args.js';
-import { enableCondstore } from '../condstore.js';
+import { enableCondstore, holdBackExpunges } from '../condstore.js';
 import { bad, type TaggedResult } from '../errors.js';
 import { compactSet } from '../message-targets.js';
 import { evaluateSearch } from '../search-eval.js';
@@ -136,6 +136,7 @@ export async function runSearch(ctx: CommandContext, args: SearchArgs, byUid: bo
       ctx.session.searchResult = saved;
     }
   }
+  if (!byUid) await holdBackExpunges(ctx);
   if (outcome.skippedExpunged) {
     // RFC 5530 §3 example: results exclude messages another session expunged.
     return { status: 'OK', code: { name: 'EXPUNGEISSUED' }, text: `${ctx.name} completed` };

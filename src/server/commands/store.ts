@@ -6,7 +6,7 @@ import type { NumSet, ResponseValue } from '../../protocol/types.js';
 import type { FlagOperation } from '../../store/types.js';
 import { parseFlagList, parseNumber, type ArgReader } from '../args.js';
 import { flagAtoms } from '../connection.js';
-import { enableCondstore } from '../condstore.js';
+import { enableCondstore, holdBackExpunges } from '../condstore.js';
 import { bad, no, type TaggedResult } from '../errors.js';
 import { chunks, compactSet, resolveTargets } from '../message-targets.js';
 import { defineCommand, type CommandContext, type Session } from '../session.js';
@@ -112,6 +112,7 @@ async function runStore(ctx: CommandContext, args: StoreArgs, byUid: boolean): P
       await ctx.untagged([seq, new Atom('FETCH'), items]);
     }
   }
+  if (!byUid) await holdBackExpunges(ctx);
   if (modified.length > 0) {
     modified.sort((a, b) => a - b);
     const ids = byUid ? modified : modified.map((uid) => view.seqOf(uid)).filter((s) => s > 0);
