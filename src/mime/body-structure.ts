@@ -20,7 +20,27 @@ export interface BodyStructureOptions {
 
 /** RFC 9051 BODY (extended=false) or BODYSTRUCTURE (extended=true) of the whole message. */
 export function bodyStructureValue(index: MimeIndex, extended: boolean, opts: BodyStructureOptions = {}): ResponseValue {
-  return partStructure((index as MimeIndexV1).r, extended, opts);
+  const r = (index as MimeIndexV1).r;
+  // A message that is plain 7-bit US-ASCII text is sent in the default form, lower case, as Dovecot 2.3
+  // does for the top level (type names are case-insensitive, RFC 2045 §5.1).
+  if (isPlain7bit(r)) {
+    const out: ResponseValue[] = ['text', 'plain', ['charset', 'us-ascii'], null, null, '7bit', r.e - r.b, r.n];
+    if (extended) out.push(null, null, null, null);
+    return out;
+  }
+  return partStructure(r, extended, opts);
+}
+
+/** text/plain (or no type), no parameter but charset=us-ascii, 7bit, no other Content-* field. */
+function isPlain7bit(p: MimePart): boolean {
+  if (p.k || p.g || p.x || p.dg) return false;
+  if (p.t !== undefined && p.t.toLowerCase() !== 'text') return false;
+  if (p.s !== undefined && p.s.toLowerCase() !== 'plain') return false;
+  if (p.p && p.p.length > 0) {
+    if (p.p.length !== 2 || p.p[0]!.toLowerCase() !== 'charset' || p.p[1]!.toLowerCase() !== 'us-ascii') return false;
+  }
+  if (p.c !== undefined && p.c.toLowerCase() !== '7bit') return false;
+  return p.id === undefined && p.ds === undefined && p.m === undefined && p.dt === undefined && p.la === undefined && p.lo === undefined;
 }
 
 const EMPTY_TEXT: ResponseValue[] = ['text', 'plain', ['charset', 'us-ascii'], null, null, '7bit', 0, 0];

@@ -84,14 +84,12 @@ export interface Disposition {
   params: string[];
 }
 
-/** Parses `disposition-type *(; param)` (RFC 2183 §2). An empty type with parameters is kept as ""
- *  (Dovecot 2.3 sends ("" ("broken" "1")) for `Content-Disposition: ; broken=1`); nothing at all is null. */
-export function parseDisposition(value: string): Disposition | null {
+/** Parses `disposition-type *(; param)` (RFC 2183 §2). An empty type is kept as "" (Dovecot 2.3 sends
+ *  ("" NIL) for an empty Content-Disposition and ("" ("a" "1")) for `Content-Disposition: ; a=1`). */
+export function parseDisposition(value: string): Disposition {
   const i = skipCfws(value, 0);
   const [type, i1] = readToken(value, i);
-  const params = parseParams(value, i1);
-  if (type === '' && params.length === 0) return null;
-  return { type, params };
+  return { type, params: parseParams(value, i1) };
 }
 
 /** Content-Transfer-Encoding: the mechanism token (RFC 2045 §6.1), comments and junk after it dropped;

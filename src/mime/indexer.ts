@@ -34,6 +34,7 @@ const MIME_FIELDS = new Set([
   'content-language',
   'content-location',
   'content-md5',
+  'mime-version',
 ]);
 /** Envelope fields (RFC 9051 §7.5.2), in ENVELOPE order, kept for message roots. */
 export const ENVELOPE_FIELDS = [
@@ -239,13 +240,17 @@ export class MimeIndexer {
     }
     const c0 = content[0];
     if (c0 === 0x20 || c0 === 0x09) {
-      if (hdr.name !== null) {
+      // LIMITS.maxHeaderBytes also holds for a field folded over many short lines (each line alone fits
+      // in the per-line cap of capFor()).
+      if (hdr.name !== null && hdr.bytes + content.length + 2 <= LIMITS.maxHeaderBytes) {
         hdr.value += '\r\n' + content.toString('latin1');
         hdr.bytes += content.length + 2;
       }
       return;
     }
     this.endField(hdr);
+    // Cap reached: later fields are not indexed (else many short "To:" lines would merge without bound).
+    if (hdr.bytes >= LIMITS.maxHeaderBytes) return;
     const colon = content.indexOf(0x3a);
     if (colon <= 0) return;
     const name = content.toString('latin1', 0, colon).replace(/[ \t]+$/, '').toLowerCase();
@@ -371,7 +376,12 @@ export class MimeIndexer {
 
   /** Copies the indexed header fields into the part; returns the effective lower-cased type. */
   private applyFields(part: MimePart, hdr: HeaderState): { t: string; s: string } {
-    const f = hdr.fields;
+    let f = hdr.fields;
+    if (hdr.isMessage && !f.has('content-type') && !f.has('mime-version')) {
+      // Not a MIME message (RFC 2045 §4: without MIME-Version the body may be read by local convention):
+      // its other Content-* fields are ignored, as Dovecot 2.3 does. Envelope fields still count.
+      f = new Map([...f].filter(([name]) => !name.startsWith('content-')));
+    }
     const ctRaw = f.get('content-type');
     const ct = ctRaw !== undefined ? parseContentType(ctRaw) : null;
     let eff: { t: string; s: string };
@@ -394,7 +404,8 @@ export class MimeIndexer {
     ];
     for (const [name, key] of simple) {
       const v = f.get(name);
-      if (v !== undefined) part[key] = unfold(v);
+      // As Dovecot 2.3 sends them: leading white space and CR/LF removed, trailing white space kept.
+      if (v !== undefined) part[key] = envelopeText(v);
     }
     const cte = f.get('content-transfer-encoding');
     if (cte !== undefined) {

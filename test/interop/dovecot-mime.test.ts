@@ -83,12 +83,14 @@ const EXCEPTIONS: Exception[] = [
     applies: (_file, item, composite) => composite && /^BINARY/.test(item),
   },
   {
-    name: 'duplicate Content-Transfer-Encoding',
+    name: 'BINARY decodes what BODYSTRUCTURE announces',
     why:
       'RFC 3516 §4.2 with RFC 9051 §7.5.2 body-fld-enc: BINARY decodes the encoding BODYSTRUCTURE ' +
-      'announces. Both servers announce the first of two Content-Transfer-Encoding fields; Dovecot 2.3 ' +
-      'decodes BINARY with the last one',
-    applies: (file, item) => file === 'duplicate-headers.eml' && /^BINARY(\.PEEK|\.SIZE)\[1\]$/.test(item),
+      'announces. Both servers announce the first of two Content-Transfer-Encoding fields, and 7bit for a ' +
+      'message without MIME-Version and Content-Type (RFC 2045 §4); Dovecot 2.3 decodes BINARY with the ' +
+      'last field, or with the ignored one',
+    applies: (file, item) =>
+      (file === 'duplicate-headers.eml' || file === 'no-mime-version.eml') && /^BINARY(\.PEEK|\.SIZE)\[1\]$/.test(item),
   },
   {
     name: 'invalid base64 / quoted-printable',
