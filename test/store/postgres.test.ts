@@ -359,3 +359,127 @@ describe('PostgresStore specifics', () => {
     }
   });
 });
+
+describe('PostgresStore threading and tombstone retention', () => {
+  function mail(headers: Record<string, string>): Buffer {
+    const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}`);
+    return Buffer.from(`From: a@example.com\r\n${lines.join('\r\n')}\r\n\r\nbody\r\n`);
+  }
+
+  async function put(store: PostgresStore, mailboxId: number, headers: Record<string, string>): Promise<string | null> {
+    const res = await store.append(mailboxId, [{ message: await store.prepare(mail(headers)), flags: [] }]);
+    const [rec] = await store.getMessages(mailboxId, res.uids);
+    return rec!.threadId;
+  }
+
+  it('assigns THREADIDs like the embedded store: replies join, across mailboxes and nodes; per user', async () => {
+    const url = await emptyDatabase();
+    const a = await openPostgresStore(url, { gcIntervalMs: 0 });
+    const b = await openPostgresStore(url, { gcIntervalMs: 0, blobDir: await fsp.mkdtemp(join(tmpdir(), 'petrel-pgthr-')) });
+    try {
+      const user = await a.createUser('t', 'x');
+      const inbox = await a.createMailbox(user.id, 'INBOX');
+      const sent = await a.createMailbox(user.id, 'Sent');
+      const ta = await put(a, inbox.id, { 'Message-ID': '<a@x>', Subject: 'Message A' });
+      const tb = await put(b, sent.id, { 'Message-ID': '<b@x>', Subject: 'Re: Message A', References: '<a@x>' });
+      const tc = await put(a, inbox.id, { 'Message-ID': '<c@x>', Subject: 'Message C' });
+      const td = await put(b, inbox.id, { 'Message-ID': '<d@x>', Subject: 'Re: Re: Message A', 'In-Reply-To': '<b@x>' });
+      assert.ok(ta && /^T[A-Za-z0-9_-]+$/.test(ta), String(ta));
+      assert.equal(tb, ta);
+      assert.equal(td, ta);
+      assert.notEqual(tc, ta);
+      // A child before its parent: the parent joins the child's thread.
+      const child = await put(a, inbox.id, { 'Message-ID': '<late-child@x>', References: '<late-root@x>', Subject: 'Re: Late' });
+      assert.equal(await put(b, inbox.id, { 'Message-ID': '<late-root@x>', Subject: 'Late' }), child);
+      // A bare reply falls back to the base subject; a non-reply with it starts a new thread.
+      assert.equal(await put(a, inbox.id, { 'Message-ID': '<bare@x>', Subject: 'RE: message c' }), tc);
+      assert.notEqual(await put(a, inbox.id, { 'Message-ID': '<again@x>', Subject: 'Message C' }), tc);
+      // In one MULTIAPPEND, a later message sees the earlier one's thread.
+      const r = await a.append(inbox.id, [
+        { message: await a.prepare(mail({ 'Message-ID': '<m1@x>', Subject: 'Multi' })), flags: [] },
+        { message: await a.prepare(mail({ 'Message-ID': '<m2@x>', Subject: 'Re: Multi', References: '<m1@x>' })), flags: [] },
+      ]);
+      const [m1, m2] = await a.getMessages(inbox.id, r.uids);
+      assert.equal(m2!.threadId, m1!.threadId);
+      // Two nodes appending replies to a thread nobody has seen yet, at once: one thread.
+      const [x, y] = await Promise.all([
+        put(a, inbox.id, { 'Message-ID': '<r1@x>', Subject: 'Re: Q', References: '<q@x>' }),
+        put(b, sent.id, { 'Message-ID': '<r2@x>', Subject: 'Re: Q', References: '<q@x>' }),
+      ]);
+      assert.equal(x, y);
+      // Copies keep the THREADID; another user with the same ids is threaded apart.
+      const copy = await a.copyMessages(inbox.id, r.uids, sent.id);
+      const [c1] = await b.getMessages(sent.id, [copy.mapping[0]![1]]);
+      assert.equal(c1!.threadId, m1!.threadId);
+      const other = await b.createUser('u', 'x');
+      const oInbox = await b.createMailbox(other.id, 'INBOX');
+      assert.notEqual(await put(b, oInbox.id, { 'Message-ID': '<b2@x>', References: '<a@x>', Subject: 'Re: Message A' }), ta);
+      await a.deleteUser('u');
+    } finally {
+      await a.close();
+      await fsp.rm(b.fileBlobs!.dataDir, { recursive: true, force: true });
+      await b.close();
+    }
+  });
+
+  it('collectGarbage prunes tombstones beyond the per-mailbox cap, keeping young ones; then truncated', async () => {
+    for (const [policy, expectTruncated] of [
+      [{ maxPerMailbox: 2, minAgeMs: 0 }, true],
+      [{ maxPerMailbox: 1 }, false],
+    ] as const) {
+      const store = await openPostgresStore(await emptyDatabase(), { gcIntervalMs: 0, tombstonePolicy: policy });
+      try {
+        const user = await store.createUser('t', 'x');
+        const box = await store.createMailbox(user.id, 'INBOX');
+        const msg = await store.prepare(mail({ Subject: 'x' }));
+        const res = await store.append(box.id, Array.from({ length: 6 }, () => ({ message: msg, flags: ['\\Deleted'] })));
+        const before = (await store.getMailboxById(box.id))!.highestModSeq;
+        for (const uid of res.uids) await store.expunge(box.id, [uid]);
+        await store.collectGarbage();
+        const full = await store.changesSince(box.id, before);
+        assert.equal(full.truncated, expectTruncated);
+        if (expectTruncated) {
+          // Cap 2, no minimum age: the four oldest expunges go.
+          assert.deepEqual(full.expunged, res.uids.slice(4));
+          const recent = await store.changesSince(box.id, before + 4);
+          assert.equal(recent.truncated, false);
+          assert.deepEqual(recent.expunged, res.uids.slice(4));
+        } else {
+          // Default minimum age (1 day): nothing this young is pruned, whatever the cap.
+          assert.deepEqual(full.expunged, res.uids);
+        }
+      } finally {
+        await store.close();
+      }
+    }
+  });
+});
+
+describe('PgChangeBus', () => {
+  it('reconnects after losing its listening connection, pokes every watcher once, and hears other nodes again', async () => {
+    const url = await emptyDatabase();
+    const errors: unknown[] = [];
+    const a = await openPostgresStore(url, { gcIntervalMs: 0, onBackgroundError: (e) => errors.push(e) });
+    const b = await openPostgresStore(url, { gcIntervalMs: 0 });
+    try {
+      const user = await provisionUser(a, 'alice', 'h');
+      const inbox = (await a.getMailbox(user.id, 'INBOX'))!;
+      const events: ChangeEvent[] = [];
+      const stop = a.watchMailbox(inbox.id, (e) => events.push(e));
+      // The database ends node A's listening session (as a failover or an idle-session timeout would).
+      const resync = nextEvent((l) => a.watchMailbox(inbox.id, l), (e) => e.modSeq === 0);
+      await b.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query ILIKE 'LISTEN %' AND pid <> pg_backend_pid()`);
+      const poke = await resync;
+      assert.deepEqual(poke, { mailboxId: inbox.id, userId: 0, modSeq: 0 }, 'a resync poke: re-read the change log');
+      const heard = nextEvent((l) => a.watchMailbox(inbox.id, l), (e) => e.modSeq > 0);
+      const r = await b.append(inbox.id, [{ message: await b.prepare(message(9)), flags: [] }]);
+      assert.equal((await heard).modSeq, r.modSeq);
+      stop();
+      assert.ok(events.some((e) => e.modSeq === r.modSeq));
+      assert.ok(errors.length >= 1, 'the lost connection was reported');
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});

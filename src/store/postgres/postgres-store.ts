@@ -16,9 +16,11 @@
 // atomicity), RFC 4315 (UIDPLUS mappings), RFC 6851 (MOVE), RFC 7162 (CONDSTORE/QRESYNC data), RFC 8474
 // (OBJECTID), RFC 8514 (SAVEDATE).
 //
-// Not yet here (see docs/postgres.md): THREADID assignment (src/store/threading.ts, needs an async
-// ThreadIndex), tombstone retention in GC, the listMessages cache of the SQLite store, and server-side
-// SEARCH with PostgreSQL indexes that keeps IMAP's substring semantics (pg_trgm).
+// THREADID (RFC 8474 §5.2) is assigned at append as in the embedded store (src/store/threading.ts, see
+// pg-threads.ts); GC also applies the tombstone retention policy (RFC 7162 §5.3).
+//
+// Not yet here (see docs/postgres.md): the listMessages cache of the SQLite store, and server-side SEARCH
+// with PostgreSQL indexes that keeps IMAP's substring semantics (pg_trgm).
 import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import pg from 'pg';
@@ -47,7 +49,11 @@ import {
   type StoreFlagsResult,
   type UserRecord,
 } from '../types.js';
+import { topHeaderRange } from '../../mime/sections.js';
+import { DEFAULT_TOMBSTONE_POLICY, type TombstonePolicy } from '../sqlite/thread-index.js';
+import { assignThread, THREAD_HEADER_LIMIT, threadKeys, type ThreadKeys } from '../threading.js';
 import { PgIngestWriter } from './pg-ingest.js';
+import { PgThreadBatch, pgTombstonePrunePoints } from './pg-threads.js';
 import { BLOB_CHUNK_BYTES, migratePg, PG_NOW_MS } from './schema.js';
 
 export interface PostgresStoreOptions {
@@ -70,6 +76,8 @@ export interface PostgresStoreOptions {
   maxAttempts?: number;
   /** Receives errors of background work, of the pool's idle connections and of throwing listeners. */
   onBackgroundError?: (err: unknown) => void;
+  /** How long expunge tombstones are kept (collectGarbage prunes the rest); see src/store/sqlite/thread-index.ts. */
+  tombstonePolicy?: Partial<TombstonePolicy>;
 }
 
 const DEFAULT_GC_GRACE_MS = 15 * 60 * 1000;
@@ -217,6 +225,7 @@ export class PostgresStore implements Store {
   private readonly maxAttempts: number;
   private readonly keywordCache = new Map<number, Map<string, string>>();
   private readonly pgBus: PgChangeBus | null;
+  private readonly tombstonePolicy: TombstonePolicy;
   private closed = false;
   private gcTimer: NodeJS.Timeout | null = null;
 
@@ -232,6 +241,7 @@ export class PostgresStore implements Store {
     this.pgBus = bus instanceof PgChangeBus ? bus : null;
     this.gcGraceMs = options.gcGraceMs ?? DEFAULT_GC_GRACE_MS;
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 10);
+    this.tombstonePolicy = { ...DEFAULT_TOMBSTONE_POLICY, ...options.tombstonePolicy };
     const onError = options.onBackgroundError ?? (() => {});
     const gcEvery = options.gcIntervalMs ?? 60 * 60 * 1000;
     if (gcEvery > 0) {
@@ -288,8 +298,9 @@ export class PostgresStore implements Store {
       const boxes = (
         await c.query<MailboxRow>('SELECT * FROM mailboxes WHERE user_id = $1 ORDER BY id FOR UPDATE', [user.id])
       ).rows;
-      // Messages first: their delete trigger updates the mailbox rows, which must still exist.
+      // Messages and tombstones first: their delete triggers update rows the cascade would remove.
       await c.query('DELETE FROM messages WHERE mailbox_id = ANY($1::bigint[])', [boxes.map((b) => b.id)]);
+      await c.query('DELETE FROM expunged WHERE mailbox_id = ANY($1::bigint[])', [boxes.map((b) => b.id)]);
       await c.query('DELETE FROM users WHERE id = $1', [user.id]);
       return {
         result: user.id,
@@ -488,6 +499,8 @@ export class PostgresStore implements Store {
   }
 
   async append(mailboxId: number, items: AppendItem[]): Promise<AppendResult> {
+    // THREADID (RFC 8474 §5.2): the header fields threading needs are read before the transaction.
+    const keys = await Promise.all(items.map((it) => this.threadKeysOf(it.message)));
     const now = Date.now();
     for (const item of items) {
       if (item.internalDate !== undefined && !Number.isFinite(item.internalDate)) {
@@ -503,7 +516,12 @@ export class PostgresStore implements Store {
       if (mb.uid_next + items.length - 1 > MAX_UID) throw new StoreError('LIMIT', 'Mailbox has used up its UIDs');
       const modSeq = mb.highest_modseq + 1;
       await this.ensureBlobs(c, items.map((i) => i.message));
-      const objects = await this.allocateObjectIds(c, items.length);
+      // EMAILIDs, then one possible new THREADID per message (unused numbers are harmless gaps).
+      const objects = await this.allocateObjectIds(c, items.length * 2);
+      const threadIndex = await PgThreadBatch.load(c, mb.user_id, keys, now);
+      let nextThread = items.length;
+      const newThread = (): string => this.objectId('T', objects[nextThread++]!);
+      const threads: string[] = [];
       const uids: number[] = [];
       const flags: string[] = [];
       const seen: boolean[] = [];
@@ -523,14 +541,16 @@ export class PostgresStore implements Store {
         sizes.push(item.message.size);
         blobs.push(item.message.blobId);
         emails.push(this.objectId('E', objects[i]!));
+        threads.push(assignThread(threadIndex, keys[i]!, newThread, now));
       }
+      await threadIndex.save();
       await c.query(
         `INSERT INTO messages (mailbox_id, uid, modseq, flags, seen, deleted, internal_date, size, blob_id,
            save_date, email_id, thread_id)
-         SELECT $1, v.uid, $2, v.flags, v.seen, v.deleted, v.idate, v.size, v.blob, $3, v.email, NULL
+         SELECT $1, v.uid, $2, v.flags, v.seen, v.deleted, v.idate, v.size, v.blob, $3, v.email, v.thread
          FROM unnest($4::bigint[], $5::text[], $6::boolean[], $7::boolean[], $8::bigint[], $9::bigint[], $10::text[],
-           $11::text[]) AS v(uid, flags, seen, deleted, idate, size, blob, email)`,
-        [mailboxId, modSeq, now, uids, flags, seen, deleted, dates, sizes, blobs, emails],
+           $11::text[], $12::text[]) AS v(uid, flags, seen, deleted, idate, size, blob, email, thread)`,
+        [mailboxId, modSeq, now, uids, flags, seen, deleted, dates, sizes, blobs, emails, threads],
       );
       await c.query('UPDATE mailboxes SET uid_next = $1, highest_modseq = $2 WHERE id = $3', [
         mb.uid_next + items.length,
@@ -786,6 +806,12 @@ export class PostgresStore implements Store {
       if (gone.length > 0) await c.query('DELETE FROM blob_chunks WHERE upload_id = ANY($1::bigint[])', [gone]);
     });
     if (this.fileBlobs) removed += await this.collectOrphanFiles(this.fileBlobs);
+    // 4. Expunge tombstones past the retention policy (RFC 7162 §5.3), by the database's clock.
+    const points = await this.snapshot(async (c) => {
+      const now = (await c.query<{ now: number }>(`SELECT ${PG_NOW_MS} AS now`)).rows[0]!.now;
+      return pgTombstonePrunePoints(c, this.tombstonePolicy, now);
+    });
+    for (const [mailboxId, upTo] of points) await this.pruneTombstones(mailboxId, upTo).catch(() => 0);
     return { removedBlobs: removed };
   }
 
@@ -913,7 +939,7 @@ export class PostgresStore implements Store {
   }
 
   /** RFC 8474 §4: 1-255 characters of [A-Za-z0-9_-]. */
-  private objectId(prefix: 'M' | 'E', n: number): string {
+  private objectId(prefix: 'M' | 'E' | 'T', n: number): string {
     return `${prefix}${this.storeTag}${n.toString(36)}`;
   }
 
@@ -1127,6 +1153,16 @@ export class PostgresStore implements Store {
     return name;
   }
 
+  /** The threading keys of a prepared message, from its top-level header (at most THREAD_HEADER_LIMIT bytes). */
+  private async threadKeysOf(msg: PreparedMessage): Promise<ThreadKeys> {
+    try {
+      const h = topHeaderRange(msg.mime);
+      return threadKeys(await this.readBlob(msg.blobId, h.start, Math.min(h.end, h.start + THREAD_HEADER_LIMIT)));
+    } catch {
+      return { messageId: null, parents: [], baseSubject: null, isReply: false };
+    }
+  }
+
   private async blobLocation(blobId: string): Promise<{ uploadId: number; size: number }> {
     if (!/^[0-9a-f]{64}$/.test(blobId)) throw new StoreError('NONEXISTENT', `Invalid blob id ${JSON.stringify(blobId)}`);
     const row = (await this.query<{ upload_id: number | null; size: number }>('SELECT upload_id, size FROM blobs WHERE id = $1', [blobId]))[0];
@@ -1323,8 +1359,13 @@ function mapPgError(err: unknown): unknown {
   const code = pgCode(err);
   const msg = err instanceof Error ? err.message : String(err);
   switch (code) {
-    case '23505': // unique_violation: a concurrent writer on another node created the same name first
-      return new StoreError('ALREADYEXISTS', msg);
+    case '23505': {
+      // unique_violation on a name: a concurrent writer on another node created the same name first.
+      // Any other unique violation is a bug and stays as it is.
+      const constraint = (err as { constraint?: unknown }).constraint;
+      if (constraint === 'users_name_key' || constraint === 'mailboxes_user_name') return new StoreError('ALREADYEXISTS', msg);
+      return err;
+    }
     case '22021': // character_not_in_repertoire (e.g. NUL in text)
     case '22P05': // untranslatable_character
     case '54000': // program_limit_exceeded

@@ -181,8 +181,57 @@ CREATE TRIGGER messages_updated AFTER UPDATE ON messages
   REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION petrel_messages_updated();
 `;
 
+// Threading (RFC 8474 §5.2 THREADID, src/store/threading.ts) and the time of each expunge mod-sequence
+// (tombstone retention, RFC 7162 §5.3), as in the embedded store's migration 2.
+const V2 = `
+CREATE TABLE thread_refs (
+  user_id    bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  message_id text COLLATE "C" NOT NULL,
+  thread_id  text NOT NULL,
+  PRIMARY KEY (user_id, message_id)
+);
+
+CREATE TABLE thread_subjects (
+  user_id   bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  base      text COLLATE "C" NOT NULL,
+  thread_id text NOT NULL,
+  last_at   bigint NOT NULL,
+  PRIMARY KEY (user_id, base)
+);
+
+CREATE TABLE tombstone_times (
+  mailbox_id bigint NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+  modseq     bigint NOT NULL,
+  at         bigint NOT NULL,
+  PRIMARY KEY (mailbox_id, modseq)
+);
+
+INSERT INTO tombstone_times (mailbox_id, modseq, at)
+  SELECT DISTINCT mailbox_id, modseq, ${PG_NOW_MS} FROM expunged ON CONFLICT DO NOTHING;
+
+CREATE FUNCTION petrel_expunged_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO tombstone_times (mailbox_id, modseq, at)
+    SELECT DISTINCT mailbox_id, modseq, ${PG_NOW_MS} FROM new_rows ON CONFLICT DO NOTHING;
+  RETURN NULL;
+END $$;
+
+CREATE FUNCTION petrel_expunged_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM tombstone_times t USING (SELECT DISTINCT mailbox_id, modseq FROM old_rows) d
+  WHERE t.mailbox_id = d.mailbox_id AND t.modseq = d.modseq
+    AND NOT EXISTS (SELECT 1 FROM expunged e WHERE e.mailbox_id = d.mailbox_id AND e.modseq = d.modseq);
+  RETURN NULL;
+END $$;
+
+CREATE TRIGGER expunged_inserted AFTER INSERT ON expunged
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION petrel_expunged_inserted();
+CREATE TRIGGER expunged_deleted AFTER DELETE ON expunged
+  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION petrel_expunged_deleted();
+`;
+
 /** Migrations in order; index i brings the schema from version i to i + 1. Never edit a shipped one. */
-export const PG_MIGRATIONS: readonly string[] = [V1];
+export const PG_MIGRATIONS: readonly string[] = [V1, V2];
 
 /** Key of the advisory lock that serialises migrations between nodes starting at once. */
 const MIGRATION_LOCK = 0x7065_7472; // 'petr'
