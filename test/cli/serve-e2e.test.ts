@@ -126,7 +126,7 @@ test('petrel serve: first start, logins over IMAP and IMAPS, admin commands alon
   try {
     const imapPort = await freePort();
     const imapsPort = await freePort();
-    const args = ['--data', data, '--imap-port', String(imapPort), '--imaps-port', String(imapsPort)];
+    const args = ['--data', data, '--imap-port', String(imapPort), '--imaps-port', String(imapsPort), '--pop3-port', '0', '--pop3s-port', '0'];
     running = await serve(args);
     const out = running.stdout;
     const user = /\|\s+user:\s+(\S+)\s+\|/.exec(out)?.[1];

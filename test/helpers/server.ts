@@ -115,7 +115,8 @@ export interface ChildServer {
 }
 
 /**
- * Runs `node bin/petrel.js serve --data DIR --host 127.0.0.1 --imap-port N --imaps-port 0` and waits until
+ * Runs `node bin/petrel.js serve --data DIR --host 127.0.0.1 --imap-port N --imaps-port 0 --pop3-port 0
+ * --pop3s-port 0` and waits until
  * the port answers with a greeting. Accounts must exist in DIR already (see provisionAccounts).
  */
 export async function startCliServer(dataDir: string, opts: { imapsPort?: number; timeoutMs?: number } = {}): Promise<ChildServer> {
@@ -131,6 +132,11 @@ export async function startCliServer(dataDir: string, opts: { imapsPort?: number
     String(port),
     '--imaps-port',
     String(opts.imapsPort ?? 0),
+    // No POP3 listeners: their default ports would collide between servers running at the same time.
+    '--pop3-port',
+    '0',
+    '--pop3s-port',
+    '0',
   ];
   return spawnAndWait(args, port, opts.timeoutMs ?? 15000);
 }
