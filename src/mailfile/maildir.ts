@@ -43,19 +43,22 @@ export async function isMaildirFolder(path: string): Promise<boolean> {
   return (await isDir(join(path, 'cur'))) || (await isDir(join(path, 'new')));
 }
 
+/** "." inside a level: it is Maildir++'s separator, so it is written as the encoded U+002E. */
+const DOT = '&AC4-';
+
 /** Decodes one Maildir++ level: modified UTF-7 when it is valid, else the raw (UTF-8) text. */
 export function decodeLevel(level: string): string {
   if (/[^\x20-\x7e]/.test(level)) return level;
   try {
-    return decodeMailboxName(level);
+    return level.split(DOT).map(decodeMailboxName).join('.');
   } catch {
     return level;
   }
 }
 
-/** Encodes one Maildir++ level: modified UTF-7, with "." (the separator) as the encoded "&AC4-". */
+/** Encodes one Maildir++ level: modified UTF-7, with "." (the separator) as "&AC4-". */
 export function encodeLevel(level: string): string {
-  return encodeMailboxName(level).replace(/\./g, '&AC4-');
+  return level.split('.').map(encodeMailboxName).join(DOT);
 }
 
 /** The folders of a tree, sorted by name ("" first); `auto` picks maildir++ when a ".Name" folder exists. */
