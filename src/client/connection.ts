@@ -191,6 +191,7 @@ export class ClientConnection extends EventEmitter<ImapClientEvents> {
     old.on('error', () => undefined);
     this.parser = this.newParser();
     this.earlyResponses = [];
+    this.discarding = false;
     let next: Duplex;
     try {
       next = await make(old);
@@ -387,7 +388,18 @@ export class ClientConnection extends EventEmitter<ImapClientEvents> {
     }
   }
 
+  /**
+   * Drops everything received after the current response, until replaceTransport(): after the OK to
+   * STARTTLS, further clear-text bytes may be an attacker's injection (RFC 9051 §6.2.1, §11.1).
+   */
+  discardInput(): void {
+    this.discarding = true;
+  }
+
+  private discarding = false;
+
   private onData(chunk: Buffer): void {
+    if (this.discarding) return;
     this.watchdog?.refresh();
     let events;
     try {
@@ -397,7 +409,7 @@ export class ClientConnection extends EventEmitter<ImapClientEvents> {
       return;
     }
     for (const ev of events) {
-      if (this.closed) return;
+      if (this.closed || this.discarding) return;
       if (ev.kind === 'error') {
         this.warn(`Unparseable response: ${ev.text}`);
         const oldest = this.inflight[0];

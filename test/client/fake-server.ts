@@ -6,13 +6,19 @@ import { Duplex } from 'node:stream';
 class End extends Duplex {
   peer!: End;
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    if (!this.peer.destroyed) this.peer.push(chunk);
-    cb();
+    // Delivered on a later turn, as real sockets do (TLS, for one, breaks if a whole handshake completes
+    // inside tls.connect()).
+    setImmediate(() => {
+      if (!this.peer.destroyed) this.peer.push(chunk);
+      cb();
+    });
   }
   override _read(): void {}
   override _final(cb: (err?: Error | null) => void): void {
-    if (!this.peer.destroyed) this.peer.push(null);
-    cb();
+    setImmediate(() => {
+      if (!this.peer.destroyed) this.peer.push(null);
+      cb();
+    });
   }
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     if (!this.peer.destroyed) {

@@ -4,10 +4,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
+import tls from 'node:tls';
+import { generate } from 'selfsigned';
 import { ImapClient } from '../../src/client/imap-client.js';
 import { ImapBadError, ImapConnectionError, ImapNoError } from '../../src/client/errors.js';
 import { sectionData } from '../../src/client/commands/fetch.js';
-import { CHUNKINGS, chunkingName, FakeServer, type Chunking } from './fake-server.js';
+import { CHUNKINGS, chunkingName, duplexPair, FakeServer, type Chunking } from './fake-server.js';
 
 /** Attaches a no-op rejection handler so a promise asserted on later is not reported as unhandled. */
 function later<T>(p: Promise<T>): Promise<T> {
@@ -413,4 +415,45 @@ test('keepalive: an idle connection sends NOOP; a NOOP without reply closes it w
   const err = await closed;
   clearInterval(keep);
   assert.ok(err instanceof ImapConnectionError && err.reason === 'timeout');
+});
+
+test('STARTTLS over any transport; clear-text bytes injected after the OK are discarded', async () => {
+  const pems = await generate([{ name: 'commonName', value: 'imap.test' }], { keySize: 2048, algorithm: 'sha256' });
+  const [clientEnd, serverEnd] = duplexPair();
+  const p = ImapClient.connect({ tls: 'starttls', stream: clientEnd, ca: pems.cert, servername: 'imap.test', auth: { user: 'u', password: 'pw' } });
+  // Clear-text phase, read by hand.
+  let plain = '';
+  const onPlain = (d: Buffer) => (plain += d.toString('latin1'));
+  serverEnd.on('data', onPlain);
+  serverEnd.write('* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] hi\r\n');
+  while (!plain.includes('\r\n')) await new Promise((r) => setImmediate(r));
+  assert.equal(plain, 'A1 STARTTLS\r\n');
+  serverEnd.off('data', onPlain);
+  // The OK and an injected response in the same packet.
+  serverEnd.write('A1 OK begin TLS\r\n* CAPABILITY IMAP4rev1 AUTH=PLAIN INJECTED\r\n* ENABLED INJECTED\r\n');
+  const secure = new tls.TLSSocket(serverEnd, { isServer: true, key: pems.private, cert: pems.cert });
+  let enc = '';
+  const lines: string[] = [];
+  const next = async (): Promise<string> => {
+    for (;;) {
+      const i = enc.indexOf('\r\n');
+      if (i >= 0) {
+        const l = enc.slice(0, i);
+        enc = enc.slice(i + 2);
+        lines.push(l);
+        return l;
+      }
+      await new Promise((r) => secure.once('data', r));
+    }
+  };
+  secure.on('data', (d: Buffer) => (enc += d.toString('utf8')));
+  assert.equal(await next(), 'A2 CAPABILITY');
+  secure.write('* CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR\r\nA2 OK\r\n');
+  assert.equal(await next(), `A3 AUTHENTICATE PLAIN ${Buffer.from('\0u\0pw').toString('base64')}`);
+  secure.write('A3 OK [CAPABILITY IMAP4rev1 IDLE] in\r\n');
+  const c = await p;
+  assert.ok(c.secure);
+  assert.ok(!c.has('INJECTED') && !c.enabled.has('INJECTED'));
+  assert.ok(c.has('IDLE'));
+  c.destroy();
 });

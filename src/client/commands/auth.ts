@@ -13,7 +13,12 @@ export async function capability(conn: ClientConnection): Promise<Set<string>> {
 
 export async function startTls(conn: ClientConnection): Promise<void> {
   if (!conn.capabilities.has('STARTTLS')) throw new ImapConnectionError('tls', 'The server does not offer STARTTLS; refusing to continue in clear text');
-  await conn.run('STARTTLS', [], { barrier: true });
+  await conn.run('STARTTLS', [], {
+    barrier: true,
+    onTagged: (status) => {
+      if (status === 'OK') conn.discardInput();
+    },
+  });
 }
 
 export type AuthMethod = 'PLAIN' | 'LOGIN';
