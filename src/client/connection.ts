@@ -98,6 +98,8 @@ export interface ImapClientEvents {
 interface Pending {
   tag: string;
   name: string;
+  /** For error messages: the command with literals and secrets elided. */
+  description: string;
   segments: Segment[];
   opts: RunOptions;
   done: boolean;
@@ -118,8 +120,6 @@ export interface ConnectionSettings {
   /** Literals larger than this are refused unless a command streams them. */
   maxLiteralSize: number;
 }
-
-const RAW = Symbol('raw');
 
 export class ClientConnection extends EventEmitter<ImapClientEvents> {
   /** Capabilities, upper-cased (RFC 9051 §7.2.2). Replaced whenever the server sends a new list. */
@@ -240,8 +240,7 @@ export class ClientConnection extends EventEmitter<ImapClientEvents> {
       resolve = res;
       reject = rej;
     });
-    const cmd: Pending = { tag, name, segments, opts, done: false, quiet: false, handlerError: null, resolve, reject, completed };
-    (cmd as unknown as { [RAW]: string })[RAW] = describeCommand(name, args);
+    const cmd: Pending = { tag, name, description: describeCommand(name, args), segments, opts, done: false, quiet: false, handlerError: null, resolve, reject, completed };
     this.queue.push(cmd);
     if (this.idleBreaker) this.idleBreaker();
     void this.pump();
@@ -632,7 +631,7 @@ export class ClientConnection extends EventEmitter<ImapClientEvents> {
 
   private onWatchdog(): void {
     this.watchdog = null;
-    const what = this.inflight[0]?.name ?? 'greeting';
+    const what = this.inflight[0]?.description ?? 'greeting';
     this.fail(new ImapConnectionError('timeout', `No response from the server for ${this.settings.responseTimeoutMs} ms (waiting for ${what})`));
   }
 
