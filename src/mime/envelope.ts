@@ -97,21 +97,25 @@ class AddressParser {
     return false;
   }
 
-  /** quoted-string at '"': appends the content (escapes removed, CR/LF dropped); -1 when unterminated. */
+  /** quoted-string at '"': appends the content (escapes removed, CR/LF dropped); -1 when unterminated, and
+   *  then only the pieces before the last escape or line break were appended (Dovecot 2.3's parser). */
   quoted(acc: { v: string }): number {
     const s = this.s;
-    for (this.pos++; this.pos < s.length; this.pos++) {
+    let start = ++this.pos;
+    for (; this.pos < s.length; this.pos++) {
       const c = s[this.pos]!;
       if (c === '"') {
+        acc.v += s.slice(start, this.pos);
         this.pos++;
         return this.skipLwsp();
       }
-      if (c === '\\') {
-        this.pos++;
-        if (this.pos >= s.length) return -1;
-        acc.v += s[this.pos]!;
-      } else if (c !== '\r' && c !== '\n') {
-        acc.v += c;
+      if (c === '\r' || c === '\n') {
+        acc.v += s.slice(start, this.pos);
+        start = this.pos + 1;
+      } else if (c === '\\') {
+        if (this.pos + 1 >= s.length) return -1;
+        acc.v += s.slice(start, this.pos);
+        start = ++this.pos;
       }
     }
     return -1;

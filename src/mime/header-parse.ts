@@ -147,7 +147,9 @@ export function parseParams(s: string, i: number): string[] {
       continue;
     }
     const base = name.slice(0, star);
-    if (m[1] === undefined) ext.push({ name: base, idx: 0, enc: true, value, order: ext.length });
+    // `name*` (no section number) takes the number of the RFC 2231 parameter before it, 0 for the first:
+    // that is where Dovecot 2.3 files it when the same name also has numbered sections.
+    if (m[1] === undefined) ext.push({ name: base, idx: ext[ext.length - 1]?.idx ?? 0, enc: true, value, order: ext.length });
     else ext.push({ name: base, idx: Number(m[1]), enc: m[2] === '*', value, order: ext.length });
   }
   if (ext.length === 0) return plain;

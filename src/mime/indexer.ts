@@ -264,12 +264,13 @@ export class MimeIndexer {
       hdr.name = name;
       hdr.value = value;
     } else if (env && ADDRESS_FIELDS.has(name)) {
-      // Repeated address fields are merged into one list; other envelope fields: the last one
-      // wins; Content-* fields: the first one wins (Dovecot 2.3; RFC 5322 §3.6 allows one each).
+      // Repeated address fields are merged into one list; other envelope fields and Content-Disposition:
+      // the last one wins; other Content-* fields: the first one wins (Dovecot 2.3; RFC 5322 §3.6 and
+      // RFC 2045 allow one each).
       hdr.fields.delete(name);
       hdr.name = name;
       hdr.value = prev + ',' + value;
-    } else if (env) {
+    } else if (env || name === 'content-disposition') {
       hdr.name = name;
       hdr.value = value;
     }
