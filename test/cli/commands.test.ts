@@ -472,7 +472,7 @@ test('config: prints the effective settings as TOML with their sources, and the 
   const dir = await tempDir();
   try {
     await writeFile(join(dir, 'p.toml'), 'imap_port = 2143\nlog_level = "debug"\n');
-    const env = { PETREL_IMAPS_PORT: '0', PETREL_HOST: '::1' };
+    const env = { PETREL_IMAPS_PORT: '0', PETREL_HOST: '::1', PETREL_LMTP_SOCKET: 'lmtp.sock', PETREL_LMTP_SOCKET_MODE: '660' };
     const r = await run(['config', '--config', join(dir, 'p.toml'), '--data', join(dir, 'd')], { env, cwd: dir });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`^# config file: ${join(dir, 'p.toml')}\n`));
@@ -483,6 +483,10 @@ test('config: prints the effective settings as TOML with their sources, and the 
     assert.match(r.stdout, /\nimaps_port = 0 /);
     assert.match(r.stdout, /\n# tls_cert = \(not set\) +# default\n/);
     assert.match(r.stdout, /\nlmtp_port = 0 +# default\n/);
+    assert.match(r.stdout, /\nlmtp_host = "127\.0\.0\.1" +# default\n/);
+    assert.ok(r.stdout.includes(`\nlmtp_socket = "${join(dir, 'lmtp.sock')}"`), r.stdout);
+    assert.match(r.stdout, /\nlmtp_socket_mode = "0660" +# environment PETREL_LMTP_SOCKET_MODE\n/);
+    assert.match(r.stdout, /\npop3_port = 1110 +# default\n/);
 
     // Written back as a config file, it gives the same settings.
     await writeFile(join(dir, 'out.toml'), r.stdout);
