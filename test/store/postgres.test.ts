@@ -5,10 +5,14 @@
 // node's commits through LISTEN/NOTIFY (RFC 2177 IDLE across nodes). One PostgreSQL server per test file
 // (test/helpers/postgres.ts), a fresh database per test.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { storeConformanceSuite } from '../../src/store/conformance/store-conformance.js';
 import { provisionUser } from '../../src/store/provision.js';
@@ -253,6 +257,85 @@ describe('PostgresStore with several nodes', () => {
       assert.deepEqual(onA.map((e) => e.modSeq), [r.modSeq, r.modSeq + 1]);
     } finally {
       await n.close();
+    }
+  });
+});
+
+describe('PostgresStore when a node dies', () => {
+  it('keeps every acknowledged message of a node killed mid-write; the survivor goes on; GC clears the leftovers', async () => {
+    const url = await emptyDatabase();
+    const survivor = await openPostgresStore(url, { gcIntervalMs: 0, gcGraceMs: 0 });
+    try {
+      const user = await provisionUser(survivor, 'alice', 'h');
+      const inbox = (await survivor.getMailbox(user.id, 'INBOX'))!;
+      const child = fileURLToPath(new URL('./postgres-crash-child.js', import.meta.url));
+      const proc = spawn(process.execPath, [child, url], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const exited = new Promise<void>((resolve) => proc.on('exit', () => resolve()));
+      const acknowledged = new Map<number, string>();
+      // The survivor appends beside the dying node the whole time.
+      let stop = false;
+      const survivorUids: number[] = [];
+      const survivorLoop = (async () => {
+        for (let i = 0; !stop; i++) {
+          const r = await survivor.append(inbox.id, [{ message: await survivor.prepare(message(1000 + i)), flags: [] }]);
+          survivorUids.push(...r.uids);
+        }
+      })();
+      const lines = createInterface({ input: proc.stdout! });
+      let batches = 0;
+      for await (const line of lines) {
+        if (line === 'MID') {
+          if (batches < 4) continue;
+          // The fifth batch is half uploaded: kill the node now.
+          proc.kill('SIGKILL');
+          break;
+        }
+        assert.match(line, /^OK( \d+:[0-9a-f]{64}){3}$/);
+        for (const pair of line.slice(3).split(' ')) {
+          const [uid, blobId] = pair.split(':');
+          acknowledged.set(Number(uid), blobId!);
+        }
+        batches++;
+      }
+      lines.close();
+      await exited;
+      assert.equal(acknowledged.size, 12, 'four MULTIAPPENDs acknowledged before the kill');
+      stop = true;
+      await survivorLoop;
+      // The survivor's next write still works, and takes the next UID.
+      const last = await survivor.append(inbox.id, [{ message: await survivor.prepare(message(9999)), flags: [] }]);
+      const msgs = await survivor.listMessages(inbox.id);
+      const uids = msgs.map((m) => m.uid);
+      // Committed transactions only: UIDs 1..N without a hole, the last one the survivor's newest.
+      assert.deepEqual(uids, Array.from({ length: uids.length }, (_, i) => i + 1));
+      assert.equal(uids[uids.length - 1], last.uids[0]);
+      const byUid = new Map(msgs.map((m) => [m.uid, m]));
+      for (const [uid, blobId] of acknowledged) {
+        const m = byUid.get(uid);
+        assert.ok(m, `acknowledged uid ${uid} lost`);
+        assert.equal(m.blobId, blobId);
+        assert.deepEqual(m.flags, ['\\Flagged']);
+        const bytes = await survivor.readBlob(m.blobId, 0, m.size);
+        assert.equal(createHash('sha256').update(bytes).digest('hex'), blobId, `bytes of uid ${uid} intact`);
+      }
+      for (const uid of survivorUids) assert.ok(byUid.has(uid), `survivor's uid ${uid} lost`);
+      // The dead node's MULTIAPPENDs are all or nothing: its messages (flagged) come in whole batches of 3.
+      assert.equal(msgs.filter((m) => m.flags.includes('\\Flagged')).length % 3, 0);
+      const status = await survivor.mailboxStatus(inbox.id);
+      assert.equal(status.messages, msgs.length);
+      assert.equal(status.uidNext, last.uids[0]! + 1);
+      // GC (no grace) removes the dead node's unfinished upload and unappended blobs, never committed data.
+      const q = async (sql: string) => (await survivor.pool.query<{ n: number }>(sql)).rows[0]!.n;
+      assert.ok((await q('SELECT count(*)::int AS n FROM blob_uploads')) >= 1, 'the dead node left an upload');
+      await survivor.collectGarbage();
+      assert.equal(await q('SELECT count(*)::int AS n FROM blob_uploads'), 0);
+      assert.equal(await q('SELECT count(*)::int AS n FROM blob_chunks c WHERE NOT EXISTS (SELECT 1 FROM blobs b WHERE b.upload_id = c.upload_id)'), 0);
+      assert.equal(await q('SELECT count(*)::int AS n FROM blobs WHERE refcount = 0'), 0);
+      for (const [uid, blobId] of acknowledged) {
+        assert.equal((await survivor.readBlob(blobId, 0, 9)).toString(), 'Subject: ', `uid ${uid} after GC`);
+      }
+    } finally {
+      await survivor.close();
     }
   });
 });
