@@ -2,7 +2,8 @@
 // the file blob store, plus what only several nodes can show — two stores on one database (two pools, two
 // listening connections: two "nodes") appending concurrently get distinct, ascending UIDs and strictly
 // ascending mod-sequences (RFC 9051 §2.3.1.1, RFC 7162 §3.1), and a watcher on one node is poked by the other
-// node's commits through LISTEN/NOTIFY (RFC 2177 IDLE across nodes). One PostgreSQL server per test file
+// node's commits through LISTEN/NOTIFY (RFC 2177 IDLE across nodes), and a node killed mid-write loses nothing
+// it acknowledged (RFC 3502 MULTIAPPEND stays all or nothing). One PostgreSQL server per test file
 // (test/helpers/postgres.ts), a fresh database per test.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
