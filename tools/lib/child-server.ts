@@ -14,10 +14,12 @@ export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const SOAK_USER = 'soak';
 export const SOAK_PASSWORD = 'soak password';
 
-export async function provision(dataDir: string, users: string[] = [SOAK_USER]): Promise<void> {
+/** Creates the accounts (password SOAK_PASSWORD). `cheapHash`: scrypt with tiny parameters, so that load tools
+ *  can log in thousands of sessions without spending minutes in password hashing (never for real accounts). */
+export async function provision(dataDir: string, users: string[] = [SOAK_USER], cheapHash = false): Promise<void> {
   const store = await openSqliteStore(dataDir);
   try {
-    const hash = await hashPassword(SOAK_PASSWORD);
+    const hash = await hashPassword(SOAK_PASSWORD, cheapHash ? { ln: 4, r: 1, p: 1 } : undefined);
     for (const u of users) if (!(await store.getUser(u))) await provisionUser(store, u, hash);
   } finally {
     await store.close();
@@ -46,12 +48,12 @@ export interface ChildServer {
   exited(): boolean;
 }
 
-export async function startChildServer(dataDir: string, port?: number, timeoutMs = 20_000): Promise<ChildServer> {
+export async function startChildServer(dataDir: string, port?: number, timeoutMs = 20_000, env: Record<string, string> = {}): Promise<ChildServer> {
   const p = port ?? (await freePort());
   const child = spawn(
     process.execPath,
     [join(REPO_ROOT, 'bin/petrel.js'), 'serve', '--data', dataDir, '--host', '127.0.0.1', '--imap-port', String(p), '--imaps-port', '0'],
-    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PETREL_LOG_LEVEL: process.env.PETREL_LOG_LEVEL ?? 'warn' } },
+    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PETREL_LOG_LEVEL: process.env.PETREL_LOG_LEVEL ?? 'warn', ...env } },
   );
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));

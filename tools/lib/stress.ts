@@ -1,0 +1,390 @@
+// Concurrency stress in the spirit of imaptest's state checking (issue 7, item 3). Many sessions of one
+// user work on the same mailboxes at once; each keeps the view the server gave it and flags contradictions:
+//   - EXISTS going backwards without an EXPUNGE (RFC 9051 §7.4.1: EXISTS is the current size);
+//   - a FETCH for a sequence number beyond EXISTS, or naming a UID other than the one the session
+//     already knows at that number (§2.3.1.2: numbers shift only with EXPUNGE);
+//   - UIDs not ascending with sequence numbers (§2.3.1.1);
+//   - a message returned by FETCH after this session was told it was expunged (§7.5.1);
+//   - a flag value no linearization allows: every session i only ever sets or clears its own keyword
+//     $S<i>, so each keyword is a register with one writer; a FETCH observed in [sent, answered] must show a
+//     value that some STORE of that writer could have produced in that window (STORE sent before the window
+//     ended, not superseded by a later STORE acknowledged before the window began).
+// Plus idle connections (half in IDLE) with the server's memory per connection, measured from the child
+// process's RSS.
+import net from 'node:net';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ImapTestClient } from '../../test/helpers/imap-client.js';
+import { provision, SOAK_PASSWORD, SOAK_USER, startChildServer } from './child-server.js';
+
+export interface StressOptions {
+  sessions: number;
+  seconds: number;
+  seed?: number;
+  log?: (line: string) => void;
+}
+
+export interface StressReport {
+  seed: number;
+  contradictions: string[];
+  stats: { commands: number; appends: number; stores: number; fetches: number; expunges: number; flagChecks: number; expungeChecks: number };
+}
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** One STORE of a session's own keyword on one UID. */
+interface Write {
+  value: boolean;
+  sent: number;
+  /** When the tagged OK arrived; Infinity while in flight or if it failed to answer. */
+  acked: number;
+}
+
+export class Registers {
+  /** `${mailbox}:${uid}:${session}` → writes in order (UIDs are per mailbox). */
+  private readonly writes = new Map<string, Write[]>();
+
+  begin(mailbox: string, uid: number, session: number, value: boolean, sent: number): Write {
+    const w: Write = { value, sent, acked: Infinity };
+    const k = `${mailbox}:${uid}:${session}`;
+    const list = this.writes.get(k);
+    if (list) list.push(w);
+    else this.writes.set(k, [w]);
+    return w;
+  }
+
+  /** Could `value` be observed for (uid, session's keyword) by a command in flight during [from, to]? */
+  possible(mailbox: string, uid: number, session: number, value: boolean, from: number, to: number): boolean {
+    const list = this.writes.get(`${mailbox}:${uid}:${session}`) ?? [];
+    // The initial state (keyword absent) counts as a write acknowledged at -Infinity.
+    const all: Write[] = [{ value: false, sent: -Infinity, acked: -Infinity }, ...list];
+    for (let i = 0; i < all.length; i++) {
+      const w = all[i]!;
+      if (w.value !== value || w.sent > to) continue;
+      // Superseded before the window: a later write of this session acknowledged before `from`.
+      const superseded = all.slice(i + 1).some((n) => n.acked < from);
+      if (!superseded) return true;
+    }
+    return false;
+  }
+}
+
+const MAILBOXES = ['INBOX', 'Stress'];
+
+class StressSession {
+  private c: ImapTestClient | null = null;
+  private n = 0;
+  /** seq-1 → uid (0 = not yet known). */
+  private view: number[] = [];
+  private readonly expunged = new Set<number>();
+  private mailbox = '';
+  stopped = false;
+
+  constructor(
+    readonly id: number,
+    private readonly r: () => number,
+    private readonly regs: Registers,
+    private readonly report: StressReport,
+    private readonly sessions: number,
+  ) {}
+
+  private flag(text: string): void {
+    if (this.report.contradictions.length < 200) this.report.contradictions.push(`session ${this.id} (${this.mailbox}): ${text}`);
+  }
+
+  private async cmd(text: string | Array<string | Buffer>): Promise<{ ok: boolean; tagged: string }> {
+    const tag = `s${this.id}.${++this.n}`;
+    const sent = Date.now();
+    const res = typeof text === 'string' ? await this.c!.command(tag, text, 30_000) : await this.c!.commandWithLiterals(tag, text, 30_000);
+    const answered = Date.now();
+    this.report.stats.commands++;
+    this.absorb(res.untagged, sent, answered);
+    return { ok: new RegExp(`^${tag} OK`).test(res.tagged), tagged: res.tagged };
+  }
+
+  /** Applies untagged responses in order, checking each against the session's view. */
+  private absorb(lines: string[], from: number, to: number): void {
+    for (const line of lines) {
+      let m = /^\* (\d+) EXISTS$/.exec(line);
+      if (m) {
+        const n = Number(m[1]);
+        if (n < this.view.length) this.flag(`EXISTS went from ${this.view.length} to ${n} without EXPUNGE`);
+        while (this.view.length < n) this.view.push(0);
+        continue;
+      }
+      m = /^\* (\d+) EXPUNGE$/.exec(line);
+      if (m) {
+        const seq = Number(m[1]);
+        if (seq < 1 || seq > this.view.length) {
+          this.flag(`EXPUNGE ${seq} outside 1..${this.view.length}`);
+          continue;
+        }
+        const uid = this.view[seq - 1]!;
+        if (uid > 0) this.expunged.add(uid);
+        this.view.splice(seq - 1, 1);
+        continue;
+      }
+      m = /^\* (\d+) FETCH \((.*)\)$/s.exec(line);
+      if (m) {
+        const seq = Number(m[1]);
+        const body = m[2]!;
+        if (seq < 1 || seq > this.view.length) {
+          this.flag(`FETCH for ${seq} beyond EXISTS ${this.view.length}`);
+          continue;
+        }
+        const uidM = /(?:^| )UID (\d+)/.exec(body);
+        let uid = this.view[seq - 1]!;
+        if (uidM) {
+          const u = Number(uidM[1]);
+          if (uid !== 0 && uid !== u) this.flag(`FETCH says ${seq} is UID ${u}, the session knew UID ${uid} there`);
+          uid = u;
+          this.view[seq - 1] = u;
+          const before = this.view.slice(0, seq - 1).reverse().find((x) => x !== 0);
+          const after = this.view.slice(seq).find((x) => x !== 0);
+          if ((before !== undefined && before >= u) || (after !== undefined && after <= u)) this.flag(`UID ${u} at ${seq} breaks ascending order`);
+        }
+        if (uid !== 0 && this.expunged.size > 0) {
+          this.report.stats.expungeChecks++;
+          if (this.expunged.has(uid)) this.flag(`FETCH returned UID ${uid} after this session was told it was expunged`);
+        }
+        const flags = /FLAGS \(([^)]*)\)/.exec(body);
+        if (flags && uid !== 0) {
+          const set = new Set(flags[1]!.split(' ').filter((f) => f !== '').map((f) => f.toLowerCase()));
+          for (let s = 1; s <= this.sessions; s++) {
+            const v = set.has(`$s${s}`);
+            this.report.stats.flagChecks++;
+            if (!this.regs.possible(this.mailbox, uid, s, v, from, to)) this.flag(`UID ${uid}: $S${s} ${v ? 'set' : 'clear'}, which no STORE by session ${s} allows in this window`);
+          }
+        }
+      }
+    }
+  }
+
+  private pick<T>(xs: readonly T[]): T {
+    return xs[Math.floor(this.r() * xs.length)]!;
+  }
+
+  private knownUid(): number {
+    const known = this.view.filter((u) => u !== 0);
+    return known.length === 0 ? 0 : this.pick(known);
+  }
+
+  async run(port: number, deadline: number): Promise<void> {
+    this.c = await ImapTestClient.connect(port);
+    try {
+      if (!(await this.cmd(`LOGIN ${SOAK_USER} "${SOAK_PASSWORD}"`)).ok) throw new Error('login failed');
+      await this.select(this.pick(MAILBOXES));
+      while (!this.stopped && Date.now() < deadline) await this.step();
+      await this.cmd('LOGOUT');
+    } finally {
+      this.c.close();
+    }
+  }
+
+  private async select(name: string): Promise<void> {
+    this.view = [];
+    this.expunged.clear();
+    this.mailbox = name;
+    await this.cmd(`SELECT ${name}`);
+    await this.cmd('FETCH 1:* (UID FLAGS)');
+  }
+
+  private async step(): Promise<void> {
+    const x = this.r();
+    if (x < 0.15) {
+      if (this.view.length > 150) return this.expunge();
+      this.report.stats.appends++;
+      await this.cmd([`APPEND ${this.mailbox} `, Buffer.from(`Subject: stress ${this.id}.${this.n}\r\n\r\nbody\r\n`)]);
+    } else if (x < 0.5) {
+      const uid = this.knownUid();
+      if (uid === 0) return;
+      const value = this.r() < 0.5;
+      const w = this.regs.begin(this.mailbox, uid, this.id, value, Date.now());
+      const r = await this.cmd(`UID STORE ${uid} ${value ? '+' : '-'}FLAGS ($S${this.id})`);
+      if (r.ok) w.acked = Date.now();
+      else if (/NO/.test(r.tagged)) w.sent = Infinity; // refused: never took effect
+      this.report.stats.stores++;
+    } else if (x < 0.75) {
+      this.report.stats.fetches++;
+      const n = this.view.length;
+      if (n === 0) return void (await this.cmd('NOOP'));
+      const a = 1 + Math.floor(this.r() * n);
+      const b = Math.min(n, a + Math.floor(this.r() * 10));
+      await this.cmd(this.r() < 0.5 ? `FETCH ${a}:${b} (UID FLAGS)` : `UID FETCH ${this.knownUid() || 1}:* (FLAGS)`);
+    } else if (x < 0.85) {
+      await this.expunge();
+    } else if (x < 0.95) {
+      await this.cmd(this.pick(['NOOP', 'CHECK', 'SEARCH ALL', `SEARCH KEYWORD $S${this.id}`, 'STATUS Stress (MESSAGES UIDNEXT)']));
+    } else {
+      await this.select(this.pick(MAILBOXES));
+    }
+  }
+
+  private async expunge(): Promise<void> {
+    const uid = this.knownUid();
+    if (uid === 0) return;
+    await this.cmd(`UID STORE ${uid} +FLAGS.SILENT (\\Deleted)`);
+    const r = await this.cmd(`UID EXPUNGE ${uid}`);
+    if (r.ok) this.report.stats.expunges++;
+  }
+}
+
+export async function runStress(opts: StressOptions): Promise<StressReport> {
+  const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
+  const dataDir = await mkdtemp(join(tmpdir(), 'petrel-stress-'));
+  const report: StressReport = {
+    seed,
+    contradictions: [],
+    stats: { commands: 0, appends: 0, stores: 0, fetches: 0, expunges: 0, flagChecks: 0, expungeChecks: 0 },
+  };
+  await provision(dataDir, [SOAK_USER], true);
+  const server = await startChildServer(dataDir, undefined, 20_000, { PETREL_MAX_CONNECTIONS_PER_IP: String(opts.sessions + 10) });
+  try {
+    const setup = await ImapTestClient.connect(server.port);
+    await setup.command('L', `LOGIN ${SOAK_USER} "${SOAK_PASSWORD}"`);
+    await setup.command('C', 'CREATE Stress');
+    setup.close();
+    const regs = new Registers();
+    const deadline = Date.now() + opts.seconds * 1000;
+    const sessions = Array.from({ length: opts.sessions }, (_, i) => new StressSession(i + 1, rng(seed + i * 7919), regs, report, opts.sessions));
+    const results = await Promise.allSettled(sessions.map((s) => s.run(server.port, deadline)));
+    for (const [i, res] of results.entries()) {
+      if (res.status === 'rejected') report.contradictions.push(`session ${i + 1} failed: ${(res.reason as Error).message}`);
+    }
+  } finally {
+    await server.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+  return report;
+}
+
+// ---- idle connections ----------------------------------------------------------------------------
+
+export interface IdleOptions {
+  connections: number;
+  /** Fraction of the connections that log in, select INBOX and enter IDLE (the rest log in only). */
+  idleFraction: number;
+  log?: (line: string) => void;
+}
+
+export interface IdleReport {
+  connections: number;
+  inIdle: number;
+  baseRssMb: number;
+  loadedRssMb: number;
+  bytesPerConnection: number;
+  wakeups: number;
+}
+
+function rssOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+/** A minimal raw session: greeting, LOGIN, optionally SELECT + IDLE. Resolves when set up. */
+function idleSession(port: number, localAddress: string, idle: boolean, onUntagged: () => void): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ port, host: '127.0.0.1', localAddress });
+    let buf = '';
+    let stage = 0;
+    let woke = false;
+    s.setNoDelay(true);
+    s.on('error', reject);
+    s.on('data', (d: Buffer) => {
+      buf += d.toString('latin1');
+      for (;;) {
+        const i = buf.indexOf('\r\n');
+        if (i < 0) break;
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        if (stage === 0 && line.startsWith('* OK')) {
+          stage = 1;
+          s.write(`a LOGIN ${SOAK_USER} "${SOAK_PASSWORD}"\r\n`);
+        } else if (stage === 1 && line.startsWith('a ')) {
+          if (!line.startsWith('a OK')) return reject(new Error(line));
+          if (!idle) {
+            stage = 9;
+            return resolve(s);
+          }
+          stage = 2;
+          s.write('b SELECT INBOX\r\n');
+        } else if (stage === 2 && line.startsWith('b ')) {
+          stage = 3;
+          s.write('c IDLE\r\n');
+        } else if (stage === 3 && line.startsWith('+')) {
+          stage = 9;
+          resolve(s);
+        } else if (stage === 9 && line.startsWith('* ') && !woke) {
+          woke = true;
+          onUntagged();
+        } else if (line.startsWith('* BYE')) {
+          reject(new Error(line));
+        }
+      }
+    });
+  });
+}
+
+export async function runIdleConnections(opts: IdleOptions): Promise<IdleReport> {
+  const log = opts.log ?? (() => undefined);
+  const dataDir = await mkdtemp(join(tmpdir(), 'petrel-idle-'));
+  await provision(dataDir, [SOAK_USER], true);
+  const perIp = 50;
+  const server = await startChildServer(dataDir, undefined, 20_000, { PETREL_MAX_CONNECTIONS_PER_IP: String(perIp) });
+  const sockets: net.Socket[] = [];
+  let wakeups = 0;
+  try {
+    // Warm up (first login, first SELECT) before taking the baseline.
+    const warm = await idleSession(server.port, '127.0.0.1', true, () => undefined);
+    await new Promise((r) => setTimeout(r, 500));
+    const base = rssOf(server.pid);
+    warm.destroy();
+    const inIdle = Math.round(opts.connections * opts.idleFraction);
+    // Spread over 127.0.0.x source addresses: the server allows `perIp` connections per address.
+    const batch = 200;
+    for (let i = 0; i < opts.connections; i += batch) {
+      const n = Math.min(batch, opts.connections - i);
+      const made = await Promise.all(
+        Array.from({ length: n }, (_, k) => {
+          const idx = i + k;
+          const addr = `127.0.${1 + Math.floor(idx / perIp / 250)}.${1 + (Math.floor(idx / perIp) % 250)}`;
+          return idleSession(server.port, addr, idx < inIdle, () => wakeups++);
+        }),
+      );
+      sockets.push(...made);
+      if ((i / batch) % 10 === 0) log(`${sockets.length} connections, server RSS ${(rssOf(server.pid) / 1048576).toFixed(0)} MB`);
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+    const loaded = rssOf(server.pid);
+    // One APPEND wakes every IDLE session (RFC 2177): they all get EXISTS.
+    const c = await ImapTestClient.connect(server.port);
+    await c.command('L', `LOGIN ${SOAK_USER} "${SOAK_PASSWORD}"`);
+    await c.commandWithLiterals('A', ['APPEND INBOX ', Buffer.from('Subject: wake\r\n\r\nup\r\n')]);
+    c.close();
+    const deadline = Date.now() + 30_000;
+    while (wakeups < inIdle && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    return {
+      connections: sockets.length,
+      inIdle,
+      baseRssMb: Math.round(base / 1048576),
+      loadedRssMb: Math.round(loaded / 1048576),
+      bytesPerConnection: Math.round((loaded - base) / Math.max(1, sockets.length)),
+      wakeups,
+    };
+  } finally {
+    for (const s of sockets) s.destroy();
+    await server.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}

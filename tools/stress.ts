@@ -1,0 +1,35 @@
+// `npm run stress -- --sessions N --seconds S [--seed X]` — many sessions on the same mailboxes checking each
+// other's announcements (tools/lib/stress.ts); `--idle N [--idle-fraction 0.5]` — hold N idle connections
+// (that fraction in IDLE) and report the server's memory per connection. The npm script raises `ulimit -n`
+// to the hard limit; N idle connections need about N + 100 descriptors in each process.
+import { runIdleConnections, runStress } from './lib/stress.js';
+import { parseArgs } from './args.js';
+
+const args = parseArgs(process.argv.slice(2), {
+  sessions: { type: 'number', default: 20 },
+  seconds: { type: 'number', default: 30 },
+  seed: { type: 'number' },
+  idle: { type: 'number', default: 0 },
+  'idle-fraction': { type: 'number', default: 0.5 },
+});
+
+let failed = false;
+if (Number(args.idle) > 0) {
+  const r = await runIdleConnections({ connections: Number(args.idle), idleFraction: Number(args['idle-fraction']), log: (l) => console.log(l) });
+  console.log(
+    `${r.connections} connections (${r.inIdle} in IDLE): server RSS ${r.baseRssMb} MB → ${r.loadedRssMb} MB, ` +
+      `${(r.bytesPerConnection / 1024).toFixed(1)} KiB per connection; one APPEND woke ${r.wakeups} of ${r.inIdle} IDLE sessions`,
+  );
+  if (r.wakeups < r.inIdle) failed = true;
+} else {
+  const started = Date.now();
+  const r = await runStress({ sessions: Number(args.sessions), seconds: Number(args.seconds), ...(args.seed !== undefined ? { seed: Number(args.seed) } : {}) });
+  console.log(`seed ${r.seed}, ${args.sessions} sessions, ${((Date.now() - started) / 1000).toFixed(1)} s: ${JSON.stringify(r.stats)}`);
+  if (r.contradictions.length === 0) console.log('no contradictions');
+  else {
+    failed = true;
+    console.log(`${r.contradictions.length} CONTRADICTION(S):`);
+    for (const c of r.contradictions.slice(0, 50)) console.log('  ' + c);
+  }
+}
+process.exit(failed ? 1 : 0);
