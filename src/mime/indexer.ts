@@ -451,6 +451,9 @@ export class MimeIndexer {
     if (open.kind === 'header') {
       // The header never ended with a blank line: it runs to here and the body is empty.
       this.endField(open.hdr!);
+      // An encapsulated message whose parent's header blank line was the delimiter's line break (RFC 2046
+      // §5.1.1) starts where its parent's empty body does, not after that line break.
+      if (endAt < part.h) part.h = endAt;
       const b = Math.max(part.h, endAt);
       this.endHeader(open, b, lfAtEnd);
       if ((open.kind as OpenPart['kind']) === 'message') {
