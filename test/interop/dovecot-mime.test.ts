@@ -90,7 +90,7 @@ const EXCEPTIONS: Exception[] = [
       'message without MIME-Version and Content-Type (RFC 2045 §4); Dovecot 2.3 decodes BINARY with the ' +
       'last field, or with the ignored one',
     applies: (file, item) =>
-      (file === 'duplicate-headers.eml' || file === 'no-mime-version.eml') && /^BINARY(\.PEEK|\.SIZE)\[1\]$/.test(item),
+      (file === 'duplicate-headers.eml' || file === 'no-mime-version.eml') && /^BINARY(\.PEEK|\.SIZE)\[1\](<[\d.]+>)?$/.test(item),
   },
   {
     name: 'invalid base64 / quoted-printable',
@@ -116,7 +116,7 @@ const EXCEPTIONS: Exception[] = [
       'RFC 3516 §4.3: decoded data without NUL "SHOULD" be sent as a string, not a literal8. Dovecot 2.3 ' +
       'marks every decoded section ~{n}; the bytes themselves are still compared',
     applies: (_file, item) => /^BINARY\.PEEK/.test(item),
-    normalize: (dovecot, petrel) => (petrel.includes('] {') ? dovecot.replace(/^(BINARY\[[\d.]*\](?:<\d+>)?) ~\{/, '$1 {') : dovecot),
+    normalize: (dovecot, petrel) => (/^BINARY\[[\d.]*\](?:<\d+>)? \{/.test(petrel) ? dovecot.replace(/^(BINARY\[[\d.]*\](?:<\d+>)?) ~\{/, '$1 {') : dovecot),
   },
 ];
 
@@ -196,6 +196,10 @@ function fetchItems(ix: MimeIndexV1): string[] {
     'RFC822.SIZE',
     'BODY.PEEK[HEADER]',
     'BODY.PEEK[TEXT]',
+    'BODY.PEEK[]<10.30>',
+    'BODY.PEEK[TEXT]<5.1000000>',
+    'BODY.PEEK[1]<3.20>',
+    'BINARY.PEEK[1]<2.9>',
     `BODY.PEEK[HEADER.FIELDS (${FIELDS})]`,
     `BODY.PEEK[HEADER.FIELDS.NOT (${FIELDS} RECEIVED)]`,
   ];
