@@ -275,10 +275,15 @@ export class CommandFramer {
       const start = Buffer.concat([...this.lineParts, chunk.subarray(0, LIMITS.maxTagLength + 1)]);
       tag = readTag(start);
     }
+    // The skipped line may still end in a non-synchronizing literal header ({n+}, RFC 7888 §4): keep the end
+    // of what was already buffered, or a header split across chunks would be missed (found by fuzzing).
+    let end: Buffer = Buffer.alloc(0);
+    for (let i = this.lineParts.length - 1; i >= 0 && end.length < 32; i--) end = Buffer.concat([this.lineParts[i]!, end]);
+    const tail = keepTail(Buffer.alloc(0), end);
     this.lineParts = [];
     this.lineLen = 0;
     this.fail(new FrameError(raw ? 'Line too long' : 'Command line too long', 'TOOBIG', 'BAD'), tag);
-    this.state = { kind: 'skip', tail: Buffer.alloc(0), raw };
+    this.state = { kind: 'skip', tail, raw };
   }
 
   private stepSkip(chunk: Buffer, st: Extract<State, { kind: 'skip' }>): void {
