@@ -64,6 +64,14 @@ export class Registers {
     return w;
   }
 
+  /** The value of the last write, when every write was acknowledged (null if one is still uncertain). */
+  final(mailbox: string, uid: number, session: number): boolean | null {
+    const list = this.writes.get(`${mailbox}:${uid}:${session}`) ?? [];
+    const done = list.filter((w) => w.sent !== Infinity);
+    if (done.some((w) => w.acked === Infinity)) return null;
+    return done.length === 0 ? false : done[done.length - 1]!.value;
+  }
+
   /** Could `value` be observed for (uid, session's keyword) by a command in flight during [from, to]? */
   possible(mailbox: string, uid: number, session: number, value: boolean, from: number, to: number): boolean {
     const list = this.writes.get(`${mailbox}:${uid}:${session}`) ?? [];
@@ -262,6 +270,26 @@ export async function runStress(opts: StressOptions): Promise<StressReport> {
     for (const [i, res] of results.entries()) {
       if (res.status === 'rejected') report.contradictions.push(`session ${i + 1} failed: ${(res.reason as Error).message}`);
     }
+    // Quiescent state: each keyword must hold its writer's last acknowledged value (a lost update shows here).
+    const check = await ImapTestClient.connect(server.port);
+    await check.command('L', `LOGIN ${SOAK_USER} "${SOAK_PASSWORD}"`);
+    for (const mb of MAILBOXES) {
+      await check.command('S', `EXAMINE ${mb}`);
+      const f = await check.command('F', 'UID FETCH 1:* (FLAGS)', 60_000);
+      for (const line of f.untagged) {
+        const uid = Number(/UID (\d+)/.exec(line)?.[1]);
+        const flags = /FLAGS \(([^)]*)\)/.exec(line)?.[1];
+        if (!uid || flags === undefined) continue;
+        const set = new Set(flags.split(' ').map((x) => x.toLowerCase()));
+        for (let s = 1; s <= opts.sessions; s++) {
+          const want = regs.final(mb, uid, s);
+          if (want !== null && set.has(`$s${s}`) !== want) {
+            report.contradictions.push(`final ${mb} UID ${uid}: $S${s} is ${set.has(`$s${s}`) ? 'set' : 'clear'}, its writer last stored ${want ? 'set' : 'clear'} (lost update)`);
+          }
+        }
+      }
+    }
+    check.close();
   } finally {
     await server.stop();
     await rm(dataDir, { recursive: true, force: true });
