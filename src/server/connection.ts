@@ -262,6 +262,7 @@ export class Connection {
         allowExpunge = !spec.flags?.usesSeqs;
         const reader = new ArgReader(cmd.args, sessionUtf8(this.session));
         const args = spec.parse(reader, this.session);
+        await this.refreshFlags();
         const out = await spec.run(this.context(cmd), args);
         result =
           out === undefined
@@ -394,6 +395,17 @@ export class Connection {
   endRawMode(): void {
     this.framer.setRawLineMode(false);
     this.enqueue(this.framer.drain());
+  }
+
+  /** Brings the selected view's flags up to date before a command reads them (see absorbFlagChanges). */
+  private async refreshFlags(): Promise<void> {
+    const st = this.session.state;
+    if (st.kind !== 'selected') return;
+    try {
+      st.view.absorbFlagChanges(await this.opts.server.store.changesSince(st.view.mailboxId, st.view.highestModSeq));
+    } catch (err) {
+      if (!(err instanceof StoreError && err.code === 'NONEXISTENT')) throw err;
+    }
   }
 
   async flushUpdates(allowExpunge: boolean): Promise<void> {

@@ -118,13 +118,7 @@ export class SelectedView {
     for (const m of changes.changed) {
       if (expunged.has(m.uid)) continue;
       if (this.flags.has(m.uid)) {
-        if (this.ghosts.has(m.uid)) continue;
-        const before = this.flags.get(m.uid)!;
-        this.modSeqs.set(m.uid, m.modSeq);
-        if (!sameFlags(before, m.flags)) {
-          this.flags.set(m.uid, m.flags);
-          this.dirtyFlags.add(m.uid);
-        }
+        this.takeFlagChange(m);
       } else if (m.uid > known) {
         pendingByUid.set(m.uid, m);
       }
@@ -132,6 +126,31 @@ export class SelectedView {
     this.pendingNew = [...pendingByUid.values()].sort((a, b) => a.uid - b.uid);
     if (changes.highestModSeq > this.highestModSeq) this.highestModSeq = changes.highestModSeq;
     if (changes.uidNext > this.uidNext) this.uidNext = changes.uidNext;
+  }
+
+  /**
+   * Takes only the flag changes of messages the client knows and that still exist, leaving expunges and
+   * new messages for the next announcement. Run before a command reads flags from the view, so FETCH
+   * FLAGS or SEARCH never answer with flags older than a STORE another session already completed.
+   * The mod-sequence of the view is not moved: the next absorb() re-reads the same range.
+   */
+  absorbFlagChanges(changes: ChangeSet): void {
+    const expunged = new Set(changes.expunged);
+    for (const m of changes.changed) {
+      if (!expunged.has(m.uid) && this.flags.has(m.uid)) this.takeFlagChange(m);
+    }
+  }
+
+  private takeFlagChange(m: MessageMeta): void {
+    if (this.ghosts.has(m.uid)) return;
+    // Never go back to an older state than the one the view already holds (e.g. from the session's own STORE).
+    if ((this.modSeqs.get(m.uid) ?? 0) > m.modSeq) return;
+    const before = this.flags.get(m.uid)!;
+    this.modSeqs.set(m.uid, m.modSeq);
+    if (!sameFlags(before, m.flags)) {
+      this.flags.set(m.uid, m.flags);
+      this.dirtyFlags.add(m.uid);
+    }
   }
 
   hasPending(allowExpunge: boolean): boolean {

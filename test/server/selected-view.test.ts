@@ -110,3 +110,25 @@ test('flag changes of a message expunged meanwhile are dropped with it', () => {
   assert.deepEqual(up.expunged, [3]);
   assert.deepEqual(up.flagChanges, []);
 });
+
+test('before a command, flag changes are taken without moving expunges or new messages', () => {
+  const v = view();
+  v.absorbFlagChanges(changes({ changed: [meta(2, ['\\Seen'], 7), meta(6, [], 8)], expunged: [4] }));
+  assert.deepEqual(v.flagsOf(2), ['\\Seen']);
+  assert.equal(v.exists, 5);
+  assert.equal(v.isGhost(4), false);
+  assert.equal(v.highestModSeq, 5, 'the view re-reads the same range at the next announcement');
+  v.absorb(changes({ changed: [meta(2, ['\\Seen'], 7), meta(6, [], 8)], expunged: [4] }));
+  const up = v.takeUpdates(true, null);
+  assert.deepEqual(up.expunged, [4]);
+  assert.equal(up.exists, 5);
+  assert.deepEqual(up.flagChanges.map((f) => f.uid), [2], 'announced once');
+});
+
+test('an older change never overwrites a newer state the view holds', () => {
+  const v = view();
+  v.noteOwnFlags(3, ['\\Flagged'], 12);
+  v.absorb(changes({ changed: [meta(3, [], 11)] }));
+  assert.deepEqual(v.flagsOf(3), ['\\Flagged']);
+  assert.deepEqual(v.takeUpdates(true, null).flagChanges, []);
+});
