@@ -177,7 +177,7 @@ async function sectionValue(store: Store, rec: MessageRecord, section: SectionSp
     // "A substring fetch of a HEADER.FIELDS or HEADER.FIELDS.NOT part specifier is calculated after
     // subsetting the header."
     if (partial) data = partial.origin >= data.length ? Buffer.alloc(0) : data.subarray(partial.origin, partial.origin + partial.count);
-    return data.length === 0 ? emptyLiteral() : new LiteralData(data);
+    return data.length === 0 ? emptyLiteral() : new LiteralData(withoutNul(data));
   }
   let start = loc.start;
   let end = loc.end;
@@ -190,9 +190,25 @@ async function sectionValue(store: Store, rec: MessageRecord, section: SectionSp
   if (size <= 0) return emptyLiteral();
   if (size > threshold) {
     const blobId = rec.blobId;
-    return new StreamData(size, () => store.streamBlob(blobId, start, end));
+    return new StreamData(size, () => mapChunks(store.streamBlob(blobId, start, end), withoutNul));
   }
-  return new LiteralData(await store.readBlob(rec.blobId, start, end));
+  return new LiteralData(withoutNul(await store.readBlob(rec.blobId, start, end)));
+}
+
+/**
+ * A literal may not carry NUL (RFC 9051 §4.3: CHAR8 excludes %x00), but stored mail can contain it
+ * (APPEND of literal8, RFC 3516). BODY[] and RFC822 answers therefore send 0x80 in its place, as Dovecot
+ * does; the size is unchanged. BINARY[] sends the real bytes in a literal8.
+ */
+export function withoutNul(data: Buffer): Buffer {
+  if (!data.includes(0)) return data;
+  const copy = Buffer.from(data);
+  for (let i = copy.indexOf(0); i !== -1; i = copy.indexOf(0, i + 1)) copy[i] = 0x80;
+  return copy;
+}
+
+async function* mapChunks(chunks: AsyncIterable<Buffer>, fn: (b: Buffer) => Buffer): AsyncIterable<Buffer> {
+  for await (const c of chunks) yield fn(c);
 }
 
 interface BinarySource {
