@@ -84,6 +84,8 @@ export interface ConnectionOptions {
   onClose: () => void;
 }
 
+const OUTPUT_BATCH_BYTES = 64 * 1024;
+
 export class Connection {
   private socket: Socket;
   private framer: CommandFramer;
@@ -98,6 +100,9 @@ export class Connection {
   private mailboxDirty = false;
   private unwatch: (() => void) | null = null;
   private afterResponse: (() => Promise<void>) | null = null;
+  private out: Buffer[] = [];
+  private outBytes = 0;
+  private flushScheduled = false;
   readonly session: Session;
 
   constructor(private readonly opts: ConnectionOptions) {
@@ -463,9 +468,33 @@ export class Connection {
     }
   }
 
+  /**
+   * Queues bytes for the socket. Small responses are gathered and sent in one write when the event loop
+   * turns (a FETCH of 10,000 FLAGS was one syscall per line before) or when 64 KiB are pending; a full
+   * socket makes the caller wait for 'drain', so a client that stops reading cannot grow our memory.
+   */
   private writeBuffer(buf: Buffer): Promise<void> {
     if (this.closed) return Promise.resolve();
-    if (this.socket.write(buf)) return Promise.resolve();
+    this.out.push(buf);
+    this.outBytes += buf.length;
+    if (this.outBytes >= OUTPUT_BATCH_BYTES) return this.flushOutput();
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        void this.flushOutput();
+      });
+    }
+    return Promise.resolve();
+  }
+
+  /** Hands everything queued to the socket; resolves when the socket can take more. */
+  private flushOutput(): Promise<void> {
+    if (this.out.length === 0 || this.socket.destroyed) return Promise.resolve();
+    const data = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out, this.outBytes);
+    this.out = [];
+    this.outBytes = 0;
+    if (this.socket.write(data)) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
         this.socket.off('drain', done);
@@ -480,6 +509,8 @@ export class Connection {
   private async upgradeTls(): Promise<void> {
     const ctx = this.opts.secureContext;
     if (!ctx) return;
+    // The tagged OK must leave in the clear, before the handshake.
+    await this.flushOutput();
     const raw = this.socket;
     raw.removeAllListeners('data');
     raw.removeAllListeners('end');
@@ -500,6 +531,7 @@ export class Connection {
 
   private async fatal(text: string): Promise<void> {
     if (this.closed) return;
+    void this.flushOutput();
     try {
       this.socket.write(statusLine('*', 'BYE', null, text));
     } catch {
@@ -522,6 +554,7 @@ export class Connection {
     this.wake = null;
     w?.();
     if (!this.socket.destroyed) {
+      void this.flushOutput();
       this.socket.end();
       setTimeout(() => this.socket.destroy(), 2000).unref();
     }
