@@ -52,7 +52,7 @@ export async function startChildServer(dataDir: string, port?: number, timeoutMs
   const p = port ?? (await freePort());
   const child = spawn(
     process.execPath,
-    [join(REPO_ROOT, 'bin/petrel.js'), 'serve', '--data', dataDir, '--host', '127.0.0.1', '--imap-port', String(p), '--imaps-port', '0'],
+    [join(REPO_ROOT, 'bin/petrel.js'), 'serve', '--data', dataDir, '--host', '127.0.0.1', '--imap-port', String(p), '--imaps-port', '0', '--pop3-port', '0', '--pop3s-port', '0'],
     { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PETREL_LOG_LEVEL: process.env.PETREL_LOG_LEVEL ?? 'warn', ...env } },
   );
   let out = '';
