@@ -20,13 +20,17 @@ export class CliError extends Error {
 export interface CommonOptions {
   data?: string;
   config?: string;
+  store?: string;
+  blobDir?: string;
 }
 
 /** Adds the options every command takes. */
 export function withCommonOptions(cmd: Command): Command {
   return cmd
     .option('--data <dir>', 'data directory (default ./data; env PETREL_DATA)')
-    .option('--config <file>', 'config file, TOML or .json (env PETREL_CONFIG; default <data>/petrel.toml if present)');
+    .option('--config <file>', 'config file, TOML or .json (env PETREL_CONFIG; default <data>/petrel.toml if present)')
+    .option('--store <url>', 'keep mail in PostgreSQL: postgres://user:pw@host:port/db (env PETREL_STORE; default: the embedded store in --data)')
+    .option('--blob-dir <dir>', 'with --store: shared directory for message bytes (env PETREL_BLOB_DIR; default: in the database)');
 }
 
 export async function loadConfig(
@@ -35,7 +39,7 @@ export async function loadConfig(
   flags: Partial<Record<SettingKey, string | undefined>> = {},
 ): Promise<PetrelConfig> {
   const config = await resolveConfig({
-    flags: { ...flags, dataDir: opts.data },
+    flags: { ...flags, dataDir: opts.data, store: opts.store, blobDir: opts.blobDir },
     configFile: opts.config,
     env: env.env,
     cwd: env.cwd,
@@ -102,7 +106,7 @@ async function requireDataDir(dataDir: string): Promise<void> {
 }
 
 /**
- * Opens the store of `config.dataDir`, runs `action` and closes the store. With `create` the data
+ * Opens the configured store (`config.store`, else the embedded one in `config.dataDir`), runs `action` and closes the store. With `create` the data
  * directory is created when missing; otherwise a missing directory is an error (so a command run from
  * the wrong directory does not leave an empty ./data behind).
  */
@@ -112,9 +116,12 @@ export async function withStore<T>(
   create: boolean,
   action: (store: Store) => Promise<T>,
 ): Promise<T> {
-  if (create) await ensureDataDir(config.dataDir);
-  else await requireDataDir(config.dataDir);
-  const store = await env.openStore(config.dataDir);
+  // A PostgreSQL store needs no data directory (its database is created by the administrator).
+  if (config.store === null) {
+    if (create) await ensureDataDir(config.dataDir);
+    else await requireDataDir(config.dataDir);
+  }
+  const store = await env.openStore(config.dataDir, config);
   try {
     return await action(store);
   } finally {

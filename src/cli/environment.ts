@@ -5,6 +5,7 @@ import { userInfo } from 'node:os';
 import type { LmtpServerOptions, RunningLmtpServer } from '../lmtp/lmtp-server.js';
 import type { Pop3ServerOptions, RunningPop3Server } from '../pop3/pop3-server.js';
 import type { RunningServer, ServerOptions } from '../server/server.js';
+import type { PetrelConfig } from '../config/config.js';
 import type { Store } from '../store/types.js';
 
 export interface TextSink {
@@ -18,7 +19,9 @@ export interface CliEnvironment {
   readStdin(): Promise<string>;
   env: Record<string, string | undefined>;
   cwd: string;
-  openStore(dataDir: string): Promise<Store>;
+  /** Opens the store: with `config`, the one it names (the embedded store in dataDir, or PostgreSQL when
+   *  `config.store` is a postgres:// URL; src/store/open-store.ts); without, the embedded store in dataDir. */
+  openStore(dataDir: string, config?: PetrelConfig): Promise<Store>;
   startServer(options: ServerOptions): Promise<RunningServer>;
   /** The POP3/POP3S listeners (src/pop3/pop3-server.ts). */
   startPop3Server(options: Pop3ServerOptions): Promise<RunningPop3Server>;
@@ -39,9 +42,9 @@ export function defaultEnvironment(): CliEnvironment {
     readStdin,
     env: process.env,
     cwd: process.cwd(),
-    async openStore(dataDir) {
-      const { openSqliteStore } = await import('../store/sqlite/sqlite-store.js');
-      return openSqliteStore(dataDir);
+    async openStore(dataDir, config) {
+      const { openStore } = await import('../store/open-store.js');
+      return openStore({ dataDir, store: config?.store ?? null, blobDir: config?.blobDir ?? null });
     },
     async startServer(options) {
       const { startServer } = await import('../server/server.js');

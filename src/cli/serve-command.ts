@@ -89,7 +89,7 @@ export async function serve(env: CliEnvironment, config: PetrelConfig): Promise<
   const tls = await loadTls({ dataDir: config.dataDir, tlsCert: config.tlsCert, tlsKey: config.tlsKey, host: config.host });
   if (tls.generated) log.info({ cert: tls.certPath, sha256: tls.fingerprint256 }, 'generated a self-signed TLS certificate');
 
-  const store = await env.openStore(config.dataDir);
+  const store = await env.openStore(config.dataDir, config);
   let server: RunningServer | null = null;
   let pop3: RunningPop3Server | null = null;
   let lmtp: RunningLmtpServer | null = null;

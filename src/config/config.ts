@@ -52,6 +52,12 @@ export interface PetrelConfig {
   maxMessageSize: number;
   /** Concurrent connections allowed from one IP address. */
   maxConnectionsPerIp: number;
+  /** Where mail is stored: null = the embedded store in dataDir (SQLite + message files); a
+   *  `postgres://…` / `postgresql://…` URL = PostgreSQL (issue 8; docs/postgres.md). */
+  store: string | null;
+  /** With a PostgreSQL store: absolute path of a shared directory for message bytes; null = bytes in the
+   *  database (the default). Ignored by the embedded store. */
+  blobDir: string | null;
   /** Absolute path of the config file that was read, or null. */
   configFile: string | null;
   /** Where each setting's value came from. */
@@ -77,11 +83,13 @@ export type SettingKey =
   | 'logFormat'
   | 'allowInsecureAuth'
   | 'maxMessageSize'
-  | 'maxConnectionsPerIp';
+  | 'maxConnectionsPerIp'
+  | 'store'
+  | 'blobDir';
 
 export type SettingSource = 'flag' | 'env' | 'file' | 'default';
 
-type Kind = 'path' | 'host' | 'port' | 'size' | 'count' | 'mode' | { oneOf: readonly string[] };
+type Kind = 'path' | 'store' | 'host' | 'port' | 'size' | 'count' | 'mode' | { oneOf: readonly string[] };
 
 export interface SettingSpec {
   key: SettingKey;
@@ -133,6 +141,10 @@ export const SETTINGS: readonly SettingSpec[] = [
     default: LIMITS.maxMessageSize, description: 'largest message APPEND accepts, in bytes (suffixes K, M, G; at most 64M)' },
   { key: 'maxConnectionsPerIp', file: 'max_connections_per_ip', env: 'PETREL_MAX_CONNECTIONS_PER_IP', flag: null,
     kind: 'count', default: LIMITS.maxConnectionsPerIp, description: 'concurrent connections from one IP address' },
+  { key: 'store', file: 'store', env: 'PETREL_STORE', flag: '--store', kind: 'store', default: null,
+    description: 'a postgres://user:password@host:port/db URL to keep mail in PostgreSQL (default: the embedded store in the data directory)' },
+  { key: 'blobDir', file: 'blob_dir', env: 'PETREL_BLOB_DIR', flag: '--blob-dir', kind: 'path', default: null,
+    description: 'with a PostgreSQL store: shared directory for message bytes (default: bytes in the database)' },
 ];
 
 /** Environment variables that are not settings but are understood. */
@@ -295,6 +307,7 @@ function convert(s: SettingSpec, raw: Raw): unknown {
     if (value.includes('\0')) throw new ConfigError(`${where}: path contains a NUL character`);
     return resolve(raw.base, value);
   }
+  if (kind === 'store') return parseStoreUrl(value, where);
   if (kind === 'host') return parseHost(value, where);
   const v = value.toLowerCase();
   if (!kind.oneOf.includes(v)) {
@@ -353,6 +366,20 @@ export function parseMode(value: unknown, where: string): number {
     throw new ConfigError(`${where}: ${String(value)} is not a file mode from 0 to 0777`);
   }
   return n;
+}
+
+/** `store`: a PostgreSQL connection URL (the embedded store needs no setting: it lives in the data directory). */
+export function parseStoreUrl(value: string, where: string): string {
+  const v = value.trim();
+  if (!/^postgres(ql)?:\/\//i.test(v)) {
+    throw new ConfigError(`${where}: "${value}" is not a postgres://… URL (the embedded store is chosen with --data DIR)`);
+  }
+  try {
+    new URL(v);
+  } catch {
+    throw new ConfigError(`${where}: not a valid URL`);
+  }
+  return v;
 }
 
 function parseHost(value: string, where: string): string {
