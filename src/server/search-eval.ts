@@ -3,18 +3,25 @@
 // EMAILID/THREADID, RFC 8514 SAVEDATE). Metadata keys use the view and MessageMeta; FROM/TO/CC/BCC/SUBJECT
 // use the envelope fields kept in the MIME index; HEADER reads the header bytes; BODY/TEXT read and
 // decode the text parts (RFC 2045 §6 transfer encodings, RFC 2047 encoded words, RFC 6532 UTF-8
-// headers) and match case-insensitively as substrings.
+// headers, charsets converted to Unicode) and match as substrings under i;unicode-casemap (RFC 5051).
+// The text is derived by src/mime/search-text.ts, which the store's full-text index shares.
+//
+// Full-text index: when the store implements searchTextCandidates, every string key with a needle of
+// 3+ characters first asks it for candidate UIDs (a superset of the matches). Messages outside the
+// candidates fail that key without being read; candidates are verified exactly, so results are the
+// exact scan's. When the whole criteria are an AND/OR of such keys, only candidates are visited at all.
+// TEXT matches when the header, the body text, or a leaf part's MIME header contains the string.
 import type { NumSet } from '../protocol/types.js';
 import { dayNumber } from '../protocol/dates.js';
 import type { SearchKey } from '../protocol/search-keys.js';
-import { decodeTransferEncoding, headerFieldValues, messageSentDay, topHeaderRange } from '../mime/sections.js';
-import type { MimeIndexV1, MimePart } from '../mime/types.js';
+import { messageSentDay, topHeaderRange } from '../mime/sections.js';
+import { bodyTexts, envelopeText, ENVELOPE_FIELD, fold, headerFieldTexts, headerText, type EnvelopeField } from '../mime/search-text.js';
 import type { MessageRecord, Store } from '../store/types.js';
-import { contentParam, leafParts } from './fetch-mime.js';
 import { chunks, resolveTargets } from './message-targets.js';
 import type { SelectedView } from './selected-view.js';
 import type { Session } from './session.js';
 
+export { decodeHeaderText, fold, utf8OrLatin1 } from '../mime/search-text.js';
 export type { SearchKey };
 
 /** Records loaded per store call when a key needs more than the view knows. */
@@ -43,7 +50,73 @@ interface MsgCtx {
   modSeq: number;
   recent: boolean;
   rec: MessageRecord | null;
-  cache: { header?: Buffer; body?: string; text?: string };
+  cache: { header?: Buffer; body?: { body: string; mime: string } };
+}
+
+type TextKey = Extract<SearchKey, { type: 'header' | 'body' | 'text' }>;
+type TextField = 'text' | 'body' | 'header' | EnvelopeField;
+
+/** Needles shorter than this (in characters) cannot use a trigram index. */
+const MIN_INDEXED_NEEDLE = 3;
+
+function textField(key: TextKey): TextField {
+  if (key.type !== 'header') return key.type;
+  const f = key.field.toLowerCase();
+  return Object.hasOwn(ENVELOPE_FIELD, f) ? (f as EnvelopeField) : 'header';
+}
+
+/** Asks the store's index for each string key's candidates; keys it cannot answer are left out. */
+async function indexCandidates(store: Store, mailboxId: number, key: SearchKey, out: Map<SearchKey, Set<number>>): Promise<void> {
+  switch (key.type) {
+    case 'and':
+      for (const k of key.keys) await indexCandidates(store, mailboxId, k, out);
+      return;
+    case 'or':
+      await indexCandidates(store, mailboxId, key.left, out);
+      await indexCandidates(store, mailboxId, key.right, out);
+      return;
+    case 'not':
+      await indexCandidates(store, mailboxId, key.key, out);
+      return;
+    case 'header':
+    case 'body':
+    case 'text': {
+      if (!store.searchTextCandidates) return;
+      const needle = fold(key.value);
+      if ([...needle].length < MIN_INDEXED_NEEDLE) return;
+      const uids = await store.searchTextCandidates(mailboxId, textField(key), needle);
+      if (uids) out.set(key, new Set(uids));
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+/** UIDs outside which `key` cannot match (from the candidates), or null when any message might. */
+function restriction(key: SearchKey, cands: Map<SearchKey, Set<number>>): Set<number> | null {
+  switch (key.type) {
+    case 'header':
+    case 'body':
+    case 'text':
+      return cands.get(key) ?? null;
+    case 'and': {
+      let best: Set<number> | null = null;
+      for (const k of key.keys) {
+        const r = restriction(k, cands);
+        if (r && (!best || r.size < best.size)) best = r;
+      }
+      return best;
+    }
+    case 'or': {
+      const l = restriction(key.left, cands);
+      const r = l && restriction(key.right, cands);
+      if (!l || !r) return null;
+      return new Set([...l, ...r]);
+    }
+    default:
+      return null;
+  }
 }
 
 function needsRecord(key: SearchKey): boolean {
@@ -68,8 +141,11 @@ function needsRecord(key: SearchKey): boolean {
 
 /** Runs a search over every message of the view; hits in sequence order. */
 export async function evaluateSearch(store: Store, view: SelectedView, session: Session, key: SearchKey): Promise<SearchOutcome> {
-  const sets = new SetCache(view, session);
-  const uids = view.allUids();
+  const cands = new Map<SearchKey, Set<number>>();
+  await indexCandidates(store, view.mailboxId, key, cands);
+  const sets = new SetCache(view, session, cands);
+  const only = restriction(key, cands);
+  const uids = only ? view.allUids().filter((u) => only.has(u)) : view.allUids();
   const hits: SearchHit[] = [];
   let skippedExpunged = false;
   const loadRecords = needsRecord(key);
@@ -123,6 +199,8 @@ class SetCache {
   constructor(
     private readonly view: SelectedView,
     private readonly session: Session,
+    /** Candidate UIDs of string keys, from the store's full-text index. */
+    readonly candidates: Map<SearchKey, Set<number>>,
   ) {}
   has(set: NumSet, byUid: boolean, uid: number): boolean {
     const cache = byUid ? this.uidSets : this.seqSets;
@@ -188,16 +266,27 @@ async function matches(store: Store, key: SearchKey, m: MsgCtx, sets: SetCache, 
     case 'threadid':
       return rec(m).threadId === key.id;
     case 'header': {
-      const envField = ENVELOPE_INDEX[key.field.toLowerCase() as keyof typeof ENVELOPE_INDEX];
-      if (envField !== undefined) return envelopeMatches(m, envField, key.value);
+      const c = sets.candidates.get(key);
+      if (c && !c.has(m.uid)) return false;
+      const f = key.field.toLowerCase();
+      if (Object.hasOwn(ENVELOPE_FIELD, f)) {
+        const v = envelopeText(rec(m).mime, f as EnvelopeField);
+        return v !== null && (key.value === '' || v.includes(fold(key.value)));
+      }
       return headerMatches(await headerBytes(store, m), key.field, key.value);
     }
-    case 'body':
-      return (await bodyText(store, m)).includes(fold(key.value));
+    case 'body': {
+      const c = sets.candidates.get(key);
+      if (c && !c.has(m.uid)) return false;
+      return (await bodyOf(store, m)).body.includes(fold(key.value));
+    }
     case 'text': {
+      const c = sets.candidates.get(key);
+      if (c && !c.has(m.uid)) return false;
       const needle = fold(key.value);
-      if (fold(decodeHeaderText(utf8OrLatin1(await headerBytes(store, m)))).includes(needle)) return true;
-      return (await bodyText(store, m, true)).includes(needle);
+      if (headerText(await headerBytes(store, m)).includes(needle)) return true;
+      const b = await bodyOf(store, m);
+      return b.body.includes(needle) || b.mime.includes(needle);
     }
   }
 }
@@ -224,25 +313,11 @@ function rec(m: MsgCtx): MessageRecord {
   return m.rec;
 }
 
-function rootPart(m: MsgCtx): MimePart | null {
-  const idx = rec(m).mime as MimeIndexV1;
-  return idx.v === 1 ? idx.r : null;
-}
 
 /** SENT*: the Date header's calendar day in its own zone; messages without a usable Date: internal date. */
 function sentDay(m: MsgCtx): number {
   const day = messageSentDay(rec(m).mime);
   return day !== null ? dayOf(day) : dayOf(rec(m).internalDate);
-}
-
-/** Header fields kept (raw, first occurrence) in the index's envelope: answered without reading the blob. */
-const ENVELOPE_INDEX = { subject: 1, from: 2, to: 5, cc: 6, bcc: 7 } as const;
-
-function envelopeMatches(m: MsgCtx, index: number, value: string): boolean {
-  const raw = rootPart(m)?.en?.[index];
-  if (raw === null || raw === undefined) return false;
-  if (value === '') return true;
-  return fold(decodeHeaderText(utf8OrLatin1(Buffer.from(raw, 'latin1')))).includes(fold(value));
 }
 
 async function headerBytes(store: Store, m: MsgCtx): Promise<Buffer> {
@@ -257,73 +332,17 @@ async function headerBytes(store: Store, m: MsgCtx): Promise<Buffer> {
 /** HEADER field-name string: some field of that name contains the string; "" matches presence. */
 export function headerMatches(header: Buffer, field: string, value: string): boolean {
   const needle = fold(value);
-  for (const v of headerFieldValues(header, field)) {
-    if (needle === '') return true;
-    if (fold(decodeHeaderText(v)).includes(needle)) return true;
+  for (const v of headerFieldTexts(header, field)) {
+    if (needle === '' || v.includes(needle)) return true;
   }
   return false;
 }
 
-/** Text of all text parts (and with `withMimeHeaders`, their MIME headers), decoded and case-folded. */
-async function bodyText(store: Store, m: MsgCtx, withMimeHeaders = false): Promise<string> {
-  const cacheKey = withMimeHeaders ? 'text' : 'body';
-  const cached = m.cache[cacheKey];
-  if (cached !== undefined) return cached;
-  const r = rec(m);
-  const pieces: string[] = [];
-  for (const leaf of leafParts(r.mime)) {
-    if (withMimeHeaders && leaf.part.h < leaf.part.b && leaf.part.h > 0) {
-      pieces.push(decodeHeaderText(utf8OrLatin1(await store.readBlob(r.blobId, leaf.part.h, leaf.part.b))));
-    }
-    // RFC 9051 §6.4.4: servers MAY skip parts other than text and message.
-    if (leaf.type !== 'text' && leaf.type !== 'message') continue;
-    const raw = await store.readBlob(r.blobId, leaf.part.b, leaf.part.e);
-    const decoded = decodeTransferEncoding(raw, leaf.part.c ?? '7bit') ?? raw;
-    pieces.push(decodeCharset(decoded, contentParam(leaf.part, 'charset')));
+/** BODY's text and the leaves' MIME headers, decoded and folded (src/mime/search-text.ts). */
+async function bodyOf(store: Store, m: MsgCtx): Promise<{ body: string; mime: string }> {
+  if (!m.cache.body) {
+    const r = rec(m);
+    m.cache.body = await bodyTexts(r.mime, (start, end) => store.readBlob(r.blobId, start, end));
   }
-  const text = fold(pieces.join('\n'));
-  m.cache[cacheKey] = text;
-  return text;
-}
-
-/** Case folding for comparison (RFC 9051 §6.4.4: case-insensitive at least in the ASCII range). */
-export function fold(s: string): string {
-  return s.toLowerCase();
-}
-
-function decodeCharset(data: Buffer, charset: string | null): string {
-  const cs = (charset ?? 'us-ascii').trim().toLowerCase();
-  if (cs === 'utf-8' || cs === 'utf8' || cs === 'us-ascii' || cs === 'ascii') return utf8OrLatin1(data);
-  try {
-    return new TextDecoder(cs).decode(data);
-  } catch {
-    return utf8OrLatin1(data);
-  }
-}
-
-export function utf8OrLatin1(data: Buffer): string {
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(data);
-  } catch {
-    return data.toString('latin1');
-  }
-}
-
-/**
- * Header text (8-bit bytes already read as UTF-8, RFC 6532, or Latin-1) with RFC 2047 encoded words
- * decoded; white space between adjacent encoded words is dropped (RFC 2047 §6.2).
- */
-export function decodeHeaderText(text: string): string {
-  return text.replace(/=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=(?:[ \t\r\n]+(?==\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=))?/g, (_all, charset: string, enc: string, data: string) => {
-    const cs = charset.split('*')[0]!; // RFC 2231 §5 language suffix
-    let bytes: Buffer;
-    if (enc.toUpperCase() === 'B') bytes = Buffer.from(data, 'base64');
-    else {
-      bytes = Buffer.from(
-        data.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))),
-        'latin1',
-      );
-    }
-    return decodeCharset(bytes, cs);
-  });
+  return m.cache.body;
 }

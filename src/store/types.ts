@@ -220,6 +220,19 @@ export interface Store {
   expunge(mailboxId: number, uids?: number[]): Promise<number[]>;
   changesSince(mailboxId: number, modSeq: number): Promise<ChangeSet>;
 
+  /**
+   * Optional full-text index for SEARCH (RFC 9051 §6.4.4). UIDs of `mailboxId`, ascending, that MAY have
+   * `needle` (3+ characters, already folded by src/mime/search-text.ts `fold`) in `field` — a superset
+   * of the messages that do, which the caller verifies exactly. 'text': header, body or MIME headers;
+   * 'body': text parts; 'header': any header field's value; the rest: that envelope field. Messages the
+   * index has not covered are always candidates. null: no index here, the caller scans.
+   */
+  searchTextCandidates?(
+    mailboxId: number,
+    field: 'text' | 'body' | 'header' | 'subject' | 'from' | 'to' | 'cc' | 'bcc',
+    needle: string,
+  ): Promise<number[] | null>;
+
   // --- message bytes
   /** Reads [start, end) of a blob (end exclusive, clamped to the size). */
   readBlob(blobId: string, start: number, end: number): Promise<Buffer>;
