@@ -72,10 +72,17 @@ export class ImapDriver {
   private onGreeting: ((line: string) => void) | null = null;
   /** Untagged responses that arrive with no command outstanding (e.g. during IDLE). */
   unsolicited: ImapResponse[] = [];
+  /** Octets received from the server on this connection (for "bytes on the wire"). */
+  bytesIn = 0;
+  /** Octets sent to the server by command() without synchronizing literals (all the bench's reads and STOREs). */
+  bytesOut = 0;
 
   private constructor(private readonly socket: Socket) {
     socket.setNoDelay(true);
-    socket.on('data', (d: Buffer) => this.onData(d));
+    socket.on('data', (d: Buffer) => {
+      this.bytesIn += d.length;
+      this.onData(d);
+    });
     socket.on('error', (e) => this.fail(e));
     socket.on('close', () => this.fail(new Error('connection closed')));
   }
@@ -272,7 +279,9 @@ export class ImapDriver {
         } else out.push(Buffer.from(p, 'latin1'));
       }
       out.push(Buffer.from('\r\n', 'latin1'));
-      this.socket.write(Buffer.concat(out));
+      const all = Buffer.concat(out);
+      this.bytesOut += all.length;
+      this.socket.write(all);
       return promise;
     }
     void (async () => {

@@ -3,8 +3,11 @@
 // Workloads: APPEND rate (RFC 9051 §6.3.12, MULTIAPPEND RFC 3502), FETCH FLAGS / ENVELOPE over a large
 // mailbox and FETCH BODY[] throughput (RFC 9051 §6.4.5), SELECT of a 100,000-message mailbox
 // (RFC 9051 §6.3.2), and server memory per idle connection, half of them in IDLE (RFC 2177).
+// Issue 3 item 8: SEARCH FROM / BODY (RFC 9051 §6.4.4) and FETCH BODYSTRUCTURE over the 100,000-message mailbox.
+// Issue 4 item 6: resynchronisation after N flag changes and N expunges, QRESYNC SELECT (RFC 7162 §3.2.5)
+// against a full SELECT + UID FETCH 1:* (FLAGS) scan, time and octets on the wire, for several N and two sizes.
 //
-//   node dist/bench/run.js [--quick] [--only append,fetch,body,select,memory] [--no-dovecot] [--no-petrel]
+//   node dist/bench/run.js [--quick] [--only append,fetch,body,select,search,resync,memory] [--no-dovecot] [--no-petrel]
 //                          [--dovecot-format maildir|sdbox] [--repeat N] [--json FILE] [--markdown]
 //
 // Both servers run at the same time and each benchmark runs on one, then the other, so a change in the
@@ -19,14 +22,14 @@ import { ensureDovecotInstalled, startDovecot } from '../test/helpers/dovecot.js
 import type { DovecotMailFormat, DovecotServer } from '../test/helpers/dovecot.js';
 import { ImapDriver, quote } from './imap-driver.js';
 import type { CommandPart } from './imap-driver.js';
-import { makeMessage, smallMessage, tinyMessage, variedMessages } from './messages.js';
+import { makeMessage, rng, smallMessage, tinyMessage, variedMessages } from './messages.js';
 import { treeMemory } from './proc-memory.js';
 import type { MemorySample } from './proc-memory.js';
 import type { ChildMessage, ChildRequest } from './petrel-child.js';
 
 // ---------------------------------------------------------------- options
 
-const BENCHES = ['append', 'fetch', 'body', 'select', 'memory'] as const;
+const BENCHES = ['append', 'fetch', 'body', 'select', 'search', 'resync', 'memory'] as const;
 type BenchName = (typeof BENCHES)[number];
 
 interface Options {
@@ -98,6 +101,10 @@ interface Sizes {
   bodyCount: number;
   bodySize: number;
   selectCount: number;
+  /** The smaller mailbox of the resync benchmark (the larger one is the SELECT mailbox). */
+  resyncSmall: number;
+  /** Numbers of flag changes (and as many expunges) between two resyncs. */
+  resyncChanges: number[];
   connections: number;
 }
 
@@ -108,6 +115,8 @@ const FULL: Sizes = {
   bodyCount: 200,
   bodySize: 1_000_000,
   selectCount: 100_000,
+  resyncSmall: 10_000,
+  resyncChanges: [10, 100, 1000],
   connections: 1000,
 };
 const QUICK: Sizes = {
@@ -117,6 +126,8 @@ const QUICK: Sizes = {
   bodyCount: 20,
   bodySize: 1_000_000,
   selectCount: 10_000,
+  resyncSmall: 1_000,
+  resyncChanges: [10, 100],
   connections: 100,
 };
 
@@ -450,9 +461,20 @@ async function benchBody(t: Target, s: Sizes, repeat: number): Promise<void> {
   }
 }
 
+/** Mailboxes already filled, per target: the SELECT, SEARCH and resync benchmarks share `bench-big`. */
+const populated = new Map<TargetName, Set<string>>();
+
+async function ensurePopulated(t: Target, mailbox: string, count: number, seed: number): Promise<void> {
+  const done = populated.get(t.name) ?? new Set<string>();
+  populated.set(t.name, done);
+  if (done.has(mailbox)) return;
+  const p = await t.populateDirect(mailbox, count, seed);
+  done.add(mailbox);
+  console.log(`  ${t.name.padEnd(7)} populated ${mailbox} with ${count} messages in ${fmt(p.ms / 1000)} s (${p.method})`);
+}
+
 async function benchSelect(t: Target, s: Sizes, repeat: number): Promise<void> {
-  const p = await t.populateDirect('bench-big', s.selectCount, 5);
-  console.log(`  ${t.name.padEnd(7)} populated bench-big with ${s.selectCount} messages in ${fmt(p.ms / 1000)} s (${p.method})`);
+  await ensurePopulated(t, 'bench-big', s.selectCount, 5);
   const times: number[] = [];
   for (let run = 0; run <= repeat; run++) {
     // A new session each time, as a client opening the mailbox does.
@@ -470,6 +492,205 @@ async function benchSelect(t: Target, s: Sizes, repeat: number): Promise<void> {
   const count = s.selectCount.toLocaleString('en-US');
   record('select', `SELECT of ${count} msgs, first (cold index)`, 'ms', false, t.name, times[0]!);
   record('select', `SELECT of ${count} msgs, warm`, 'ms', false, t.name, median(times.slice(1)));
+}
+
+/** Number of message numbers/UIDs in the untagged SEARCH response(s) of a result. */
+function searchHits(untagged: { text: string }[]): number {
+  let n = 0;
+  for (const u of untagged) {
+    const m = /^\* SEARCH((?: \d+)*)/i.exec(u.text);
+    if (m) n += m[1]!.split(' ').filter((x) => x !== '').length;
+  }
+  return n;
+}
+
+/** UIDs listed in untagged SEARCH responses. */
+function searchNumbers(untagged: { text: string }[]): number[] {
+  const out: number[] = [];
+  for (const u of untagged) {
+    const m = /^\* SEARCH((?: \d+)*)/i.exec(u.text);
+    if (m) for (const x of m[1]!.split(' ')) if (x !== '') out.push(Number(x));
+  }
+  return out;
+}
+
+/** A compact sequence set (RFC 9051 §9 sequence-set) of ascending ranges. */
+function toSequenceSet(numbers: number[]): string {
+  const v = [...numbers].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < v.length; ) {
+    let j = i;
+    while (j + 1 < v.length && v[j + 1] === v[j]! + 1) j++;
+    parts.push(j === i ? String(v[i]) : `${v[i]}:${v[j]}`);
+    i = j + 1;
+  }
+  return parts.join(',');
+}
+
+/** How many UIDs a sequence set names (no `*`). */
+function sequenceSetSize(set: string): number {
+  let n = 0;
+  for (const part of set.split(',')) {
+    const [a, b] = part.split(':');
+    n += b === undefined ? 1 : Math.abs(Number(b) - Number(a)) + 1;
+  }
+  return n;
+}
+
+function responseCode(untagged: { text: string }[], code: string): number | null {
+  const re = new RegExp(`\\[${code} (\\d+)\\]`, 'i');
+  for (const u of untagged) {
+    const m = re.exec(u.text);
+    if (m) return Number(m[1]);
+  }
+  return null;
+}
+
+/**
+ * Issue 3 item 8: SEARCH FROM, SEARCH BODY (a common word and an absent one: the worst case for a scan)
+ * and FETCH 1:* (BODYSTRUCTURE) over the 100,000-message mailbox of the SELECT benchmark.
+ */
+async function benchSearch(t: Target, s: Sizes, repeat: number): Promise<void> {
+  await ensurePopulated(t, 'bench-big', s.selectCount, 5);
+  const c = await session(t);
+  try {
+    const sel = await c.ok('SELECT bench-big'); // not timed (Dovecot indexes a new maildir here)
+    const n = existsOf(sel.untagged);
+    if (n !== s.selectCount) throw new Error(`${t.name}: bench-big has ${n} messages, expected ${s.selectCount}`);
+    const count = n.toLocaleString('en-US');
+    const queries = ['SEARCH FROM "kowalski"', 'SEARCH BODY "because"', 'SEARCH BODY "zanzibar"'];
+    for (const q of queries) {
+      const times: number[] = [];
+      let hits = -1;
+      for (let run = 0; run <= repeat; run++) {
+        const f0 = performance.now();
+        const r = await c.ok(q);
+        times.push(ms(f0));
+        const h = searchHits(r.untagged);
+        if (hits >= 0 && h !== hits) throw new Error(`${t.name}: ${q} found ${h} then ${hits}`);
+        hits = h;
+      }
+      record('search', `${q} over ${count}, first`, 'ms', false, t.name, times[0]!, `${hits.toLocaleString('en-US')} hits`);
+      record('search', `${q} over ${count}, warm`, 'ms', false, t.name, median(times.slice(1)));
+    }
+    const times: number[] = [];
+    for (let run = 0; run <= repeat; run++) {
+      const f0 = performance.now();
+      const r = await c.ok('FETCH 1:* (BODYSTRUCTURE)', { keepUntagged: false });
+      times.push(ms(f0));
+      if (r.untaggedCount < n) throw new Error(`${t.name}: FETCH BODYSTRUCTURE returned ${r.untaggedCount} responses`);
+    }
+    record('search', `FETCH 1:* (BODYSTRUCTURE) over ${count}, first`, 'ms', false, t.name, times[0]!, `${fmt((n * 1000) / times[0]!)} msg/s`);
+    const warm = median(times.slice(1));
+    record('search', `FETCH 1:* (BODYSTRUCTURE) over ${count}, warm`, 'ms', false, t.name, warm, `${fmt((n * 1000) / warm)} msg/s`);
+  } finally {
+    await c.logout();
+  }
+}
+
+/**
+ * Issue 4 item 6: a client remembers (UIDVALIDITY, HIGHESTMODSEQ) of a mailbox; another session then changes
+ * the flags of N messages and expunges N others; the client comes back and resynchronises, either with
+ * SELECT ... (QRESYNC (uidvalidity modseq)) (RFC 7162 §3.2.5: only the changed FETCHes and a VANISHED
+ * (EARLIER) set) or with SELECT + UID FETCH 1:* (FLAGS) (everything, then a diff on the client). Timed: from
+ * the first command of the resync to its last tagged OK, in a new logged-in session; octets counted both ways.
+ */
+async function benchResync(t: Target, s: Sizes, repeat: number): Promise<void> {
+  await ensurePopulated(t, 'bench-resync', s.resyncSmall, 11);
+  await ensurePopulated(t, 'bench-big', s.selectCount, 5);
+  const r = rng(4242);
+  for (const [box, size] of [['bench-resync', s.resyncSmall], ['bench-big', s.selectCount]] as const) {
+    const admin = await session(t);
+    try {
+      if (!admin.has('QRESYNC')) await admin.ok('CAPABILITY');
+      if (!admin.has('QRESYNC')) throw new Error(`${t.name} does not advertise QRESYNC`);
+      await admin.ok('ENABLE QRESYNC');
+      await admin.ok(`SELECT ${box}`);
+      const alive = new Set(searchNumbers((await admin.ok('UID SEARCH ALL')).untagged));
+      if (alive.size !== size) throw new Error(`${t.name}: ${box} has ${alive.size} messages, expected ${size}`);
+      const flagged = new Set<number>();
+      const sizeText = size.toLocaleString('en-US');
+      for (const changes of s.resyncChanges) {
+        // The client's remembered state, as it left the mailbox.
+        const snap = await session(t);
+        let uidValidity: number | null;
+        let modseq: number | null;
+        try {
+          await snap.ok('ENABLE QRESYNC');
+          const sel = await snap.ok(`SELECT ${box}`);
+          uidValidity = responseCode(sel.untagged, 'UIDVALIDITY');
+          modseq = responseCode(sel.untagged, 'HIGHESTMODSEQ');
+        } finally {
+          await snap.logout();
+        }
+        if (uidValidity === null || modseq === null) throw new Error(`${t.name}: SELECT gave no UIDVALIDITY/HIGHESTMODSEQ`);
+
+        // Another client changes N flags and expunges N messages, at UIDs spread over the whole mailbox.
+        const pool = [...alive].filter((u) => !flagged.has(u));
+        const chosen = new Set<number>();
+        while (chosen.size < 2 * changes && chosen.size < pool.length) chosen.add(pool[Math.floor(r() * pool.length)]!);
+        const picks = [...chosen];
+        const toFlag = picks.slice(0, changes);
+        const toExpunge = picks.slice(changes);
+        await admin.ok(`UID STORE ${toSequenceSet(toFlag)} +FLAGS.SILENT (\\Flagged)`, { keepUntagged: false });
+        await admin.ok(`UID STORE ${toSequenceSet(toExpunge)} +FLAGS.SILENT (\\Deleted)`, { keepUntagged: false });
+        await admin.ok(`UID EXPUNGE ${toSequenceSet(toExpunge)}`, { keepUntagged: false });
+        for (const u of toFlag) flagged.add(u);
+        for (const u of toExpunge) alive.delete(u);
+
+        const label = `resync ${sizeText} msgs after ${changes} flag changes + ${changes} expunges`;
+        const qTimes: number[] = [];
+        const fTimes: number[] = [];
+        let qBytes = 0;
+        let fBytes = 0;
+        let qNote = '';
+        for (let run = 0; run < repeat; run++) {
+          // QRESYNC: ENABLE + SELECT (QRESYNC ...).
+          const q = await session(t);
+          try {
+            const b0 = q.bytesIn + q.bytesOut;
+            const t0 = performance.now();
+            await q.ok('ENABLE QRESYNC');
+            const sel = await q.ok(`SELECT ${box} (QRESYNC (${uidValidity} ${modseq}))`);
+            qTimes.push(ms(t0));
+            qBytes = q.bytesIn + q.bytesOut - b0;
+            let fetches = 0;
+            let vanished = 0;
+            for (const u of sel.untagged) {
+              if (/^\* \d+ FETCH /i.test(u.text)) fetches++;
+              const v = /^\* VANISHED \(EARLIER\) ([\d:,]+)/i.exec(u.text);
+              if (v) vanished += sequenceSetSize(v[1]!);
+            }
+            if (fetches < changes || vanished < changes) {
+              throw new Error(`${t.name}: QRESYNC SELECT reported ${fetches} FETCH and ${vanished} vanished after ${changes} + ${changes} changes`);
+            }
+            qNote = `${fetches} FETCH, ${vanished} UIDs vanished`;
+          } finally {
+            await q.logout();
+          }
+          // Full scan: SELECT + UID FETCH 1:* (FLAGS).
+          const f = await session(t);
+          try {
+            const b0 = f.bytesIn + f.bytesOut;
+            const t0 = performance.now();
+            await f.ok(`SELECT ${box}`, { keepUntagged: false });
+            const all = await f.ok('UID FETCH 1:* (FLAGS)', { keepUntagged: false });
+            fTimes.push(ms(t0));
+            fBytes = f.bytesIn + f.bytesOut - b0;
+            if (all.untaggedCount < alive.size) throw new Error(`${t.name}: UID FETCH 1:* (FLAGS) returned ${all.untaggedCount} of ${alive.size}`);
+          } finally {
+            await f.logout();
+          }
+        }
+        record('resync', `${label}: QRESYNC SELECT, time`, 'ms', false, t.name, median(qTimes), qNote);
+        record('resync', `${label}: QRESYNC SELECT, octets`, 'bytes', false, t.name, qBytes);
+        record('resync', `${label}: SELECT + UID FETCH 1:* (FLAGS), time`, 'ms', false, t.name, median(fTimes));
+        record('resync', `${label}: SELECT + UID FETCH 1:* (FLAGS), octets`, 'bytes', false, t.name, fBytes);
+      }
+    } finally {
+      await admin.logout();
+    }
+  }
 }
 
 async function benchMemory(t: Target, s: Sizes): Promise<void> {
@@ -615,6 +836,8 @@ async function main(): Promise<void> {
       else if (b === 'fetch') await benchFetch(t, sizes, opts.repeat);
       else if (b === 'body') await benchBody(t, sizes, opts.repeat);
       else if (b === 'select') await benchSelect(t, sizes, opts.repeat);
+      else if (b === 'search') await benchSearch(t, sizes, opts.repeat);
+      else if (b === 'resync') await benchResync(t, sizes, opts.repeat);
       else await benchMemory(t, sizes);
     } catch (e) {
       console.error(`  ${t.name} ${b} failed: ${(e as Error).message}`);
