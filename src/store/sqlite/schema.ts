@@ -160,8 +160,29 @@ WHEN NOT EXISTS (SELECT 1 FROM expunged WHERE mailbox_id = OLD.mailbox_id AND mo
 END;
 `;
 
+// Full-text index for SEARCH (src/store/sqlite/search-index.ts): one document per blob (so COPY and MOVE
+// index nothing), FTS5 with the trigram tokenizer (substring matching), contentless; `complete` = 0 marks
+// a blob whose text was too large to index (always a candidate). Rows go when the blob row goes.
+const V3 = `
+CREATE TABLE search_docs (
+  docid    INTEGER PRIMARY KEY,
+  blob_id  TEXT NOT NULL UNIQUE,
+  complete INTEGER NOT NULL
+) STRICT;
+
+CREATE VIRTUAL TABLE search_fts USING fts5(
+  hdr, fields, subj, frm, rcpt, cc, bcc, body, mime,
+  tokenize = 'trigram case_sensitive 1', content = '', contentless_delete = 1, detail = column
+);
+
+CREATE TRIGGER blobs_after_delete_search AFTER DELETE ON blobs BEGIN
+  DELETE FROM search_fts WHERE rowid = (SELECT docid FROM search_docs WHERE blob_id = OLD.id);
+  DELETE FROM search_docs WHERE blob_id = OLD.id;
+END;
+`;
+
 /** Migrations in order; index i brings the schema from version i to i + 1. Never edit a shipped one. */
-export const MIGRATIONS: readonly string[] = [V1, V2];
+export const MIGRATIONS: readonly string[] = [V1, V2, V3];
 
 /** Creates or upgrades the schema. Each migration runs in its own IMMEDIATE transaction that re-reads
  *  the version, so two processes opening a new store at once do not both migrate. */

@@ -35,6 +35,7 @@ import {
   type UserRecord,
 } from '../types.js';
 import { migrate } from './schema.js';
+import { prepareDoc, SearchIndex, type PreparedDoc, type SearchTextField } from './search-index.js';
 import { assignThread, THREAD_HEADER_LIMIT, threadKeys, type ThreadKeys } from '../threading.js';
 import { DEFAULT_TOMBSTONE_POLICY, ThreadStatements, tombstonePrunePoints, type TombstonePolicy } from './thread-index.js';
 import { topHeaderRange } from '../../mime/sections.js';
@@ -143,6 +144,7 @@ export class SqliteStore implements Store {
   private gcTimer: NodeJS.Timeout | null = null;
   private readonly s: ReturnType<typeof prepareStatements>;
   private readonly threads: ThreadStatements;
+  private readonly searchIndex: SearchIndex;
   private readonly tombstonePolicy: TombstonePolicy;
 
   constructor(
@@ -163,6 +165,7 @@ export class SqliteStore implements Store {
     migrate(db);
     this.s = prepareStatements(db);
     this.threads = new ThreadStatements(db);
+    this.searchIndex = new SearchIndex(db);
     this.tombstonePolicy = { ...DEFAULT_TOMBSTONE_POLICY, ...options.tombstonePolicy };
     db.transaction(() => {
       this.s.metaInit.run('next_uid_validity', Math.floor(Date.now() / 1000));
@@ -385,6 +388,8 @@ export class SqliteStore implements Store {
   async append(mailboxId: number, items: AppendItem[]): Promise<AppendResult> {
     // THREADID (RFC 8474 §5.2): the header fields threading needs are read before the transaction.
     const keys = await Promise.all(items.map((it) => this.threadKeysOf(it.message)));
+    // The full-text document of each new blob, read before the transaction (search-index.ts).
+    const docs = await this.searchDocsOf(items);
     const now = Date.now();
     const { result, event } = this.tx(() => {
       const mb = this.s.mailboxById.get(mailboxId) as MailboxRow | undefined;
@@ -403,6 +408,8 @@ export class SqliteStore implements Store {
         const item = items[i]!;
         const msg = item.message;
         this.ensureBlob(msg.blobId, msg.size, msg.mime, now);
+        const doc = docs.get(msg.blobId);
+        if (doc !== undefined) this.searchIndex.insert(msg.blobId, doc);
         const flags = this.canonicalFlags(mb.user_id, item.flags);
         const internalDate = item.internalDate ?? now;
         if (!Number.isFinite(internalDate)) throw new StoreError('CANNOT', 'Invalid internal date');
@@ -431,6 +438,13 @@ export class SqliteStore implements Store {
     });
     if (event) this.publish([event]);
     return result;
+  }
+
+  async searchTextCandidates(mailboxId: number, field: SearchTextField, needle: string): Promise<number[] | null> {
+    return this.read(() => {
+      this.requireMailbox(mailboxId);
+      return this.searchIndex.candidates(mailboxId, field, needle);
+    });
   }
 
   async listMessages(mailboxId: number): Promise<MessageMeta[]> {
@@ -741,6 +755,18 @@ export class SqliteStore implements Store {
   }
 
   /** The threading keys of a prepared message, from its top-level header (at most THREAD_HEADER_LIMIT bytes). */
+  /** Full-text documents of the items' blobs that have none yet. */
+  private async searchDocsOf(items: AppendItem[]): Promise<Map<string, PreparedDoc>> {
+    const out = new Map<string, PreparedDoc>();
+    const todo = this.read(() => items.filter((it) => !this.searchIndex.indexed(it.message.blobId)));
+    for (const it of todo) {
+      const msg = it.message;
+      if (out.has(msg.blobId)) continue;
+      out.set(msg.blobId, await prepareDoc(msg.mime, (start, end) => this.blobs.read(msg.blobId, start, end)));
+    }
+    return out;
+  }
+
   private async threadKeysOf(msg: PreparedMessage): Promise<ThreadKeys> {
     try {
       const h = topHeaderRange(msg.mime);
