@@ -1,5 +1,5 @@
 // The `petrel` command (bin/petrel.js calls main). Sub-commands: serve, user add|passwd|del|list,
-// mailbox list|create|delete, config. Exit status: 0 success, 1 failure, 2 usage or configuration error;
+// mailbox list|create|delete, config, migrate. Exit status: 0 success, 1 failure, 2 usage or configuration error;
 // errors are one readable line on stderr.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
@@ -8,8 +8,10 @@ import { StoreError } from '../store/types.js';
 import { CliError } from './common.js';
 import { addConfigCommand } from './config-command.js';
 import { defaultEnvironment, type CliEnvironment } from './environment.js';
+import { addFetchCommand } from './fetch-command.js';
 import { addImportExportCommands } from './import-export.js';
 import { addMailboxCommands } from './mailbox-commands.js';
+import { addMigrateCommand } from './migrate-command.js';
 import { addServeCommand } from './serve-command.js';
 import { addUserCommands } from './user-commands.js';
 
@@ -55,7 +57,9 @@ export function buildProgram(env: CliEnvironment): Command {
   addUserCommands(program, env);
   addMailboxCommands(program, env);
   addImportExportCommands(program, env);
+  addFetchCommand(program, env);
   addConfigCommand(program, env);
+  addMigrateCommand(program, env);
   return program;
 }
 
