@@ -4,8 +4,9 @@
 // and result), RFC 9394 §3.1/§3.2 (PARTIAL return option, paged results).
 import { Atom } from '../../protocol/types.js';
 import type { ResponseValue } from '../../protocol/types.js';
-import { parseSearch, SEARCH_CHARSETS, SearchSyntaxError, usesModSeq, type SearchKey, type SearchReturnOption } from '../../protocol/search-keys.js';
+import { parseSearch, SearchSyntaxError, usesModSeq, type SearchKey, type SearchReturnOption } from '../../protocol/search-keys.js';
 import type { ArgReader } from '../args.js';
+import { ADVERTISED_CHARSETS, convertSearchCharset } from '../charset.js';
 import { enableCondstore, holdBackExpunges } from '../condstore.js';
 import { bad, type TaggedResult } from '../errors.js';
 import { compactSet } from '../message-targets.js';
@@ -23,7 +24,7 @@ export interface SearchArgs {
   partial: PartialRange | null;
 }
 
-const BADCHARSET_ARGS = `(${SEARCH_CHARSETS.join(' ')})`;
+const BADCHARSET_ARGS = `(${ADVERTISED_CHARSETS.join(' ')})`;
 
 export function parseSearchArgs(r: ArgReader, session: Session): SearchArgs {
   let args = r.args.slice(r.args.length - r.remaining);
@@ -44,7 +45,8 @@ export function parseSearchArgs(r: ArgReader, session: Session): SearchArgs {
   }
   let program;
   try {
-    program = parseSearch(args);
+    // Strings in another supported charset are converted to UTF-8 first (src/server/charset.ts).
+    program = parseSearch(convertSearchCharset(args));
   } catch (err) {
     if (!(err instanceof SearchSyntaxError)) throw err;
     if (err.badCharset) {
