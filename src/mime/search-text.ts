@@ -83,10 +83,7 @@ export function decodeHeaderText(text: string): string {
 
 // ------------------------------------------------------------------ i;unicode-casemap
 
-/** Characters whose full titlecase mapping (SpecialCasing.txt) is the upper-case first letter followed
- *  by lower-case letters: ß → Ss, ﬁ → Fi, Armenian ligatures. */
-const TITLE_LIGATURE = /^[\u00df\u0587\ufb00-\ufb06\ufb13-\ufb17]$/u;
-/** Digraphs with a distinct titlecase letter (UnicodeData.txt field 14). */
+/** Digraphs whose titlecase letter differs from their upper case (UnicodeData.txt field 14). */
 const TITLE_DIGRAPH: Record<string, string> = {
   '\u01c4': '\u01c5', '\u01c5': '\u01c5', '\u01c6': '\u01c5',
   '\u01c7': '\u01c8', '\u01c8': '\u01c8', '\u01c9': '\u01c8',
@@ -95,6 +92,7 @@ const TITLE_DIGRAPH: Record<string, string> = {
 };
 const titleCache = new Map<string, string>();
 
+/** The simple (one code point) titlecase mapping of one code point; itself when it has none. */
 function titlecase(c: string): string {
   let t = titleCache.get(c);
   if (t !== undefined) return t;
@@ -102,30 +100,37 @@ function titlecase(c: string): string {
   if (digraph) t = digraph;
   else {
     const up = c.toUpperCase();
-    if (TITLE_LIGATURE.test(c)) {
-      const cps = Array.from(up);
-      t = cps[0]! + cps.slice(1).join('').toLowerCase();
-    } else t = up;
+    // A multi-character upper case (ß → SS, ﬁ → FI) is a SpecialCasing.txt mapping, not a simple one.
+    t = up.length === 1 || (up.length === 2 && up.codePointAt(0)! > 0xffff) ? up : c;
   }
   if (titleCache.size < 65_536) titleCache.set(c, t);
   return t;
 }
 
+function titlecaseAll(s: string): string {
+  let out = '';
+  for (const c of s) out += c.charCodeAt(0) < 0x80 ? c.toUpperCase() : titlecase(c);
+  return out;
+}
+
 /**
- * i;unicode-casemap (RFC 5051 §2): each character to its titlecase (full mappings, SpecialCasing.txt),
- * then Unicode NFKD. Two strings compare equal when their folds are equal; SEARCH matches a folded
- * needle as a substring of folded text (RFC 9051 §6.4.4). Approximations, documented: JavaScript has no
- * titlecase, so it is toUpperCase() per character, except the digraphs (Ǆ ǅ ǆ → ǅ ...) and the Latin and
- * Armenian ligatures (ß → Ss, ﬁ → Fi), which have the titlecase mappings of the Unicode tables; the
- * Greek letters with ypogegrammeni (ᾳ, titlecase ᾼ) get their upper-case mapping (ΑΙ).
+ * i;unicode-casemap (RFC 5051 §2): (1) every character to its titlecase mapping (UnicodeData.txt's
+ * simple mapping), (2) Unicode NFKD. Two strings compare equal when their folds are equal; SEARCH
+ * matches a folded needle as a substring of folded text (RFC 9051 §6.4.4).
+ * Approximations and one addition, documented:
+ *  - JavaScript has no titlecase: it is toUpperCase() where that gives one code point (the simple
+ *    mapping), the table above for the digraphs (ǆ → ǅ), and the character itself where upper case is
+ *    a SpecialCasing.txt expansion (ß, ﬁ, ŉ; and the Greek letters with ypogegrammeni, whose simple
+ *    titlecase ᾳ → ᾼ we do not have, so ᾳ and ᾼ compare different).
+ *  - After NFKD the result is titlecased once more, so text that only NFKD makes cased compares
+ *    case-insensitively too: ﬁ → "fi" → "FI" equals "fi", ㎒ equals "mhz". This makes fold idempotent.
+ *  So: "STRASSE" does not match "straße" (as in RFC 5051), "École" matches "ÉCOLE" and "e\u0301cole".
  */
 export function fold(s: string): string {
   // Fast path: ASCII titlecase is upper case and NFKD leaves ASCII alone.
   // eslint-disable-next-line no-control-regex
   if (/^[\x00-\x7f]*$/.test(s)) return s.toUpperCase();
-  let out = '';
-  for (const c of s) out += c.charCodeAt(0) < 0x80 ? c.toUpperCase() : titlecase(c);
-  return out.normalize('NFKD');
+  return titlecaseAll(titlecaseAll(s).normalize('NFKD'));
 }
 
 // ------------------------------------------------------------------ the text of a message
