@@ -1,5 +1,5 @@
 // The `petrel` command (bin/petrel.js calls main). Sub-commands: serve, user add|passwd|del|list,
-// mailbox list|create|delete, config, migrate. Exit status: 0 success, 1 failure, 2 usage or configuration error;
+// mailbox list|create|delete, config. Exit status: 0 success, 1 failure, 2 usage or configuration error;
 // errors are one readable line on stderr.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
@@ -11,7 +11,6 @@ import { defaultEnvironment, type CliEnvironment } from './environment.js';
 import { addFetchCommand } from './fetch-command.js';
 import { addImportExportCommands } from './import-export.js';
 import { addMailboxCommands } from './mailbox-commands.js';
-import { addMigrateCommand } from './migrate-command.js';
 import { addServeCommand } from './serve-command.js';
 import { addUserCommands } from './user-commands.js';
 
@@ -59,7 +58,6 @@ export function buildProgram(env: CliEnvironment): Command {
   addImportExportCommands(program, env);
   addFetchCommand(program, env);
   addConfigCommand(program, env);
-  addMigrateCommand(program, env);
   return program;
 }
 
