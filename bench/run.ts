@@ -641,6 +641,7 @@ async function benchResync(t: Target, s: Sizes, repeat: number): Promise<void> {
         const label = `resync ${sizeText} msgs after ${changes} flag changes + ${changes} expunges`;
         const qTimes: number[] = [];
         const fTimes: number[] = [];
+        const bTimes: number[] = [];
         let qBytes = 0;
         let fBytes = 0;
         let qNote = '';
@@ -668,6 +669,17 @@ async function benchResync(t: Target, s: Sizes, repeat: number): Promise<void> {
           } finally {
             await q.logout();
           }
+          // Baseline: the same ENABLE + SELECT without the QRESYNC parameter, i.e. what opening the mailbox
+          // costs anyway; QRESYNC minus this is the cost of the resync itself.
+          const b = await session(t);
+          try {
+            const t0 = performance.now();
+            await b.ok('ENABLE QRESYNC');
+            await b.ok(`SELECT ${box}`, { keepUntagged: false });
+            bTimes.push(ms(t0));
+          } finally {
+            await b.logout();
+          }
           // Full scan: SELECT + UID FETCH 1:* (FLAGS).
           const f = await session(t);
           try {
@@ -684,6 +696,7 @@ async function benchResync(t: Target, s: Sizes, repeat: number): Promise<void> {
         }
         record('resync', `${label}: QRESYNC SELECT, time`, 'ms', false, t.name, median(qTimes), qNote);
         record('resync', `${label}: QRESYNC SELECT, octets`, 'bytes', false, t.name, qBytes);
+        record('resync', `${label}: plain SELECT (baseline), time`, 'ms', false, t.name, median(bTimes));
         record('resync', `${label}: SELECT + UID FETCH 1:* (FLAGS), time`, 'ms', false, t.name, median(fTimes));
         record('resync', `${label}: SELECT + UID FETCH 1:* (FLAGS), octets`, 'bytes', false, t.name, fBytes);
       }
