@@ -1,5 +1,5 @@
 // The `petrel` command (bin/petrel.js calls main). Sub-commands: serve, user add|passwd|del|list,
-// mailbox list|create|delete, config. Exit status: 0 success, 1 failure, 2 usage or configuration error;
+// mailbox list|create|delete, config, migrate. Exit status: 0 success, 1 failure, 2 usage or configuration error;
 // errors are one readable line on stderr.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
@@ -11,6 +11,7 @@ import { defaultEnvironment, type CliEnvironment } from './environment.js';
 import { addFetchCommand } from './fetch-command.js';
 import { addImportExportCommands } from './import-export.js';
 import { addMailboxCommands } from './mailbox-commands.js';
+import { addMigrateCommand } from './migrate-command.js';
 import { addServeCommand } from './serve-command.js';
 import { addUserCommands } from './user-commands.js';
 
@@ -43,13 +44,15 @@ export function buildProgram(env: CliEnvironment): Command {
       'after',
       [
         '',
-        'Every command takes --data DIR and --config FILE. Settings come from flags, then PETREL_*',
+        'Every command takes --data DIR and --config FILE, and --store postgres://... to keep mail in',
+        'PostgreSQL (docs/postgres.md). Settings come from flags, then PETREL_*',
         'environment variables, then the config file, then defaults. See README.md and docs/.',
         '',
         'Examples:',
         '  petrel serve                                   serve ./data on 127.0.0.1:1143 and :1993',
         '  petrel user add ann --password-stdin < pw.txt  create an account',
         '  petrel mailbox create Projects/2025 --user ann',
+        '  petrel migrate --from ./data --to postgres://petrel@db/petrel   move the store into PostgreSQL',
       ].join('\n'),
     );
   addServeCommand(program, env);
@@ -58,6 +61,7 @@ export function buildProgram(env: CliEnvironment): Command {
   addImportExportCommands(program, env);
   addFetchCommand(program, env);
   addConfigCommand(program, env);
+  addMigrateCommand(program, env);
   return program;
 }
 
