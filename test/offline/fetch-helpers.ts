@@ -66,3 +66,100 @@ export class Capture {
     return true;
   }
 }
+
+/** mulberry32: a small seeded PRNG, so a failing kill schedule can be replayed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface ChildRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+  killed: boolean;
+}
+
+/**
+ * Runs `node bin/petrel.js fetch ...args`. With `killAtJournalBytes` the child gets SIGKILL as soon as the
+ * journal file has reached that many bytes (polled continuously, so the kill lands at an arbitrary point
+ * of the download → write → fsync → journal → delete cycle); with `killAfterMs` after a delay (early
+ * points: connecting, logging in, listing).
+ */
+export async function runFetchChild(
+  repoRoot: string,
+  args: string[],
+  env: Record<string, string>,
+  kill: { journal: string; atBytes: number } | { afterMs: number } | null,
+): Promise<ChildRun> {
+  const { spawn } = await import('node:child_process');
+  const { stat } = await import('node:fs/promises');
+  const child = spawn(process.execPath, [join(repoRoot, 'bin/petrel.js'), 'fetch', ...args, '--progress', 'none'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  let exited = false;
+  let killed = false;
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => {
+      exited = true;
+      resolve({ code, signal });
+    }),
+  );
+  if (kill && 'afterMs' in kill) {
+    setTimeout(() => {
+      if (!exited) killed = child.kill('SIGKILL');
+    }, kill.afterMs);
+  } else if (kill) {
+    void (async () => {
+      while (!exited) {
+        const size = await stat(kill.journal).then((s) => s.size, () => 0);
+        if (size >= kill.atBytes) {
+          if (!exited) killed = child.kill('SIGKILL');
+          return;
+        }
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+  }
+  const { code, signal } = await done;
+  return { code, signal, stderr, killed: killed && signal === 'SIGKILL' };
+}
+
+/**
+ * Kills `fetch` at `kills` seeded random points, then runs it to completion (retrying while a POP3
+ * server still holds the killed session's maildrop lock). Returns how many runs were really killed.
+ */
+export async function killAndRerun(opts: {
+  repoRoot: string;
+  args: string[];
+  env: Record<string, string>;
+  journal: string;
+  /** Bytes the journal reaches at the end of a full run (a rough estimate is enough). */
+  journalBytes: number;
+  kills: number;
+  seed: number;
+}): Promise<{ killed: number; final: ChildRun }> {
+  const rand = seededRandom(opts.seed);
+  let killed = 0;
+  for (let i = 0; i < opts.kills; i++) {
+    const r = rand();
+    const kill = r < 0.15 ? { afterMs: Math.floor(rand() * 400) } : { journal: opts.journal, atBytes: Math.floor(rand() * opts.journalBytes) };
+    const run = await runFetchChild(opts.repoRoot, opts.args, opts.env, kill);
+    if (run.killed) killed++;
+    else if (run.code !== 0 && !/IN-USE|locked/i.test(run.stderr)) throw new Error(`fetch run ${i} failed: ${run.stderr}`);
+  }
+  for (let attempt = 0; ; attempt++) {
+    const final = await runFetchChild(opts.repoRoot, opts.args, opts.env, null);
+    if (final.code === 0 || attempt >= 20 || !/IN-USE|locked/i.test(final.stderr)) return { killed, final };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
