@@ -3,9 +3,9 @@
 // One node: first start creates the account in PostgreSQL; LOGIN, APPEND (RFC 4315 APPENDUID) and FETCH work.
 // Two nodes (the second configured through PETREL_STORE): a session in IDLE (RFC 2177) on node A receives
 // `* n EXISTS` for an APPEND made on node B, through LISTEN/NOTIFY. `petrel user` and `mailbox` commands take
-// --store and the config file's `store` key and act on the same database.
+// --store and the config file's `store` key and act on the same database; import/export take --blob-dir.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
@@ -140,6 +140,22 @@ it('user and mailbox commands take --store and the config file\'s store key', as
     assert.equal(embedded.code, 0, embedded.stderr);
     assert.doesNotMatch(embedded.stdout, /bob/);
     assert.match((await petrel(['user', 'list', '--data', dir])).stdout, /^bob\b/m);
+    // import with message bytes as files in --blob-dir; export reads them back.
+    const blobs = await tempDir();
+    const mbox = join(dir, 'in.mbox');
+    await writeFile(mbox, 'From a@example.org Thu Jan  1 00:00:00 2026\nSubject: one\n\nfirst body\n\n' +
+      'From b@example.org Thu Jan  1 00:01:00 2026\nSubject: two\n\nsecond body\n');
+    const imp = await petrel(['import', '--user', 'bob', '--mbox', mbox, '--store', db.url, '--blob-dir', blobs]);
+    assert.equal(imp.code, 0, imp.stderr);
+    const blobFiles = (await readdir(join(blobs, 'blobs'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+    assert.equal(blobFiles.length, 2);
+    const out = join(dir, 'out.mbox');
+    const exp = await petrel(['export', '--user', 'bob', '--mailbox', 'INBOX', '--mbox', out, '--store', db.url, '--blob-dir', blobs]);
+    assert.equal(exp.code, 0, exp.stderr);
+    const exported = await readFile(out, 'utf8');
+    assert.match(exported, /first body/);
+    assert.match(exported, /second body/);
+
     const bad = await petrel(['user', 'list', '--store', 'mysql://x']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /not a postgres:\/\/… URL/);
