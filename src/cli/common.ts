@@ -45,6 +45,9 @@ export async function loadConfig(
     cwd: env.cwd,
   });
   for (const warning of config.warnings) env.stderr.write(`petrel: warning: ${warning}\n`);
+  if (config.blobDir !== null && config.store === null) {
+    env.stderr.write('petrel: warning: blob_dir applies to a PostgreSQL store only (store is not set); ignoring it\n');
+  }
   return config;
 }
 
