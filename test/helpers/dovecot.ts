@@ -40,11 +40,15 @@ export interface DovecotOptions {
   startTimeoutMs?: number;
   /** Print nothing when Dovecot is missing. */
   quiet?: boolean;
+  /** Also serve POP3 (needs Debian's dovecot-pop3d) on a free loopback port, given as `pop3Port`. */
+  pop3?: boolean;
 }
 
 export interface DovecotServer {
   host: string;
   port: number;
+  /** The POP3 port when started with `pop3: true`, else null. */
+  pop3Port: number | null;
   user: string;
   password: string;
   /** Dovecot's version string, e.g. "2.3.19.1". */
@@ -238,6 +242,7 @@ interface ConfigInput {
   maxConnections: number;
   settings: Record<string, string | number>;
   imapSettings: Record<string, string | number>;
+  pop3Port: number | null;
 }
 
 function settingLines(settings: Record<string, string | number>, indent: string): string {
@@ -260,7 +265,7 @@ state_dir = ${c.dir}/state
 log_path = ${c.logFile}
 info_log_path = ${c.logFile}
 debug_log_path = ${c.logFile}
-protocols = imap
+protocols = imap${c.pop3Port !== null ? ' pop3' : ''}
 listen = 127.0.0.1
 ssl = no
 auth_mechanisms = plain login
@@ -290,7 +295,20 @@ ${is24 ? '' : '    address = 127.0.0.1\n'}    port = ${c.port}
 service imap {
   process_limit = ${procLimit}
 }
-service anvil {
+${
+  c.pop3Port !== null
+    ? `service pop3-login {
+  chroot =
+  inet_listener pop3 {
+${is24 ? '' : '    address = 127.0.0.1\n'}    port = ${c.pop3Port}
+  }
+  inet_listener pop3s {
+    port = 0
+  }
+}
+`
+    : ''
+}service anvil {
   # chroot needs root; the harness must also work for an ordinary user.
   chroot =
   client_limit = ${clientLimit + procLimit}
@@ -461,6 +479,7 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<DovecotSe
   const logFile = join(dir, 'dovecot.log');
   writeFileSync(logFile, '', { mode: 0o666 });
   const port = await freePort();
+  const pop3Port = opts.pop3 === true ? await freePort() : null;
   const configFile = join(dir, 'dovecot.conf');
   writeFileSync(
     configFile,
@@ -475,6 +494,7 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<DovecotSe
       maxConnections: opts.maxConnections ?? 200,
       settings: opts.settings ?? {},
       imapSettings: opts.imapSettings ?? {},
+      pop3Port,
     }) + (opts.extraConfig ?? ''),
   );
 
@@ -548,6 +568,7 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<DovecotSe
   return {
     host: '127.0.0.1',
     port,
+    pop3Port,
     user,
     password,
     version,
