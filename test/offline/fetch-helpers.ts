@@ -2,6 +2,7 @@
 // POP3 byte-stuffing and mbox quoting are exercised), seeding a Petrel store, reading a Maildir back.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readMboxEvents } from '../../src/mailfile/mbox-file.js';
 import type { Store } from '../../src/store/types.js';
 
 export function makeMessage(i: number, extraBytes = 0): Buffer {
@@ -162,4 +163,19 @@ export async function killAndRerun(opts: {
     if (final.code === 0 || attempt >= 20 || !/IN-USE|locked/i.test(final.stderr)) return { killed, final };
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Messages read back from an mbox file by the import parser (From_ line and Status removed, LF → CRLF). */
+export async function readMbox(path: string): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  let cur: Buffer[] = [];
+  for await (const events of readMboxEvents(path, { format: 'mboxrd' })) {
+    for (const e of events) {
+      if (e.type === 'begin') cur = [];
+      else if (e.type === 'header') cur.push(Buffer.from(e.data));
+      else if (e.type === 'body') cur.push(Buffer.from(e.data));
+      else if (e.type === 'end') out.push(Buffer.concat(cur));
+    }
+  }
+  return out;
 }

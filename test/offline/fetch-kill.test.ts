@@ -14,7 +14,7 @@ import { startPop3Server, type RunningPop3Server } from '../../src/pop3/pop3-ser
 import { provisionUser } from '../../src/store/provision.js';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { REPO_ROOT, startTestServer, type TestServer } from '../helpers/server.js';
-import { inboxCount, killAndRerun, makeMessage, readMaildir, seedInbox, sortedHex } from './fetch-helpers.js';
+import { inboxCount, killAndRerun, makeMessage, readMaildir, readMbox, seedInbox, sortedHex } from './fetch-helpers.js';
 
 const SEED = Number(process.env.PETREL_FETCH_KILL_SEED ?? Date.now() % 1_000_000);
 const COUNT = 200;
@@ -114,5 +114,25 @@ describe('petrel fetch survives kill -9', () => {
     } finally {
       await st2.close();
     }
+  });
+
+  test('POP3 → mbox, deleting: every entry exactly once (torn entries cut off), server emptied', async () => {
+    assert.equal(await inboxCount(srv.store, srv.user), 0);
+    const some = messages.slice(0, 120);
+    await seedInbox(srv.store, srv.user, some);
+    const file = join(work, 'out.mbox');
+    const { killed, final } = await killAndRerun({
+      repoRoot: REPO_ROOT,
+      args: [...args('pop3'), '--to', `mbox:${file}`],
+      env: { FETCH_PW: srv.password },
+      journal: join(work, '.out.mbox.petrel-fetch.journal'),
+      journalBytes: some.length * 2 * 200,
+      kills: KILLS,
+      seed: SEED + 3,
+    });
+    assert.equal(final.code, 0, final.stderr);
+    assert.ok(killed >= 1);
+    assert.deepEqual(sortedHex(await readMbox(file)), sortedHex(some));
+    assert.equal(await inboxCount(srv.store, srv.user), 0);
   });
 });

@@ -14,9 +14,8 @@ import { hashPassword } from '../../src/auth/password.js';
 import { MaildirDestination, MboxDestination, maildirIdTag, sha256 } from '../../src/offline/destinations.js';
 import { FetchJournal } from '../../src/offline/journal.js';
 import { openJournal } from '../../src/offline/fetch-engine.js';
-import { readMboxEvents } from '../../src/mailfile/mbox-file.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { Capture, inboxCount, makeMessage, readMaildir, seedInbox, sortedHex } from './fetch-helpers.js';
+import { Capture, inboxCount, makeMessage, readMaildir, readMbox, seedInbox, sortedHex } from './fetch-helpers.js';
 
 let srv: TestServer;
 let pop3: RunningPop3Server;
@@ -61,20 +60,6 @@ async function emptyInbox(): Promise<void> {
   assert.equal(await inboxCount(srv.store, srv.user), 0);
 }
 
-/** Messages read back from an mbox file by the import parser (From_ line and Status removed, LF → CRLF). */
-async function readMbox(path: string): Promise<Buffer[]> {
-  const out: Buffer[] = [];
-  let cur: Buffer[] = [];
-  for await (const events of readMboxEvents(path, { format: 'mboxrd' })) {
-    for (const e of events) {
-      if (e.type === 'begin') cur = [];
-      else if (e.type === 'header') cur.push(Buffer.from(e.data));
-      else if (e.type === 'body') cur.push(Buffer.from(e.data));
-      else if (e.type === 'end') out.push(Buffer.concat(cur));
-    }
-  }
-  return out;
-}
 
 describe('petrel fetch', () => {
   test('POP3 → Maildir: byte-identical copies, server emptied, a rerun fetches nothing', async () => {
