@@ -107,7 +107,12 @@ function titlecase(c: string): string {
   return t;
 }
 
+/** Where String.prototype.toUpperCase differs from per-character simple titlecase: expansions of
+ *  SpecialCasing.txt (ß, ŉ, ǰ, ΐ, ΰ, և, ẖ-ẚ, Greek extended, ligatures) and the digraphs. */
+const NOT_PLAIN_UPPER = /[\u00df\u0149\u01c4-\u01cc\u01f0-\u01f3\u0390\u03b0\u0587\u1e96-\u1e9a\u1f50-\u1f57\u1f80-\u1fff\ufb00-\ufb17]/;
+
 function titlecaseAll(s: string): string {
+  if (!NOT_PLAIN_UPPER.test(s)) return s.toUpperCase();
   let out = '';
   for (const c of s) out += c.charCodeAt(0) < 0x80 ? c.toUpperCase() : titlecase(c);
   return out;
@@ -213,13 +218,35 @@ export function headerFieldTexts(header: Buffer, field: string): string[] {
   return headerFieldValues(header, field).map((v) => fold(decodeHeaderText(v)));
 }
 
-/** Every field's value as `headerFieldTexts` gives it, one a line (for the index). */
+/** Every field's value as `headerFieldTexts` gives it, one a line (for the index). One pass over the
+ *  header, splitting fields as src/mime/sections.ts headerFieldValues does. */
 export function allFieldTexts(header: Buffer): string {
-  const names = new Set<string>();
-  const text = header.toString('latin1');
-  for (const m of text.matchAll(/^([^ \t\r\n:][^:\r\n]*):/gm)) names.add(m[1]!.replace(/[ \t]+$/, '').toLowerCase());
   const out: string[] = [];
-  for (const n of names) out.push(...headerFieldTexts(header, n));
+  let start = -1; // start of the current field's value (after its colon), -1 when none
+  let end = 0;
+  const flush = () => {
+    if (start >= 0) out.push(fold(decodeHeaderText(header.toString('utf8', start, end).replace(/\r?\n/g, '').replace(/^[ \t]+|[ \t]+$/g, ''))));
+    start = -1;
+  };
+  let i = 0;
+  while (i < header.length) {
+    const nl = header.indexOf(10, i);
+    const lineEnd = nl < 0 ? header.length : nl + 1;
+    const c = header[i];
+    if (c === 0x0a || (c === 0x0d && header[i + 1] === 0x0a)) break; // blank line
+    if (c === 0x20 || c === 0x09) {
+      end = lineEnd; // continuation
+    } else {
+      flush();
+      const colon = header.indexOf(0x3a, i);
+      if (colon > i && colon < lineEnd) {
+        start = colon + 1;
+        end = lineEnd;
+      }
+    }
+    i = lineEnd;
+  }
+  flush();
   return out.join('\n');
 }
 
