@@ -185,8 +185,7 @@ async function fetchAction(env: CliEnvironment, flags: FetchFlags): Promise<void
   let progress: Progress | null = null;
   let summary: FetchSummary;
   try {
-    const source = await openSource(account);
-    summary = await runFetch(source, dest, {
+    summary = await runFetch(() => openSource(account), dest, {
       keep: flags.keep === true,
       onProgress: (p) => {
         progress ??= new Progress({ sink: env.stderr, mode, unit: 'messages', total: p.total, label: 'fetch' });

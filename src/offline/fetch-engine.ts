@@ -3,6 +3,7 @@
 // destination → fsync file and directory → journal "done" → only then delete on the server. With `keep`
 // nothing is deleted and a later run fetches only ids not yet journaled. A crash anywhere leaves at most
 // one intent without "done"; the next run asks the destination whether that message made it in.
+import { lockDestination } from './dest-lock.js';
 import { FetchJournal } from './journal.js';
 import { sha256, type Destination } from './destinations.js';
 import type { RemoteMessage, RemoteSource } from './sources.js';
@@ -42,6 +43,15 @@ export interface FetchSummary {
 export async function openJournal(dest: Destination): Promise<{ journal: FetchJournal; recovered: number }> {
   await dest.init();
   const journal = await FetchJournal.open(dest.journalPath);
+  try {
+    return await settlePending(dest, journal);
+  } catch (err) {
+    await journal.close();
+    throw err;
+  }
+}
+
+async function settlePending(dest: Destination, journal: FetchJournal): Promise<{ journal: FetchJournal; recovered: number }> {
   let recovered = 0;
   const pending = journal.pending;
   if (pending && !journal.done.has(pending.id)) {
@@ -55,9 +65,31 @@ export async function openJournal(dest: Destination): Promise<{ journal: FetchJo
   return { journal, recovered };
 }
 
-export async function runFetch(source: RemoteSource, dest: Destination, opts: FetchOptions): Promise<FetchSummary> {
+/**
+ * Locks the destination, settles a crashed run's pending intent, connects (`connect`), and fetches.
+ * Connecting after the lock means a second run on the same destination fails before touching the server.
+ */
+export async function runFetch(connect: () => Promise<RemoteSource>, dest: Destination, opts: FetchOptions): Promise<FetchSummary> {
+  await dest.init();
+  const release = await lockDestination(`${dest.journalPath}.lock`);
+  try {
+    return await fetchLocked(connect, dest, opts);
+  } finally {
+    await release();
+  }
+}
+
+async function fetchLocked(connect: () => Promise<RemoteSource>, dest: Destination, opts: FetchOptions): Promise<FetchSummary> {
   const { journal, recovered } = await openJournal(dest);
   const summary: FetchSummary = { onServer: 0, fetched: 0, bytes: 0, alreadyFetched: 0, deleted: 0, recovered, vanished: 0 };
+  let source: RemoteSource;
+  try {
+    source = await connect();
+  } catch (err) {
+    await journal.close();
+    await dest.close();
+    throw err;
+  }
   try {
     const messages: RemoteMessage[] = await source.list();
     summary.onServer = messages.length;

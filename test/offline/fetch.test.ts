@@ -155,6 +155,28 @@ describe('petrel fetch', () => {
     assert.equal(await inboxCount(srv.store, srv.user), 0);
   });
 
+  test('one fetch per destination: a live lock refuses before connecting; a stale one is taken over', async () => {
+    await emptyInbox();
+    await seedInbox(srv.store, srv.user, [makeMessage(600)]);
+    const dest = join(work, 'locked');
+    await mkdir(dest, { recursive: true });
+    const lock = join(dest, 'petrel-fetch.journal.lock');
+    // A live process that is not this one: our parent.
+    await writeFile(lock, `${process.ppid}\n`);
+    const refused = await runCli([...account('imap'), '--to', `maildir:${dest}`]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /another petrel fetch \(pid \d+\)/);
+    assert.equal(await inboxCount(srv.store, srv.user), 1);
+    // A PID that has exited (a finished child) leaves a stale lock.
+    const { spawnSync } = await import('node:child_process');
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid;
+    await writeFile(lock, `${gone}\n`);
+    const ok = await runCli([...account('imap'), '--to', `maildir:${dest}`]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.deepEqual(sortedHex(await readMaildir(dest)), sortedHex([makeMessage(600)]));
+    await assert.rejects(stat(lock), /ENOENT/, 'the lock is released at the end');
+  });
+
   test('usage errors: bad --to, missing password', async () => {
     assert.equal((await runCli([...account('imap'), '--to', 'nowhere'])).code, 2);
     const r = await runCli(['--protocol', 'imap', '--host', '127.0.0.1', '--user', 'x', '--to', `maildir:${join(work, 'x')}`]);
