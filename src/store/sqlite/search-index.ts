@@ -9,10 +9,13 @@
 // candidates, i.e. the server scans them as it did without an index (no lazy backfill).
 import type BetterSqlite3 from 'better-sqlite3';
 import type { MimeIndex } from '../../mime/types.js';
+import { messageSize } from '../../mime/sections.js';
 import { searchDoc, textBytes, type BlobReader, type SearchDoc } from '../../mime/search-text.js';
 
 /** Text bytes (headers and text leaves) above which a message is not indexed (always a candidate). */
 export const MAX_INDEXED_TEXT = 4 * 1024 * 1024;
+/** Messages up to this size are read whole for indexing. */
+const WHOLE_READ = 256 * 1024;
 /** At most this many trigrams of a needle go into a query (any subset still gives a superset). */
 const MAX_QUERY_TRIGRAMS = 24;
 
@@ -36,6 +39,12 @@ export type PreparedDoc = SearchDoc | null;
 export async function prepareDoc(mime: MimeIndex, read: BlobReader): Promise<PreparedDoc> {
   if (textBytes(mime) > MAX_INDEXED_TEXT) return null;
   try {
+    // Small messages are read in one go rather than part by part.
+    const size = messageSize(mime);
+    if (size <= WHOLE_READ) {
+      const all = await read(0, size);
+      return await searchDoc(mime, async (start, end) => all.subarray(start, end));
+    }
     return await searchDoc(mime, read);
   } catch {
     return null;
