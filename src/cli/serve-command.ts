@@ -8,6 +8,7 @@ import { generatePassword, hashPassword } from '../auth/password.js';
 import { AUTH_POLICIES, ConfigError, LOG_FORMATS, LOG_LEVELS, type PetrelConfig } from '../config/config.js';
 import { createLogger } from '../config/logger.js';
 import { loadTls } from '../config/tls.js';
+import { countingDeliveries, PetrelMetrics, startMetricsServer, type RunningMetricsServer } from '../metrics/petrel-metrics.js';
 import type { RunningLmtpServer } from '../lmtp/lmtp-server.js';
 import type { RunningPop3Server } from '../pop3/pop3-server.js';
 import type { RunningServer } from '../server/server.js';
@@ -30,6 +31,8 @@ interface ServeOptions extends CommonOptions {
   logLevel?: string;
   logFormat?: string;
   allowInsecureAuth?: string;
+  metricsPort?: string;
+  metricsHost?: string;
 }
 
 /** Registers `serve`; `setExitCode` receives the command's result. */
@@ -48,6 +51,8 @@ export function addServeCommand(program: Command, env: CliEnvironment): void {
       .option('--lmtp-socket <path>', 'LMTP delivery on a Unix-domain socket (default off; env PETREL_LMTP_SOCKET)')
       .option('--tls-cert <file>', 'PEM certificate (default: self-signed in <data>/tls/; env PETREL_TLS_CERT)')
       .option('--tls-key <file>', 'PEM private key for --tls-cert (env PETREL_TLS_KEY)')
+      .option('--metrics-port <port>', 'HTTP port for Prometheus metrics at /metrics (default off; env PETREL_METRICS_PORT)')
+      .option('--metrics-host <address>', 'address the metrics port listens on (default 127.0.0.1; env PETREL_METRICS_HOST)')
       .addOption(
         new Option('--allow-insecure-auth <when>', 'password login without TLS (default loopback; env PETREL_ALLOW_INSECURE_AUTH)')
           .choices(AUTH_POLICIES),
@@ -71,6 +76,8 @@ export function addServeCommand(program: Command, env: CliEnvironment): void {
       logLevel: opts.logLevel,
       logFormat: opts.logFormat,
       allowInsecureAuth: opts.allowInsecureAuth,
+      metricsPort: opts.metricsPort,
+      metricsHost: opts.metricsHost,
     });
     await serve(env, config);
   });
@@ -93,12 +100,19 @@ export async function serve(env: CliEnvironment, config: PetrelConfig): Promise<
   let server: RunningServer | null = null;
   let pop3: RunningPop3Server | null = null;
   let lmtp: RunningLmtpServer | null = null;
+  let metricsServer: RunningMetricsServer | null = null;
   try {
     const created = await createFirstUser(env, store);
     if (created) log.info({ user: created.name }, 'first start: created an account');
     // One failed-login throttle for IMAP and POP3, so password guesses cannot be spread over both.
     const { LoginThrottle } = await import('../server/server-context.js');
-    const throttle = new LoginThrottle();
+    const metrics = config.metricsPort !== null ? new PetrelMetrics() : null;
+    const throttle = new LoginThrottle({
+      log,
+      ...(metrics
+        ? { onFailure: () => metrics.failedLogins.inc(), onLockout: (kind) => metrics.lockouts.inc({ kind }) }
+        : {}),
+    });
     const tlsMaterial = { cert: tls.cert, key: tls.key };
     try {
       if (config.imapPort !== null || config.imapsPort !== null) {
@@ -113,6 +127,7 @@ export async function serve(env: CliEnvironment, config: PetrelConfig): Promise<
           maxConnectionsPerIp: config.maxConnectionsPerIp,
           logger: log,
           throttle,
+          ...(metrics ? { metrics } : {}),
         });
       }
       if (config.pop3Port !== null || config.pop3sPort !== null) {
@@ -136,7 +151,7 @@ export async function serve(env: CliEnvironment, config: PetrelConfig): Promise<
           );
         }
         lmtp = await env.startLmtpServer({
-          store,
+          store: metrics ? countingDeliveries(store, metrics) : store,
           host: config.lmtpHost,
           port: config.lmtpPort,
           ...(config.lmtpSocket !== null ? { socketPath: config.lmtpSocket } : {}),
@@ -144,6 +159,14 @@ export async function serve(env: CliEnvironment, config: PetrelConfig): Promise<
           maxMessageSize: config.maxMessageSize,
           logger: log,
         });
+      }
+      if (metrics && config.metricsPort !== null) {
+        const p = pop3 as RunningPop3Server | null;
+        const l = lmtp as RunningLmtpServer | null;
+        if (p) metrics.watchConnections('pop3', () => p.connections());
+        if (l) metrics.watchConnections('lmtp', () => l.connections());
+        metricsServer = await startMetricsServer(metrics, config.metricsHost, config.metricsPort);
+        log.info({ host: config.metricsHost, port: metricsServer.port }, 'metrics listening at /metrics');
       }
     } catch (err) {
       throw listenFailure(err, config);
@@ -167,7 +190,7 @@ export async function serve(env: CliEnvironment, config: PetrelConfig): Promise<
     log.info({ signal }, 'shutting down');
   } finally {
     // All listeners at once: each stops accepting, then closes its open sessions; the store closes last.
-    await Promise.all([lmtp?.close(), pop3?.close(), server?.close()]);
+    await Promise.all([lmtp?.close(), pop3?.close(), server?.close(), metricsServer?.close()]);
     await store.close();
   }
   log.info('stopped');

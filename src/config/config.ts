@@ -52,6 +52,10 @@ export interface PetrelConfig {
   maxMessageSize: number;
   /** Concurrent connections allowed from one IP address. */
   maxConnectionsPerIp: number;
+  /** Port of the Prometheus /metrics HTTP endpoint; null = off (the default). */
+  metricsPort: number | null;
+  /** Address the metrics endpoint listens on. */
+  metricsHost: string;
   /** Where mail is stored: null = the embedded store in dataDir (SQLite + message files); a
    *  `postgres://…` / `postgresql://…` URL = PostgreSQL (issue 8; docs/postgres.md). */
   store: string | null;
@@ -84,6 +88,8 @@ export type SettingKey =
   | 'allowInsecureAuth'
   | 'maxMessageSize'
   | 'maxConnectionsPerIp'
+  | 'metricsPort'
+  | 'metricsHost'
   | 'store'
   | 'blobDir';
 
@@ -141,6 +147,10 @@ export const SETTINGS: readonly SettingSpec[] = [
     default: LIMITS.maxMessageSize, description: 'largest message APPEND accepts, in bytes (suffixes K, M, G; at most 64M)' },
   { key: 'maxConnectionsPerIp', file: 'max_connections_per_ip', env: 'PETREL_MAX_CONNECTIONS_PER_IP', flag: null,
     kind: 'count', default: LIMITS.maxConnectionsPerIp, description: 'concurrent connections from one IP address' },
+  { key: 'metricsPort', file: 'metrics_port', env: 'PETREL_METRICS_PORT', flag: '--metrics-port', kind: 'port', default: 0,
+    description: 'HTTP port serving Prometheus metrics at /metrics (0 = off, the default)' },
+  { key: 'metricsHost', file: 'metrics_host', env: 'PETREL_METRICS_HOST', flag: '--metrics-host', kind: 'host',
+    default: '127.0.0.1', description: 'address the metrics port listens on' },
   { key: 'store', file: 'store', env: 'PETREL_STORE', flag: '--store', kind: 'store', default: null,
     description: 'a postgres://user:password@host:port/db URL to keep mail in PostgreSQL (default: the embedded store in the data directory)' },
   { key: 'blobDir', file: 'blob_dir', env: 'PETREL_BLOB_DIR', flag: '--blob-dir', kind: 'path', default: null,

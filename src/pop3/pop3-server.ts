@@ -45,7 +45,10 @@ const silentLogger: Pop3Logger = { debug() {}, info() {}, warn() {}, error() {} 
 export async function startPop3Server(opts: Pop3ServerOptions): Promise<RunningPop3Server> {
   const log = opts.logger ?? silentLogger;
   const store = opts.store;
-  const secureContext = opts.tls ? tls.createSecureContext({ key: opts.tls.key, cert: opts.tls.cert }) : null;
+  // TLS 1.2 or newer, as on the IMAP listeners (RFC 8996).
+  const secureContext = opts.tls
+    ? tls.createSecureContext({ key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' })
+    : null;
   // A hash of a random password, so unknown users cost one verification too (no timing oracle).
   const dummyHash = await hashPassword(randomBytes(16).toString('hex'));
   const ctx: Pop3Context = {
@@ -101,7 +104,7 @@ export async function startPop3Server(opts: Pop3ServerOptions): Promise<RunningP
     }
     if (opts.tlsPort !== null) {
       if (!opts.tls) throw new Error('POP3S (implicit TLS) needs a certificate');
-      const srv = tls.createServer({ key: opts.tls.key, cert: opts.tls.cert }, (s) => accept(s, true));
+      const srv = tls.createServer({ key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' }, (s) => accept(s, true));
       srv.on('tlsClientError', () => undefined);
       servers.push(srv);
       tlsPort = await listen(srv, opts.host, opts.tlsPort);

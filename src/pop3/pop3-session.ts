@@ -26,13 +26,13 @@ export interface Pop3Logger {
   error(obj: unknown, msg?: string): void;
 }
 
-/** Failed-login accounting (src/server/server-context.ts LoginThrottle has this shape). */
+/** Failed-login accounting per address and per account (src/server/server-context.ts LoginThrottle has this shape). */
 export interface LoginThrottleLike {
-  /** ms to wait, or -1 when the address is locked out. */
-  check(ip: string): number;
+  /** 0, or -1 when the address or the account is locked out. */
+  checkLogin(ip: string, user: string): number;
   /** Records a failure; returns the delay before answering. */
-  fail(ip: string): number;
-  succeed(ip: string): void;
+  failLogin(ip: string, user: string): number;
+  succeedLogin(ip: string, user: string): void;
 }
 
 /** What all POP3 connections of one listener share. */
@@ -310,16 +310,16 @@ export class Pop3Connection {
   private async login(name: string, password: string): Promise<void> {
     const ip = this.remoteAddress;
     const throttle = this.ctx.throttle;
-    if (throttle.check(ip) < 0) return this.send('-ERR [SYS/TEMP] Too many failed logins; try again later');
+    if (throttle.checkLogin(ip, name) < 0) return this.send('-ERR [SYS/TEMP] Too many failed logins; try again later');
     let record: UserRecord | null = null;
     if (name.length <= 255 && password.length <= 1024) record = await this.ctx.authenticate(name, password);
     if (!record) {
-      const delay = throttle.fail(ip);
+      const delay = throttle.failLogin(ip, name);
       await new Promise((r) => setTimeout(r, delay));
       this.ctx.log.info({ ip, user: name.slice(0, 64), protocol: 'pop3' }, 'failed login');
       return this.send('-ERR [AUTH] Invalid credentials');
     }
-    throttle.succeed(ip);
+    throttle.succeedLogin(ip, name);
     if (this.closed) return;
     // RFC 1939 §4 / RFC 2449 §8.1.2: one session per maildrop.
     if (!lockMaildrop(this.ctx.store, record.id)) {

@@ -13,43 +13,123 @@ export interface ServerSettings {
   preAuthTimeoutMs: number;
 }
 
-export class LoginThrottle {
-  private readonly failures = new Map<string, { count: number; lockedUntil: number; last: number }>();
+/** Failures from one account name before it is locked out (from any number of addresses). Higher than the
+ *  per-address limit: the account lock-out also keeps the owner out, so it should only catch a slow guesser
+ *  spread over many addresses. */
+export const MAX_FAILED_LOGINS_PER_ACCOUNT = LIMITS.maxFailedLogins * 3;
 
-  /** ms to wait before answering, or -1 when the address is locked out. */
-  check(ip: string, now = Date.now()): number {
-    const f = this.failures.get(ip);
-    if (!f) return 0;
-    if (f.lockedUntil > now) return -1;
-    if (now - f.last > LIMITS.lockoutMs) {
-      this.failures.delete(ip);
-      return 0;
-    }
-    return 0;
+interface FailureRecord {
+  count: number;
+  lockedUntil: number;
+  last: number;
+}
+
+/** Where the throttle reports failures and lock-outs (the metrics, the log). */
+export interface LoginThrottleEvents {
+  log?: ServerLoggerLike;
+  onFailure?: () => void;
+  onLockout?: (kind: 'ip' | 'account') => void;
+}
+
+/** Failure counts for one kind of key (addresses, or account names). */
+class FailureTable {
+  private readonly entries = new Map<string, FailureRecord>();
+  constructor(private readonly limit: number) {}
+
+  locked(key: string, now: number): boolean {
+    const f = this.entries.get(key);
+    if (!f) return false;
+    if (f.lockedUntil > now) return true;
+    if (now - f.last > LIMITS.lockoutMs) this.entries.delete(key);
+    return false;
   }
 
-  /** Records a failure; returns the delay to apply before the NO. */
-  fail(ip: string, now = Date.now()): number {
-    const f = this.failures.get(ip) ?? { count: 0, lockedUntil: 0, last: now };
+  /** Counts a failure; returns the delay and whether this failure started a lock-out. */
+  fail(key: string, now: number): { delay: number; lockedNow: boolean } {
+    const f = this.entries.get(key) ?? { count: 0, lockedUntil: 0, last: now };
     if (now - f.last > LIMITS.lockoutMs) f.count = 0;
     f.count++;
     f.last = now;
-    if (f.count >= LIMITS.maxFailedLogins) {
+    let lockedNow = false;
+    if (f.count >= this.limit) {
       f.lockedUntil = now + LIMITS.lockoutMs;
       f.count = 0;
+      lockedNow = true;
     }
-    this.failures.set(ip, f);
-    if (this.failures.size > 100_000) this.prune(now);
-    return Math.min(LIMITS.failedLoginBaseDelayMs * 2 ** Math.max(0, f.count - 1), LIMITS.failedLoginMaxDelayMs);
+    this.entries.set(key, f);
+    if (this.entries.size > 100_000) this.prune(now);
+    const delay = Math.min(LIMITS.failedLoginBaseDelayMs * 2 ** Math.max(0, f.count - 1), LIMITS.failedLoginMaxDelayMs);
+    return { delay, lockedNow };
   }
 
-  succeed(ip: string): void {
-    this.failures.delete(ip);
+  clear(key: string): void {
+    this.entries.delete(key);
   }
 
   private prune(now: number): void {
-    for (const [ip, f] of this.failures) if (now - f.last > LIMITS.lockoutMs && f.lockedUntil < now) this.failures.delete(ip);
+    for (const [k, f] of this.entries) if (now - f.last > LIMITS.lockoutMs && f.lockedUntil < now) this.entries.delete(k);
   }
+}
+
+/**
+ * Failed-login accounting shared by IMAP and POP3: per address and per account name, each with a growing
+ * delay before the failure answer and a temporary lock-out (issue 7, item 5). Unknown account names are
+ * counted like existing ones, so the throttle's answers reveal nothing about which names exist.
+ */
+export class LoginThrottle {
+  private readonly byIp = new FailureTable(LIMITS.maxFailedLogins);
+  private readonly byAccount = new FailureTable(MAX_FAILED_LOGINS_PER_ACCOUNT);
+
+  constructor(private readonly events: LoginThrottleEvents = {}) {}
+
+  /** ms to wait before answering, or -1 when the address is locked out. */
+  check(ip: string, now = Date.now()): number {
+    return this.byIp.locked(ip, now) ? -1 : 0;
+  }
+
+  /** Records a failure of the address; returns the delay to apply before the NO. */
+  fail(ip: string, now = Date.now()): number {
+    const r = this.byIp.fail(ip, now);
+    if (r.lockedNow) this.lockedOut('ip', { ip });
+    return r.delay;
+  }
+
+  succeed(ip: string): void {
+    this.byIp.clear(ip);
+  }
+
+  /** 0, or -1 when the address or the account is locked out. */
+  checkLogin(ip: string, user: string, now = Date.now()): number {
+    const ipLocked = this.byIp.locked(ip, now);
+    const accountLocked = this.byAccount.locked(accountKey(user), now);
+    return ipLocked || accountLocked ? -1 : 0;
+  }
+
+  /** Records a failed login of `user` from `ip`; returns the delay to apply before the failure answer. */
+  failLogin(ip: string, user: string, now = Date.now()): number {
+    this.events.onFailure?.();
+    const a = this.byIp.fail(ip, now);
+    if (a.lockedNow) this.lockedOut('ip', { ip });
+    const b = this.byAccount.fail(accountKey(user), now);
+    if (b.lockedNow) this.lockedOut('account', { user: accountKey(user) });
+    return Math.max(a.delay, b.delay);
+  }
+
+  /** A successful login clears the address's and the account's failures. */
+  succeedLogin(ip: string, user: string): void {
+    this.byIp.clear(ip);
+    this.byAccount.clear(accountKey(user));
+  }
+
+  private lockedOut(kind: 'ip' | 'account', what: Record<string, string>): void {
+    this.events.onLockout?.(kind);
+    this.events.log?.warn({ ...what, minutes: LIMITS.lockoutMs / 60_000 }, `login lock-out (${kind})`);
+  }
+}
+
+/** Account names are compared case-insensitively and cut to 64 characters (as logged). */
+function accountKey(user: string): string {
+  return user.slice(0, 64).toLowerCase();
 }
 
 export interface ServerContext {

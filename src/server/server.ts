@@ -1,15 +1,19 @@
 // The IMAP listeners: plain (with STARTTLS) and implicit TLS (RFC 8314), per-address connection limits,
-// and the shared context of all sessions.
+// and the shared context of all sessions. TLS is 1.2 or newer on every listener (RFC 8996 deprecates
+// 1.0 and 1.1; RFC 9325 §3.1.1). Connection events are logged one line each; commands are counted and
+// timed for /metrics when a PetrelMetrics is given.
 import net from 'node:net';
 import tls from 'node:tls';
 import { hashPassword, verifyPassword } from '../auth/password.js';
 import { randomBytes } from 'node:crypto';
 import { LIMITS } from '../protocol/limits.js';
 import type { Store, UserRecord } from '../store/types.js';
+import type { PetrelMetrics } from '../metrics/petrel-metrics.js';
 import { Connection } from './connection.js';
+import { errorToResult } from './errors.js';
 import { buildRegistry } from './registry.js';
 import { LoginThrottle, type ServerContext, type ServerSettings } from './server-context.js';
-import type { ServerLoggerLike } from './session.js';
+import type { CommandSpec, ServerLoggerLike } from './session.js';
 
 export type ServerLogger = ServerLoggerLike;
 
@@ -30,7 +34,12 @@ export interface ServerOptions {
   throttle?: LoginThrottle;
   /** Unauthenticated connections are closed after this long (default LIMITS.preAuthTimeoutMs). */
   preAuthTimeoutMs?: number;
+  /** Counts connections, commands and failed logins (petrel serve --metrics-port). */
+  metrics?: PetrelMetrics;
 }
+
+/** The oldest TLS version any listener accepts (RFC 8996; RFC 9325 §3.1.1). */
+export const MIN_TLS_VERSION = 'TLSv1.2' as const;
 
 export interface RunningServer {
   imapPort: number | null;
@@ -44,7 +53,10 @@ const silentLogger: ServerLogger = { debug() {}, info() {}, warn() {}, error() {
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const log = opts.logger ?? silentLogger;
-  const secureContext = opts.tls ? tls.createSecureContext({ key: opts.tls.key, cert: opts.tls.cert }) : null;
+  const secureContext = opts.tls
+    ? tls.createSecureContext({ key: opts.tls.key, cert: opts.tls.cert, minVersion: MIN_TLS_VERSION })
+    : null;
+  const metrics = opts.metrics ?? null;
   const settings: ServerSettings = {
     allowInsecureAuth: opts.allowInsecureAuth ?? 'loopback',
     tlsAvailable: secureContext !== null,
@@ -59,7 +71,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const ctx: ServerContext = {
     store,
     settings,
-    throttle: opts.throttle ?? new LoginThrottle(),
+    throttle:
+      opts.throttle ??
+      new LoginThrottle({
+        log,
+        ...(metrics
+          ? { onFailure: () => metrics.failedLogins.inc(), onLockout: (kind) => metrics.lockouts.inc({ kind }) }
+          : {}),
+      }),
     log,
     async authenticate(name: string, password: string): Promise<UserRecord | null> {
       const user = await store.getUser(name);
@@ -71,7 +90,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       return (await verifyPassword(password, user.passwordHash)) ? user : null;
     },
   };
-  const registry = buildRegistry();
+  const registry = metrics ? timedRegistry(buildRegistry(), metrics) : buildRegistry();
+  metrics?.watchConnections('imap', () => open.size);
   const open = new Set<Connection>();
   const perIp = new Map<string, number>();
 
@@ -84,6 +104,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       return;
     }
     perIp.set(ip, count + 1);
+    metrics?.connectionsTotal.inc({ protocol: 'imap' });
+    const openedAt = Date.now();
+    log.info({ ip, port: socket.remotePort, protocol: 'imap', tls: implicitTls }, 'connection opened');
     let closed = false;
     const conn = new Connection({
       socket,
@@ -95,6 +118,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         if (closed) return;
         closed = true;
         open.delete(conn);
+        log.info({ ip, protocol: 'imap', seconds: (Date.now() - openedAt) / 1000 }, 'connection closed');
         const n = (perIp.get(ip) ?? 1) - 1;
         if (n <= 0) perIp.delete(ip);
         else perIp.set(ip, n);
@@ -116,7 +140,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (!secureContext) throw new Error('implicit TLS needs a certificate');
     // tls.Server ignores a `secureContext` option (the handshake then fails for lack of a certificate):
     // the key and certificate must be given directly.
-    const srv = tls.createServer({ key: opts.tls!.key, cert: opts.tls!.cert }, (s) => accept(s, true));
+    const srv = tls.createServer(
+      { key: opts.tls!.key, cert: opts.tls!.cert, minVersion: MIN_TLS_VERSION },
+      (s) => accept(s, true),
+    );
     srv.on('tlsClientError', () => undefined);
     imapsPort = await listen(srv, opts.host, opts.imapsPort);
     servers.push(srv);
@@ -128,17 +155,46 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     imapsPort,
     connections: () => open.size,
     async close() {
-      await Promise.all(
-        servers.map(
-          (s) =>
-            new Promise<void>((resolve) => {
-              s.close(() => resolve());
-            }),
-        ),
-      );
+      // net.Server.close() calls back only once every connection has ended, so the open sessions are
+      // closed right after it stops accepting, not after the callback (which would wait forever).
+      const closing = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
       for (const c of [...open]) c.close();
+      await Promise.all(closing);
     },
   };
+}
+
+/** Wraps every command so its status and duration are recorded (parse errors count as BAD). */
+function timedRegistry(registry: Map<string, CommandSpec>, metrics: PetrelMetrics): Map<string, CommandSpec> {
+  const out = new Map<string, CommandSpec>();
+  for (const [name, spec] of registry) {
+    out.set(name, {
+      ...spec,
+      parse(r, session) {
+        try {
+          return spec.parse(r, session);
+        } catch (err) {
+          metrics.recordCommand('imap', name, 'BAD', 0);
+          throw err;
+        }
+      },
+      async run(ctx, args) {
+        const start = process.hrtime.bigint();
+        let status = 'OK';
+        try {
+          const res = await spec.run(ctx, args);
+          if (res !== undefined && typeof res !== 'string') status = res.status;
+          return res;
+        } catch (err) {
+          status = errorToResult(err, () => undefined).status;
+          throw err;
+        } finally {
+          metrics.recordCommand('imap', name, status, Number(process.hrtime.bigint() - start) / 1e9);
+        }
+      },
+    });
+  }
+  return out;
 }
 
 function listen(srv: net.Server, host: string, port: number): Promise<number> {

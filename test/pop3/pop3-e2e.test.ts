@@ -340,12 +340,12 @@ test('a locked-out address gets [SYS/TEMP]; failures are reported to the throttl
   let locked = false;
   const p = await pop3({
     throttle: {
-      check: () => (locked ? -1 : 0),
-      fail: (ip) => {
-        calls.push(`fail ${ip}`);
+      checkLogin: () => (locked ? -1 : 0),
+      failLogin: (ip, user) => {
+        calls.push(`fail ${ip} ${user}`);
         return 0;
       },
-      succeed: (ip) => void calls.push(`ok ${ip}`),
+      succeedLogin: (ip, user) => void calls.push(`ok ${ip} ${user}`),
     },
   });
   const c = await connect(p.port!);
@@ -355,7 +355,7 @@ test('a locked-out address gets [SYS/TEMP]; failures are reported to the throttl
   assert.match(await login(c, acct.name, acct.password), /^-ERR \[SYS\/TEMP\]/);
   locked = false;
   assert.match(await login(c, acct.name, acct.password), /^\+OK/);
-  assert.deepEqual(calls, ['fail 127.0.0.1', 'fail 127.0.0.1', 'ok 127.0.0.1']);
+  assert.deepEqual(calls, [`fail 127.0.0.1 ${acct.name}`, 'fail 127.0.0.1 nobody-here', `ok 127.0.0.1 ${acct.name}`]);
 });
 
 test('autologout ends an idle TRANSACTION session without entering UPDATE', async () => {

@@ -1,5 +1,5 @@
 // Not-authenticated state: STARTTLS (RFC 9051 §6.2.1), LOGIN (§6.2.3), AUTHENTICATE (§6.2.2) with PLAIN
-// (RFC 4616) and SASL-IR (RFC 4959). Failed logins are slowed down per address and then locked out.
+// (RFC 4616) and SASL-IR (RFC 4959). Failed logins are slowed down per address and per account, then locked out.
 import type { UserRecord } from '../../store/types.js';
 import { bad, no } from '../errors.js';
 import { authAllowed, capabilityList } from '../capabilities.js';
@@ -75,20 +75,22 @@ export const authCommands = [
 async function login(ctx: CommandContext, user: string, password: string) {
   const ip = ctx.session.remoteAddress;
   const throttle = ctx.server.throttle;
-  if (throttle.check(ip) < 0) {
+  if (throttle.checkLogin(ip, user) < 0) {
+    ctx.log.info({ ip, user: user.slice(0, 64), protocol: 'imap' }, 'login refused: locked out');
     throw no('Too many failed logins; try again later', 'UNAVAILABLE');
   }
   let record: UserRecord | null = null;
   if (user.length <= 255 && password.length <= 1024) record = await ctx.server.authenticate(user, password);
   if (!record) {
-    const delay = throttle.fail(ip);
+    const delay = throttle.failLogin(ip, user);
     await new Promise((r) => setTimeout(r, delay));
-    ctx.log.info({ ip, user: user.slice(0, 64) }, 'failed login');
+    // One line per failed login: the address and the name given, never the password.
+    ctx.log.info({ ip, user: user.slice(0, 64), protocol: 'imap' }, 'failed login');
     throw no('Invalid credentials', 'AUTHENTICATIONFAILED');
   }
-  throttle.succeed(ip);
+  throttle.succeedLogin(ip, user);
   ctx.setState({ kind: 'authenticated', user: record });
-  ctx.log.info({ ip, user: record.name }, 'login');
+  ctx.log.info({ ip, user: record.name, protocol: 'imap' }, 'login');
   const caps = capabilityList(ctx.session, ctx.server.settings).join(' ');
   return { status: 'OK' as const, code: { name: 'CAPABILITY', args: caps }, text: 'Logged in' };
 }
