@@ -82,11 +82,11 @@ interface Fixture {
   close(): Promise<void>;
 }
 
-async function openBox(messages: Buffer[]): Promise<Fixture> {
+async function openBox(messages: Buffer[], gcGraceMs?: number): Promise<Fixture> {
   // On tmpfs when there is one: the blob files' fsyncs (durability is not under test here) cost nothing.
   const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
   const dir = await fsp.mkdtemp(join(base, 'petrel-search-'));
-  const store = await openSqliteStore(dir, { gcIntervalMs: 0 });
+  const store = await openSqliteStore(dir, gcGraceMs === undefined ? { gcIntervalMs: 0 } : { gcIntervalMs: 0, gcGraceMs });
   const user = await store.createUser('u', 'x');
   const box = await store.createMailbox(user.id, 'INBOX');
   for (let i = 0; i < messages.length; i += 500) {
@@ -236,14 +236,20 @@ test('BODY search over 5,000 messages reads no message bytes of non-matching mes
   }
 });
 
-test('COPY shares the index; messages stored before the index exist are scanned', async () => {
-  const f = await openBox([generated(rng(3), 1), generated(rng(4), 2)]);
+test('COPY shares the index; GC drops it with the blob; messages stored before the index exist are scanned', async () => {
+  const f = await openBox([generated(rng(3), 1), generated(rng(4), 2), generated(rng(5), 3)], 0);
   try {
     const user = await f.store.getUser('u');
     const dst = await f.store.createMailbox(user!.id, 'Copy');
     await f.store.copyMessages(f.mailboxId, [1, 2], dst.id);
     const db = (f.store as unknown as { db: { prepare(s: string): { get(): unknown; run(): unknown } } }).db;
+    assert.deepEqual(db.prepare('SELECT count(*) AS n FROM search_docs').get(), { n: 3 });
+    // Expunging the only copy of message 3 and collecting garbage removes its document.
+    await f.store.storeFlags(f.mailboxId, [3], 'add', ['\\Deleted']);
+    await f.store.expunge(f.mailboxId);
+    assert.equal((await f.store.collectGarbage()).removedBlobs, 1);
     assert.deepEqual(db.prepare('SELECT count(*) AS n FROM search_docs').get(), { n: 2 });
+    assert.deepEqual(await f.store.searchTextCandidates(f.mailboxId, 'body', fold2('token3x')), []);
     assert.deepEqual(await f.store.searchTextCandidates(dst.id, 'body', fold2('token1x')), [1]);
     assert.deepEqual(await f.store.searchTextCandidates(dst.id, 'body', fold2('no-such-thing')), []);
     // Without its index rows (a store from before the index), a message is always a candidate.
