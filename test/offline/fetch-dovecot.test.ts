@@ -124,3 +124,42 @@ describe('petrel fetch against Dovecot', () => {
     });
   }
 });
+
+describe('petrel fetch against Dovecot without UIDPLUS (one EXPUNGE at the end)', () => {
+  let plain: DovecotServer | null = null;
+  before(async () => {
+    plain = await startDovecot({ imapSettings: { imap_capability: 'IMAP4rev1 LITERAL+ SASL-IR ENABLE IDLE NAMESPACE UNSELECT' } });
+    assert.ok(plain, 'Dovecot did not start');
+  });
+  after(async () => {
+    await plain?.stop();
+  });
+
+  test('kill -9 at random points between \\Deleted and EXPUNGE: every message once, mailbox emptied', async () => {
+    const d = plain!;
+    const c = await ImapClient.connect({ host: d.host, port: d.port, tls: 'none', auth: { user: d.user, password: d.password } });
+    assert.equal(c.has('UIDPLUS'), false, 'UIDPLUS is switched off');
+    const msgs = Array.from({ length: 80 }, (_, i) => makeMessage(2000 + i, (i * 31) % 900));
+    for (const m of msgs) await c.append('INBOX', m);
+    await c.logout();
+    const dest = join(work, 'no-uidplus');
+    const { killed, final } = await killAndRerun({
+      repoRoot: REPO_ROOT,
+      args: ['--protocol', 'imap', '--host', d.host, '--port', String(d.port), '--tls', 'none', '--user', d.user, '--password-env', 'FETCH_PW', '--to', `maildir:${dest}`],
+      env: { FETCH_PW: d.password },
+      journal: join(dest, 'petrel-fetch.journal'),
+      journalBytes: msgs.length * 2 * 200,
+      kills: 4,
+      seed: SEED + 13,
+    });
+    assert.equal(final.code, 0, final.stderr);
+    assert.ok(killed >= 1);
+    assert.deepEqual(sortedHex(await readMaildir(dest)), sortedHex(msgs));
+    const v = await ImapClient.connect({ host: d.host, port: d.port, tls: 'none', auth: { user: d.user, password: d.password } });
+    try {
+      assert.equal((await v.select('INBOX')).exists, 0);
+    } finally {
+      await v.logout();
+    }
+  });
+});
