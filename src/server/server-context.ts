@@ -1,6 +1,7 @@
 // What all connections of one server share: the store, settings, the failed-login throttle,
 // per-IP connection counts.
-import type { Store } from '../store/types.js';
+import { verifyPassword } from '../auth/password.js';
+import type { Store, UserRecord } from '../store/types.js';
 import { LIMITS } from '../protocol/limits.js';
 import type { ServerLoggerLike } from './session.js';
 
@@ -139,4 +140,24 @@ export interface ServerContext {
   log: ServerLoggerLike;
   /** Verifies a user's password; resolves the user or null. */
   authenticate(user: string, password: string): Promise<import('../store/types.js').UserRecord | null>;
+}
+
+/**
+ * Password verification that costs the same for unknown users and wrong passwords: an unknown name is
+ * checked against `dummyHash` (a hash of a random password with the default parameters), so every
+ * attempt runs exactly one scrypt verification and timing does not reveal which names exist.
+ */
+export function passwordAuthenticator(
+  store: Pick<Store, 'getUser'>,
+  dummyHash: string,
+  verify: (password: string, hash: string) => Promise<boolean> = verifyPassword,
+): (name: string, password: string) => Promise<UserRecord | null> {
+  return async (name, password) => {
+    const user = await store.getUser(name);
+    if (!user) {
+      await verify(password, dummyHash);
+      return null;
+    }
+    return (await verify(password, user.passwordHash)) ? user : null;
+  };
 }

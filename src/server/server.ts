@@ -4,7 +4,7 @@
 // timed for /metrics when a PetrelMetrics is given.
 import net from 'node:net';
 import tls from 'node:tls';
-import { hashPassword, verifyPassword } from '../auth/password.js';
+import { hashPassword } from '../auth/password.js';
 import { randomBytes } from 'node:crypto';
 import { LIMITS } from '../protocol/limits.js';
 import type { Store, UserRecord } from '../store/types.js';
@@ -12,7 +12,7 @@ import type { PetrelMetrics } from '../metrics/petrel-metrics.js';
 import { Connection } from './connection.js';
 import { errorToResult } from './errors.js';
 import { buildRegistry } from './registry.js';
-import { LoginThrottle, type ServerContext, type ServerSettings } from './server-context.js';
+import { LoginThrottle, passwordAuthenticator, type ServerContext, type ServerSettings } from './server-context.js';
 import type { CommandSpec, ServerLoggerLike } from './session.js';
 
 export type ServerLogger = ServerLoggerLike;
@@ -80,15 +80,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
           : {}),
       }),
     log,
-    async authenticate(name: string, password: string): Promise<UserRecord | null> {
-      const user = await store.getUser(name);
-      if (!user) {
-        // Spend comparable time for unknown users so timing does not reveal which names exist.
-        await verifyPassword(password, dummyHash);
-        return null;
-      }
-      return (await verifyPassword(password, user.passwordHash)) ? user : null;
-    },
+    // Unknown users cost one verification too, so timing does not reveal which names exist.
+    authenticate: passwordAuthenticator(store, dummyHash),
   };
   const registry = metrics ? timedRegistry(buildRegistry(), metrics) : buildRegistry();
   metrics?.watchConnections('imap', () => open.size);
