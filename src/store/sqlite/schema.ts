@@ -162,7 +162,8 @@ END;
 
 // Full-text index for SEARCH (src/store/sqlite/search-index.ts): one document per blob (so COPY and MOVE
 // index nothing), FTS5 with the trigram tokenizer (substring matching), contentless; `complete` = 0 marks
-// a blob whose text was too large to index (always a candidate). Rows go when the blob row goes.
+// a blob whose text is not indexed (too large, or stored before v3): always a candidate. Rows go when the
+// blob row goes.
 const V3 = `
 CREATE TABLE search_docs (
   docid    INTEGER PRIMARY KEY,
@@ -172,8 +173,12 @@ CREATE TABLE search_docs (
 
 CREATE VIRTUAL TABLE search_fts USING fts5(
   hdr, fields, subj, frm, rcpt, cc, bcc, body, mime,
-  tokenize = 'trigram case_sensitive 1', content = '', contentless_delete = 1, detail = column
+  tokenize = 'trigram case_sensitive 1', content = '', contentless_delete = 1
 );
+
+-- Every blob has a row (APPEND adds one with the blob); blobs stored before this index: not indexed.
+INSERT INTO search_docs (blob_id, complete) SELECT id, 0 FROM blobs;
+CREATE INDEX search_docs_incomplete ON search_docs(blob_id) WHERE complete = 0;
 
 CREATE TRIGGER blobs_after_delete_search AFTER DELETE ON blobs BEGIN
   DELETE FROM search_fts WHERE rowid = (SELECT docid FROM search_docs WHERE blob_id = OLD.id);

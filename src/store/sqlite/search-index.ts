@@ -1,12 +1,13 @@
 // The full-text index behind Store.searchTextCandidates (SEARCH, RFC 9051 §6.4.4): SQLite FTS5 with the
 // trigram tokenizer, which answers substring queries. Documents are the decoded, folded text of
 // src/mime/search-text.ts, so a needle folded the same way that occurs in the scan's text occurs in the
-// indexed text; the index is asked for rows containing every (sampled) trigram of the needle, a superset
-// the server verifies exactly. One document per blob (content addressed): COPY and MOVE index nothing.
+// indexed text; the index is asked for rows containing the needle's trigrams in sequence, which the
+// server still verifies exactly (the answer must be the scan's whatever the index holds). One document per blob (content addressed): COPY and MOVE index nothing.
 //
-// Maintained at APPEND (every ingest path ends there). Blobs stored before this index existed (schema
-// v3), and blobs whose text is larger than MAX_INDEXED_TEXT, have no complete document: they are always
-// candidates, i.e. the server scans them as it did without an index (no lazy backfill).
+// Maintained at APPEND (every ingest path ends there): every blob row gets a search_docs row. Blobs stored
+// before this index existed (schema v3 marks them) and blobs whose text is larger than MAX_INDEXED_TEXT
+// are `complete = 0`: always candidates, i.e. the server scans them as it did without an index (there is
+// no lazy backfill yet).
 import type BetterSqlite3 from 'better-sqlite3';
 import type { MimeIndex } from '../../mime/types.js';
 import { messageSize } from '../../mime/sections.js';
@@ -16,8 +17,6 @@ import { searchDoc, textBytes, type BlobReader, type SearchDoc } from '../../mim
 export const MAX_INDEXED_TEXT = 4 * 1024 * 1024;
 /** Messages up to this size are read whole for indexing. */
 const WHOLE_READ = 256 * 1024;
-/** At most this many trigrams of a needle go into a query (any subset still gives a superset). */
-const MAX_QUERY_TRIGRAMS = 24;
 
 export type SearchTextField = 'text' | 'body' | 'header' | 'subject' | 'from' | 'to' | 'cc' | 'bcc';
 
@@ -51,29 +50,22 @@ export async function prepareDoc(mime: MimeIndex, read: BlobReader): Promise<Pre
   }
 }
 
-/** FTS5 query: the needle's distinct trigrams (code points), each a quoted string, ANDed. */
+/**
+ * FTS5 query: the needle as one phrase. The trigram tokenizer makes it the needle's trigrams at
+ * consecutive positions, i.e. the needle as a substring (the index keeps positions, detail=full).
+ */
 export function trigramQuery(field: SearchTextField, needle: string): string | null {
-  const cps = Array.from(needle);
-  if (cps.length < 3) return null;
-  const grams = new Set<string>();
-  for (let i = 0; i + 3 <= cps.length; i++) grams.add(cps[i]! + cps[i + 1]! + cps[i + 2]!);
-  let list = [...grams];
-  if (list.length > MAX_QUERY_TRIGRAMS) {
-    const step = list.length / MAX_QUERY_TRIGRAMS;
-    const picked: string[] = [];
-    for (let i = 0; i < MAX_QUERY_TRIGRAMS; i++) picked.push(list[Math.floor(i * step)]!);
-    picked.push(list[list.length - 1]!);
-    list = [...new Set(picked)];
-  }
-  const terms = list.map((g) => `"${g.replace(/"/g, '""')}"`);
-  return `${COLUMNS[field]} : (${terms.join(' AND ')})`;
+  if (Array.from(needle).length < 3) return null;
+  return `${COLUMNS[field]} : "${needle.replace(/"/g, '""')}"`;
 }
 
 export class SearchIndex {
   private readonly has: BetterSqlite3.Statement;
   private readonly insertDoc: BetterSqlite3.Statement;
   private readonly insertFts: BetterSqlite3.Statement;
-  private readonly candidatesStmt: BetterSqlite3.Statement;
+  private readonly matchStmt: BetterSqlite3.Statement;
+  private readonly anyIncomplete: BetterSqlite3.Statement;
+  private readonly incompleteStmt: BetterSqlite3.Statement;
 
   constructor(db: BetterSqlite3.Database) {
     this.has = db.prepare('SELECT 1 FROM search_docs WHERE blob_id = ?').pluck();
@@ -81,13 +73,18 @@ export class SearchIndex {
     this.insertFts = db.prepare(
       'INSERT INTO search_fts (rowid, hdr, fields, subj, frm, rcpt, cc, bcc, body, mime) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
-    // Messages with no complete document are always candidates.
-    this.candidatesStmt = db
+    // The mailbox's messages whose blob matches: the FTS answer becomes a small set of blob ids, then
+    // one pass over the mailbox's rows (messages has no blob_id index, on purpose).
+    this.matchStmt = db
       .prepare(
-        `SELECT m.uid FROM messages m LEFT JOIN search_docs d ON d.blob_id = m.blob_id
-         WHERE m.mailbox_id = ? AND (d.complete IS NOT 1 OR d.docid IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ?))
-         ORDER BY m.uid`,
+        `SELECT uid FROM messages WHERE mailbox_id = ? AND blob_id IN (
+           SELECT blob_id FROM search_docs WHERE docid IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ?))`,
       )
+      .pluck();
+    // Messages whose blob has no indexed text are always candidates.
+    this.anyIncomplete = db.prepare('SELECT 1 FROM search_docs WHERE complete = 0 LIMIT 1').pluck();
+    this.incompleteStmt = db
+      .prepare('SELECT uid FROM messages WHERE mailbox_id = ? AND blob_id IN (SELECT blob_id FROM search_docs WHERE complete = 0)')
       .pluck();
   }
 
@@ -96,7 +93,8 @@ export class SearchIndex {
     return this.has.get(blobId) !== undefined;
   }
 
-  /** Stores a blob's document; call inside the transaction that inserts the blob row. */
+  /** Stores a blob's document (null: a row saying "not indexed"); call in the transaction that inserts
+   *  the blob row, for every blob, so each blob row has a search_docs row. A no-op when it has one. */
   insert(blobId: string, doc: PreparedDoc): void {
     const r = this.insertDoc.run(blobId, doc ? 1 : 0);
     if (r.changes === 0 || !doc) return;
@@ -107,6 +105,8 @@ export class SearchIndex {
   candidates(mailboxId: number, field: SearchTextField, needle: string): number[] | null {
     const q = trigramQuery(field, needle);
     if (q === null) return null;
-    return this.candidatesStmt.all(mailboxId, q) as number[];
+    const uids = this.matchStmt.all(mailboxId, q) as number[];
+    if (this.anyIncomplete.get() !== undefined) uids.push(...(this.incompleteStmt.all(mailboxId) as number[]));
+    return [...new Set(uids)].sort((a, b) => a - b);
   }
 }

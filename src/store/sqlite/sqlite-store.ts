@@ -387,9 +387,8 @@ export class SqliteStore implements Store {
 
   async append(mailboxId: number, items: AppendItem[]): Promise<AppendResult> {
     // THREADID (RFC 8474 §5.2): the header fields threading needs are read before the transaction.
-    const keys = await Promise.all(items.map((it) => this.threadKeysOf(it.message)));
-    // The full-text document of each new blob, read before the transaction (search-index.ts).
-    const docs = await this.searchDocsOf(items);
+    // ... and the full-text document of each new blob (search-index.ts), read at the same time.
+    const [keys, docs] = await Promise.all([Promise.all(items.map((it) => this.threadKeysOf(it.message))), this.searchDocsOf(items)]);
     const now = Date.now();
     const { result, event } = this.tx(() => {
       const mb = this.s.mailboxById.get(mailboxId) as MailboxRow | undefined;
@@ -408,8 +407,7 @@ export class SqliteStore implements Store {
         const item = items[i]!;
         const msg = item.message;
         this.ensureBlob(msg.blobId, msg.size, msg.mime, now);
-        const doc = docs.get(msg.blobId);
-        if (doc !== undefined) this.searchIndex.insert(msg.blobId, doc);
+        this.searchIndex.insert(msg.blobId, docs.get(msg.blobId) ?? null);
         const flags = this.canonicalFlags(mb.user_id, item.flags);
         const internalDate = item.internalDate ?? now;
         if (!Number.isFinite(internalDate)) throw new StoreError('CANNOT', 'Invalid internal date');
@@ -759,10 +757,11 @@ export class SqliteStore implements Store {
   private async searchDocsOf(items: AppendItem[]): Promise<Map<string, PreparedDoc>> {
     const out = new Map<string, PreparedDoc>();
     const todo = this.read(() => items.filter((it) => !this.searchIndex.indexed(it.message.blobId)));
-    for (const it of todo) {
-      const msg = it.message;
-      if (out.has(msg.blobId)) continue;
-      out.set(msg.blobId, await prepareDoc(msg.mime, (start, end) => this.blobs.read(msg.blobId, start, end)));
+    const msgs = [...new Map(todo.map((it) => [it.message.blobId, it.message] as const)).values()];
+    for (let i = 0; i < msgs.length; i += 16) {
+      const group = msgs.slice(i, i + 16);
+      const docs = await Promise.all(group.map((m) => prepareDoc(m.mime, (start, end) => this.blobs.read(m.blobId, start, end))));
+      group.forEach((m, j) => out.set(m.blobId, docs[j]!));
     }
     return out;
   }
