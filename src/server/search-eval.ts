@@ -145,9 +145,11 @@ export async function evaluateSearch(store: Store, view: SelectedView, session: 
   await indexCandidates(store, view.mailboxId, key, cands);
   const sets = new SetCache(view, session, cands);
   const only = restriction(key, cands);
-  const uids = only ? view.allUids().filter((u) => only.has(u)) : view.allUids();
+  const all = view.allUids();
+  const uids = only ? all.filter((u) => only.has(u)) : all;
   const hits: SearchHit[] = [];
-  let skippedExpunged = false;
+  // Messages another session expunged are skipped, whether or not the index ruled them out.
+  let skippedExpunged = only !== null && all.some((u) => !only.has(u) && view.isGhost(u));
   const loadRecords = needsRecord(key);
   const content = needsContent(key);
   const now = Date.now();
