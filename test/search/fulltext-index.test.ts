@@ -220,7 +220,8 @@ test('BODY search over 5,000 messages reads no message bytes of non-matching mes
     const quokka = await searchUids(store, f.mailboxId, { type: 'body', value: 'Quokka' });
     assert.ok(quokka.length > 100 && quokka.length < 5000);
     const readUids = new Set([...byUid].filter(([, b]) => reads.includes(b)).map(([u]) => u));
-    for (const u of readUids) assert.ok(quokka.includes(u) || (await searchUids(wrap(f.store, false), f.mailboxId, { type: 'text', value: 'quokka' })).includes(u));
+    assert.ok(readUids.size > 0);
+    for (const u of readUids) assert.ok(quokka.includes(u), `read message ${u}, which does not match`);
     // Header-only keys read no message bytes at all.
     reads.length = 0;
     const subj = await searchUids(store, f.mailboxId, { type: 'header', field: 'Subject', value: '#4999' });
