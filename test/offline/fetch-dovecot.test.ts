@@ -114,6 +114,7 @@ describe('petrel fetch against Dovecot', () => {
         env: env(),
         journal: join(dest, 'petrel-fetch.journal'),
         journalBytes: msgs.length * 2 * 200,
+      messages: msgs.length,
         kills: 5,
         seed: SEED + (protocol === 'pop3' ? 7 : 0),
       });
@@ -149,6 +150,7 @@ describe('petrel fetch against Dovecot without UIDPLUS (one EXPUNGE at the end)'
       env: { FETCH_PW: d.password },
       journal: join(dest, 'petrel-fetch.journal'),
       journalBytes: msgs.length * 2 * 200,
+      messages: msgs.length,
       kills: 4,
       seed: SEED + 13,
     });

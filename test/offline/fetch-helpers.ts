@@ -88,9 +88,9 @@ export interface ChildRun {
 }
 
 /**
- * Runs `node bin/petrel.js fetch ...args`. With `killAtJournalBytes` the child gets SIGKILL as soon as the
- * journal file has reached that many bytes (polled continuously, so the kill lands at an arbitrary point
- * of the download → write → fsync → journal → delete cycle); with `killAfterMs` after a delay (early
+ * Runs `node bin/petrel.js fetch ...args`. With `{ journal, atBytes }` the child gets SIGKILL as soon as the
+ * journal file has grown by that many bytes (polled continuously, so the kill lands at an arbitrary point
+ * of the download → write → fsync → journal → delete cycle); with `{ afterMs }` after a delay (early
  * points: connecting, logging in, listing).
  */
 export async function runFetchChild(
@@ -120,10 +120,12 @@ export async function runFetchChild(
       if (!exited) killed = child.kill('SIGKILL');
     }, kill.afterMs);
   } else if (kill) {
+    // The target counts from the journal's size at the start: an earlier (killed) run's records are there.
+    const base = await stat(kill.journal).then((s) => s.size, () => 0);
     void (async () => {
       while (!exited) {
         const size = await stat(kill.journal).then((s) => s.size, () => 0);
-        if (size >= kill.atBytes) {
+        if (size >= base + kill.atBytes) {
           if (!exited) killed = child.kill('SIGKILL');
           return;
         }
@@ -146,6 +148,8 @@ export async function killAndRerun(opts: {
   journal: string;
   /** Bytes the journal reaches at the end of a full run (a rough estimate is enough). */
   journalBytes: number;
+  /** Messages to fetch. */
+  messages: number;
   kills: number;
   seed: number;
 }): Promise<{ killed: number; final: ChildRun }> {
@@ -153,14 +157,25 @@ export async function killAndRerun(opts: {
   let killed = 0;
   for (let i = 0; i < opts.kills; i++) {
     const r = rand();
-    const kill = r < 0.15 ? { afterMs: Math.floor(rand() * 400) } : { journal: opts.journal, atBytes: Math.floor(rand() * opts.journalBytes) };
+    // Spread the journal-size kill points over what is left of the run: once some messages are journaled,
+    // their average record size tells how many bytes the rest will take.
+    const text = await readFile(opts.journal, 'utf8').catch(() => '');
+    const doneCount = (text.match(/"t":"done"/g) ?? []).length;
+    // Before any record: a deliberately low guess (half the estimate) so the first run is surely killed.
+    const perMessage = doneCount > 0 ? text.length / doneCount : opts.journalBytes / opts.messages / 2;
+    const left = Math.max(500, 0.9 * perMessage * (opts.messages - doneCount));
+    const kill = r < 0.15 ? { afterMs: Math.floor(rand() * 400) } : { journal: opts.journal, atBytes: Math.floor(rand() * left) };
     const run = await runFetchChild(opts.repoRoot, opts.args, opts.env, kill);
+    if (process.env.PETREL_FETCH_KILL_DEBUG) console.log(`# run ${i}: ${JSON.stringify(kill)} done=${doneCount} left=${Math.round(left)} killed=${run.killed} code=${run.code} ${run.stderr.trim()}`);
     if (run.killed) killed++;
     else if (run.code !== 0 && !/IN-USE|locked/i.test(run.stderr)) throw new Error(`fetch run ${i} failed: ${run.stderr}`);
   }
   for (let attempt = 0; ; attempt++) {
     const final = await runFetchChild(opts.repoRoot, opts.args, opts.env, null);
-    if (final.code === 0 || attempt >= 20 || !/IN-USE|locked/i.test(final.stderr)) return { killed, final };
+    if (final.code === 0 || attempt >= 20 || !/IN-USE|locked/i.test(final.stderr)) {
+      console.log(`# fetch killed in ${killed} of ${opts.kills} runs (seed ${opts.seed})`);
+      return { killed, final };
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -59,6 +59,7 @@ describe('petrel fetch survives kill -9', () => {
       env: { FETCH_PW: srv.password },
       journal: join(dest, 'petrel-fetch.journal'),
       journalBytes: COUNT * 2 * 200,
+      messages: COUNT,
       kills: KILLS,
       seed: SEED,
     });
@@ -78,6 +79,7 @@ describe('petrel fetch survives kill -9', () => {
       env: { FETCH_PW: srv.password },
       journal: join(dest, 'petrel-fetch.journal'),
       journalBytes: COUNT * 2 * 220,
+      messages: COUNT,
       kills: KILLS,
       seed: SEED + 1,
     });
@@ -99,6 +101,7 @@ describe('petrel fetch survives kill -9', () => {
       env: { FETCH_PW: srv.password },
       journal: join(local, 'petrel-fetch.journal'),
       journalBytes: COUNT * 2 * 220,
+      messages: COUNT,
       kills: KILLS,
       seed: SEED + 2,
     });
@@ -127,6 +130,7 @@ describe('petrel fetch survives kill -9', () => {
       env: { FETCH_PW: srv.password },
       journal: join(work, '.out.mbox.petrel-fetch.journal'),
       journalBytes: some.length * 2 * 200,
+      messages: some.length,
       kills: KILLS,
       seed: SEED + 3,
     });
