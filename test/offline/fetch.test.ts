@@ -177,6 +177,23 @@ describe('petrel fetch', () => {
     await assert.rejects(stat(lock), /ENOENT/, 'the lock is released at the end');
   });
 
+  test('JSON account file with passwordCommand; flags override the file', async () => {
+    await emptyInbox();
+    await seedInbox(srv.store, srv.user, [makeMessage(700)]);
+    await writeFile(
+      join(work, 'acct.json'),
+      JSON.stringify({ protocol: 'pop3', host: '127.0.0.1', port: 1, tls: 'none', user: srv.user, passwordCommand: 'printf "%s\\n" "$FETCH_PW"' }),
+    );
+    const dest = join(work, 'json-acct');
+    // The file names port 1 (nothing listens); --protocol/--port on the command line win.
+    const r = await runCli(['--account', 'acct.json', '--protocol', 'imap', '--port', String(srv.port), '--to', `maildir:${dest}`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /from imap:\/\//);
+    assert.deepEqual(sortedHex(await readMaildir(dest)), sortedHex([makeMessage(700)]));
+    const bad = await runCli(['--account', 'acct.json', '--to', `maildir:${dest}`]);
+    assert.equal(bad.code, 1, 'port 1 from the file is used when no flag overrides it');
+  });
+
   test('usage errors: bad --to, missing password', async () => {
     assert.equal((await runCli([...account('imap'), '--to', 'nowhere'])).code, 2);
     const r = await runCli(['--protocol', 'imap', '--host', '127.0.0.1', '--user', 'x', '--to', `maildir:${join(work, 'x')}`]);
