@@ -194,6 +194,21 @@ describe('petrel fetch', () => {
     assert.equal(bad.code, 1, 'port 1 from the file is used when no flag overrides it');
   });
 
+  test('--progress bar draws a bar on stderr and clears it before the summary', async () => {
+    await emptyInbox();
+    await seedInbox(srv.store, srv.user, [makeMessage(800), makeMessage(801)]);
+    const stderr = new Capture();
+    const code = await main(['fetch', ...account('imap'), '--to', `maildir:${join(work, 'bar')}`, '--progress', 'bar'], {
+      stderr,
+      stdout: new Capture(),
+      cwd: work,
+      env: { FETCH_PW: srv.password },
+    });
+    assert.equal(code, 0, stderr.text);
+    assert.match(stderr.text, /\rfetch \[#{24}\] 100% 2 messages/);
+    assert.match(stderr.text, /\r\x1b\[Kpetrel: fetched 2 messages/);
+  });
+
   test('usage errors: bad --to, missing password', async () => {
     assert.equal((await runCli([...account('imap'), '--to', 'nowhere'])).code, 2);
     const r = await runCli(['--protocol', 'imap', '--host', '127.0.0.1', '--user', 'x', '--to', `maildir:${join(work, 'x')}`]);
