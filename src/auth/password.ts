@@ -1,9 +1,10 @@
 // Password hashing for accounts (issue 2, item 8: "passwords hashed with argon2id or scrypt").
 // scrypt is RFC 7914; the stored string is self-describing, in the style of the PHC string format:
-//   $scrypt$ln=<log2 N>,r=<r>,p=<p>$<salt, base64>$<hash, base64>
+//   $scrypt$ln=<log2 N>,r=<r>,p=<p>$<salt, base64>$<hash, base64>[;scram-sha-256=<i>:<salt>:<StoredKey>:<ServerKey>]
 // so parameters can be raised later without invalidating existing hashes (see needsRehash).
 // Passwords are normalised to Unicode NFC first, as RFC 8265 §4.2 (OpaqueString) prescribes.
 import { randomBytes, randomInt, scrypt, timingSafeEqual } from 'node:crypto';
+import { formatScramField, scramCredential } from './scram.js';
 
 export interface ScryptParams {
   /** log2 of the CPU/memory cost N. */
@@ -43,11 +44,18 @@ function scryptAsync(password: string, salt: Buffer, keyLength: number, params: 
 }
 
 /** Hashes a password with a fresh random salt. */
-export async function hashPassword(password: string, params: ScryptParams = DEFAULT_SCRYPT_PARAMS): Promise<string> {
+export async function hashPassword(
+  password: string,
+  params: ScryptParams = DEFAULT_SCRYPT_PARAMS,
+  options: { scram?: boolean } = {},
+): Promise<string> {
   if (!validParams(params)) throw new RangeError('Invalid scrypt parameters');
   const salt = randomBytes(SALT_BYTES);
   const hash = await scryptAsync(password, salt, HASH_BYTES, params);
-  return `$scrypt$ln=${params.ln},r=${params.r},p=${params.p}$${b64(salt)}$${b64(hash)}`;
+  const scrypt = `$scrypt$ln=${params.ln},r=${params.r},p=${params.p}$${b64(salt)}$${b64(hash)}`;
+  // A SCRAM-SHA-256 credential (RFC 7677) rides along after ";" (src/auth/scram.ts), so AUTHENTICATE
+  // SCRAM-SHA-256 works without a schema change. Hashes without it simply cannot use SCRAM.
+  return options.scram === false ? scrypt : `${scrypt};${formatScramField(scramCredential(password))}`;
 }
 
 interface ParsedHash {
@@ -60,7 +68,8 @@ const HASH_PATTERN = /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,3}),p=(\d{1,3})\$([A-Za-z0
 
 function parseHash(stored: string): ParsedHash | null {
   if (typeof stored !== 'string' || stored.length > 1024) return null;
-  const m = HASH_PATTERN.exec(stored);
+  // Fields after ";" (the SCRAM credential) are not part of the scrypt hash.
+  const m = HASH_PATTERN.exec(stored.split(';', 1)[0]!);
   if (!m) return null;
   const params = { ln: Number(m[1]), r: Number(m[2]), p: Number(m[3]) };
   if (!validParams(params)) return null;

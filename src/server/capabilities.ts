@@ -45,7 +45,7 @@ export function capabilityList(session: Session, settings: ServerSettings): stri
   if (session.state.kind === 'not-authenticated') {
     caps.push('SASL-IR', 'LITERAL+', 'ID', 'ENABLE', 'IDLE');
     if (!session.secure && settings.tlsAvailable) caps.push('STARTTLS');
-    if (authAllowed(session, settings)) caps.push('AUTH=PLAIN');
+    if (authAllowed(session, settings)) caps.push('AUTH=PLAIN', 'AUTH=SCRAM-SHA-256');
     else caps.push('LOGINDISABLED');
     return caps;
   }
