@@ -83,8 +83,11 @@ export async function startPop3Server(opts: Pop3ServerOptions): Promise<RunningP
     }
     perIp.set(ip, count + 1);
     socket.on('error', () => undefined);
+    const openedAt = Date.now();
+    log.info({ ip, port: socket.remotePort, protocol: 'pop3', tls: implicitTls }, 'connection opened');
     const conn: Pop3Connection = new Pop3Connection(socket, ctx, implicitTls, () => {
       if (!open.delete(conn)) return;
+      log.info({ ip, protocol: 'pop3', seconds: (Date.now() - openedAt) / 1000 }, 'connection closed');
       const n = (perIp.get(ip) ?? 1) - 1;
       if (n <= 0) perIp.delete(ip);
       else perIp.set(ip, n);

@@ -77,12 +77,12 @@ test('petrel serve --metrics-port: connections, commands, latency, deliveries, f
   const store = await openSqliteStore(dataDir);
   await provisionAccounts(store);
   await store.close();
-  const [imapPort, lmtpPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
+  const [imapPort, pop3Port, lmtpPort, metricsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const child = spawn(
     process.execPath,
     [
       join(REPO_ROOT, 'bin/petrel.js'), 'serve', '--data', dataDir, '--host', '127.0.0.1',
-      '--imap-port', String(imapPort), '--imaps-port', '0', '--pop3-port', '0', '--pop3s-port', '0',
+      '--imap-port', String(imapPort), '--imaps-port', '0', '--pop3-port', String(pop3Port), '--pop3s-port', '0',
       '--lmtp-port', String(lmtpPort), '--metrics-port', String(metricsPort),
       '--log-format', 'json', '--log-level', 'info',
     ],
@@ -123,13 +123,18 @@ test('petrel serve --metrics-port: connections, commands, latency, deliveries, f
   assert.match(await lmtp.command('DATA'), /^354/);
   assert.match(await lmtp.command(`Subject: by lmtp\r\n\r\n${secretBody}\r\n.`), /^250/);
 
+  const pop = await LineClient.connect({ port: pop3Port });
+  assert.match(await pop.command(`USER ${TEST_USER}`), /^\+OK/);
+  assert.match(await pop.command(`PASS ${wrongPassword}`), /^-ERR/);
+
   let m = await scrape(metricsPort);
   assert.equal(m.status, 200);
   assert.match(m.type ?? '', /^text\/plain; version=0\.0\.4/);
   assert.equal(sample(m.body, 'petrel_connections{protocol="imap"}'), 1);
   assert.equal(sample(m.body, 'petrel_connections{protocol="lmtp"}'), 1);
   assert.equal(sample(m.body, 'petrel_connections_total{protocol="imap"}'), 1);
-  assert.equal(sample(m.body, 'petrel_failed_logins_total'), 2);
+  assert.equal(sample(m.body, 'petrel_failed_logins_total'), 3, 'IMAP and POP3 failures');
+  assert.equal(sample(m.body, 'petrel_connections{protocol="pop3"}'), 1);
   assert.equal(sample(m.body, 'petrel_deliveries_total{result="ok"}'), 1);
   assert.equal(sample(m.body, 'petrel_commands_total{command="LOGIN",protocol="imap",status="NO"}'), 1);
   assert.equal(sample(m.body, 'petrel_commands_total{command="LOGIN",protocol="imap",status="OK"}'), 1);
@@ -146,6 +151,7 @@ test('petrel serve --metrics-port: connections, commands, latency, deliveries, f
   imap.send('z LOGOUT');
   await imap.waitFor(/^z OK/);
   assert.match(await lmtp.command('QUIT'), /^221/);
+  assert.match(await pop.command('QUIT'), /^\+OK/);
   for (let i = 0; ; i++) {
     m = await scrape(metricsPort);
     if (sample(m.body, 'petrel_connections{protocol="imap"}') === 0) break;
@@ -156,13 +162,13 @@ test('petrel serve --metrics-port: connections, commands, latency, deliveries, f
   assert.equal((await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { method: 'POST' })).status, 405);
 
   // Logs: JSON lines; one per connection event and per failed login; no password, no message content.
-  for (let i = 0; !stderr.includes('connection closed'); i++) {
+  for (let i = 0; (stderr.match(/connection closed/g) ?? []).length < 2; i++) {
     assert.ok(i < 100, 'a connection-closed line');
     await new Promise((r) => setTimeout(r, 50));
   }
   const records = stderr.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   const byMsg = (msg: string) => records.filter((r) => r.msg === msg);
-  assert.equal(byMsg('failed login').length, 2);
+  assert.equal(byMsg('failed login').length, 3);
   for (const r of byMsg('failed login')) {
     assert.equal(r.user, TEST_USER);
     assert.equal(r.ip, '127.0.0.1');
@@ -171,6 +177,8 @@ test('petrel serve --metrics-port: connections, commands, latency, deliveries, f
   const closed = byMsg('connection closed').filter((r) => r.protocol === 'imap');
   assert.equal(closed.length, 1);
   assert.equal(closed[0]!.ip, '127.0.0.1');
+  assert.equal(byMsg('connection opened').filter((r) => r.protocol === 'pop3').length, 1);
+  assert.equal(byMsg('connection closed').filter((r) => r.protocol === 'pop3').length, 1);
   assert.equal(byMsg('login').length, 1);
   assert.ok(!stderr.includes(wrongPassword), 'no password in the logs');
   assert.ok(!stderr.includes(TEST_PASSWORD), 'no password in the logs');
