@@ -267,3 +267,32 @@ test('COPY shares the index; GC drops it with the blob; messages stored before t
 function fold2(s: string): string {
   return s.toUpperCase();
 }
+
+test('upgrading a store from schema v2 marks its messages unindexed, and SEARCH still finds them', async () => {
+  const f = await openBox([generated(rng(21), 7)]);
+  const dir = f.dir;
+  try {
+    await f.store.close();
+    // Back to what a v2 store looked like: no search tables.
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(join(dir, 'metadata.sqlite'));
+    db.exec('DROP TRIGGER blobs_after_delete_search; DROP TABLE search_fts; DROP TABLE search_docs; UPDATE schema_version SET version = 2');
+    db.close();
+    const store = await openSqliteStore(dir, { gcIntervalMs: 0 });
+    try {
+      const box = (await store.getMailbox((await store.getUser('u'))!.id, 'INBOX'))!;
+      assert.deepEqual(await store.searchTextCandidates(box.id, 'body', fold2('no-such-thing')), [1]);
+      assert.deepEqual(await searchUids(store, box.id, { type: 'body', value: 'token7x' }), [1]);
+      assert.deepEqual(await searchUids(store, box.id, { type: 'body', value: 'token8x' }), []);
+      // New mail is indexed as usual (the old message stays a candidate for every needle).
+      await store.append(box.id, [{ message: await store.prepare(generated(rng(22), 8)), flags: [] }]);
+      assert.deepEqual(await store.searchTextCandidates(box.id, 'body', fold2('token8x')), [1, 2]);
+      assert.deepEqual(await store.searchTextCandidates(box.id, 'body', fold2('no-such-thing')), [1]);
+      assert.deepEqual(await searchUids(store, box.id, { type: 'body', value: 'token8x' }), [2]);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+});
