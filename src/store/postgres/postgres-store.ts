@@ -55,6 +55,7 @@ import { assignThread, THREAD_HEADER_LIMIT, threadKeys, type ThreadKeys } from '
 import { PgIngestWriter } from './pg-ingest.js';
 import { PgThreadBatch, pgTombstonePrunePoints } from './pg-threads.js';
 import { BLOB_CHUNK_BYTES, migratePg, PG_NOW_MS } from './schema.js';
+import { applyFlags, checkName, MAX_UID, normalizeName, parseFlags, toRanges, withLazyMime } from '../record-helpers.js';
 
 export interface PostgresStoreOptions {
   /**
@@ -81,7 +82,6 @@ export interface PostgresStoreOptions {
 }
 
 const DEFAULT_GC_GRACE_MS = 15 * 60 * 1000;
-const MAX_UID = 0xffffffff;
 /** streamBlob yields at most this many octets at a time (as the file blob store does). */
 const STREAM_PIECE = 64 * 1024;
 
@@ -1275,51 +1275,9 @@ function toMeta(r: MessageRow): MessageMeta {
   };
 }
 
-/** Adds `mime` as a lazily parsed property: FETCH FLAGS over many messages never parses an index. */
-function withLazyMime(meta: MessageMeta, json: string): MessageRecord {
-  let parsed: MimeIndex | undefined;
-  Object.defineProperty(meta, 'mime', {
-    enumerable: true,
-    configurable: true,
-    get: () => (parsed ??= JSON.parse(json) as MimeIndex),
-    set: (v: MimeIndex) => {
-      parsed = v;
-    },
-  });
-  return meta as MessageRecord;
-}
 
-function parseFlags(s: string): string[] {
-  return s === '' ? [] : s.split(' ');
-}
 
-/** The new flag list, or null when it equals the old one (as a set). Both lists are canonical. */
-function applyFlags(old: string[], op: FlagOperation, flags: string[]): string[] | null {
-  if (op === 'add') {
-    const missing = flags.filter((f) => !old.includes(f));
-    return missing.length === 0 ? null : [...old, ...missing];
-  }
-  if (op === 'remove') {
-    const kept = old.filter((f) => !flags.includes(f));
-    return kept.length === old.length ? null : kept;
-  }
-  const same = old.length === flags.length && flags.every((f) => old.includes(f));
-  return same ? null : [...flags];
-}
 
-/** Sorted, de-duplicated runs [lo, hi] of valid uids. */
-function toRanges(uids: readonly number[]): Array<[number, number]> {
-  const sorted = Array.from(new Set(uids.filter((u) => Number.isInteger(u) && u > 0 && u <= MAX_UID))).sort(
-    (a, b) => a - b,
-  );
-  const out: Array<[number, number]> = [];
-  for (const u of sorted) {
-    const last = out[out.length - 1];
-    if (last && last[1] === u - 1) last[1] = u;
-    else out.push([u, u]);
-  }
-  return out;
-}
 
 function clampRange(start: number, end: number, size: number): [number, number] {
   const from = Math.max(0, Math.min(Math.floor(start), size));
@@ -1327,17 +1285,7 @@ function clampRange(start: number, end: number, size: number): [number, number] 
   return [from, to];
 }
 
-/** INBOX is case-insensitive, also as the first hierarchy level (RFC 9051 §5.1). */
-function normalizeName(name: string): string {
-  if (name.length === 5 && name.toUpperCase() === 'INBOX') return 'INBOX';
-  if (name.length > 6 && name.slice(0, 6).toUpperCase() === 'INBOX/') return 'INBOX' + name.slice(5);
-  return name;
-}
 
-function checkName(name: string): void {
-  if (name.length === 0) throw new StoreError('CANNOT', 'Empty mailbox name');
-  if (name.includes('\u0000')) throw new StoreError('CANNOT', 'Mailbox name contains NUL');
-}
 
 function isId(n: number): boolean {
   return Number.isSafeInteger(n) && n > 0;

@@ -39,6 +39,7 @@ import { prepareDoc, SearchIndex, type PreparedDoc, type SearchTextField } from 
 import { assignThread, THREAD_HEADER_LIMIT, threadKeys, type ThreadKeys } from '../threading.js';
 import { DEFAULT_TOMBSTONE_POLICY, ThreadStatements, tombstonePrunePoints, type TombstonePolicy } from './thread-index.js';
 import { topHeaderRange } from '../../mime/sections.js';
+import { applyFlags, checkName, MAX_UID, normalizeName, parseFlags, toRanges, withLazyMime } from '../record-helpers.js';
 
 export interface SqliteStoreOptions {
   /**
@@ -66,7 +67,6 @@ export interface SqliteStoreOptions {
 export const METADATA_FILE = 'metadata.sqlite';
 
 const DEFAULT_GC_GRACE_MS = 15 * 60 * 1000;
-const MAX_UID = 0xffffffff;
 
 const SYSTEM_FLAG_BY_LOWER = new Map<string, string>(SYSTEM_FLAGS.map((f) => [f.toLowerCase(), f]));
 /** flag / flag-keyword / flag-extension of RFC 9051 §9: atom characters, optionally after one backslash. */
@@ -1075,64 +1075,12 @@ function mergeRows(old: MessageMeta[], changed: MessageMeta[], expunged: Set<num
   return out;
 }
 
-/** Adds `mime` as a lazily parsed property: FETCH FLAGS over many messages never parses an index. */
-function withLazyMime(meta: MessageMeta, json: string): MessageRecord {
-  let parsed: MimeIndex | undefined;
-  Object.defineProperty(meta, 'mime', {
-    enumerable: true,
-    configurable: true,
-    get: () => (parsed ??= JSON.parse(json) as MimeIndex),
-    set: (v: MimeIndex) => {
-      parsed = v;
-    },
-  });
-  return meta as MessageRecord;
-}
 
-function parseFlags(s: string): string[] {
-  return s === '' ? [] : s.split(' ');
-}
 
 function hasFlag(flags: readonly string[], flag: string): number {
   return flags.includes(flag) ? 1 : 0;
 }
 
-/** The new flag list, or null when it equals the old one (as a set). Both lists are canonical. */
-function applyFlags(old: string[], op: FlagOperation, flags: string[]): string[] | null {
-  if (op === 'add') {
-    const missing = flags.filter((f) => !old.includes(f));
-    return missing.length === 0 ? null : [...old, ...missing];
-  }
-  if (op === 'remove') {
-    const kept = old.filter((f) => !flags.includes(f));
-    return kept.length === old.length ? null : kept;
-  }
-  const same = old.length === flags.length && flags.every((f) => old.includes(f));
-  return same ? null : [...flags];
-}
 
-/** Sorted, de-duplicated runs [lo, hi] of valid uids. */
-function toRanges(uids: readonly number[]): Array<[number, number]> {
-  const sorted = Array.from(new Set(uids.filter((u) => Number.isInteger(u) && u > 0 && u <= MAX_UID))).sort(
-    (a, b) => a - b,
-  );
-  const out: Array<[number, number]> = [];
-  for (const u of sorted) {
-    const last = out[out.length - 1];
-    if (last && last[1] === u - 1) last[1] = u;
-    else out.push([u, u]);
-  }
-  return out;
-}
 
-/** INBOX is case-insensitive, also as the first hierarchy level (RFC 9051 §5.1). */
-function normalizeName(name: string): string {
-  if (name.length === 5 && name.toUpperCase() === 'INBOX') return 'INBOX';
-  if (name.length > 6 && name.slice(0, 6).toUpperCase() === 'INBOX/') return 'INBOX' + name.slice(5);
-  return name;
-}
 
-function checkName(name: string): void {
-  if (name.length === 0) throw new StoreError('CANNOT', 'Empty mailbox name');
-  if (name.includes('\u0000')) throw new StoreError('CANNOT', 'Mailbox name contains NUL');
-}

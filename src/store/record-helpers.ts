@@ -1,0 +1,65 @@
+// Record helpers both store backends share (SQLite and PostgreSQL): flag arithmetic for STORE, uid ranges,
+// mailbox-name normalisation and the lazily parsed MIME index of a message record.
+import type { MimeIndex } from '../mime/types.js';
+import { StoreError, type FlagOperation, type MessageMeta, type MessageRecord } from './types.js';
+
+/** The highest UID RFC 9051 allows (nz-number, 32 bits). */
+export const MAX_UID = 0xffffffff;
+
+/** Adds `mime` as a lazily parsed property: FETCH FLAGS over many messages never parses an index. */
+export function withLazyMime(meta: MessageMeta, json: string): MessageRecord {
+  let parsed: MimeIndex | undefined;
+  Object.defineProperty(meta, 'mime', {
+    enumerable: true,
+    configurable: true,
+    get: () => (parsed ??= JSON.parse(json) as MimeIndex),
+    set: (v: MimeIndex) => {
+      parsed = v;
+    },
+  });
+  return meta as MessageRecord;
+}
+
+export function parseFlags(s: string): string[] {
+  return s === '' ? [] : s.split(' ');
+}
+
+/** The new flag list, or null when it equals the old one (as a set). Both lists are canonical. */
+export function applyFlags(old: string[], op: FlagOperation, flags: string[]): string[] | null {
+  if (op === 'add') {
+    const missing = flags.filter((f) => !old.includes(f));
+    return missing.length === 0 ? null : [...old, ...missing];
+  }
+  if (op === 'remove') {
+    const kept = old.filter((f) => !flags.includes(f));
+    return kept.length === old.length ? null : kept;
+  }
+  const same = old.length === flags.length && flags.every((f) => old.includes(f));
+  return same ? null : [...flags];
+}
+
+/** Sorted, de-duplicated runs [lo, hi] of valid uids. */
+export function toRanges(uids: readonly number[]): Array<[number, number]> {
+  const sorted = Array.from(new Set(uids.filter((u) => Number.isInteger(u) && u > 0 && u <= MAX_UID))).sort(
+    (a, b) => a - b,
+  );
+  const out: Array<[number, number]> = [];
+  for (const u of sorted) {
+    const last = out[out.length - 1];
+    if (last && last[1] === u - 1) last[1] = u;
+    else out.push([u, u]);
+  }
+  return out;
+}
+
+/** INBOX is case-insensitive, also as the first hierarchy level (RFC 9051 §5.1). */
+export function normalizeName(name: string): string {
+  if (name.length === 5 && name.toUpperCase() === 'INBOX') return 'INBOX';
+  if (name.length > 6 && name.slice(0, 6).toUpperCase() === 'INBOX/') return 'INBOX' + name.slice(5);
+  return name;
+}
+
+export function checkName(name: string): void {
+  if (name.length === 0) throw new StoreError('CANNOT', 'Empty mailbox name');
+  if (name.includes('\u0000')) throw new StoreError('CANNOT', 'Mailbox name contains NUL');
+}
