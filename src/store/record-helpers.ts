@@ -1,7 +1,8 @@
 // Record helpers both store backends share (SQLite and PostgreSQL): flag arithmetic for STORE, uid ranges,
-// mailbox-name normalisation and the lazily parsed MIME index of a message record.
+// mailbox-name normalisation, the lazily parsed MIME index of a message record, and the user and mailbox
+// rows of the shared schema (both backends use the same column names) mapped to records.
 import type { MimeIndex } from '../mime/types.js';
-import { StoreError, type FlagOperation, type MessageMeta, type MessageRecord } from './types.js';
+import { StoreError, type FlagOperation, type MailboxRecord, type MessageMeta, type MessageRecord, type SpecialUse, type UserRecord } from './types.js';
 
 /** The highest UID RFC 9051 allows (nz-number, 32 bits). */
 export const MAX_UID = 0xffffffff;
@@ -62,4 +63,47 @@ export function normalizeName(name: string): string {
 export function checkName(name: string): void {
   if (name.length === 0) throw new StoreError('CANNOT', 'Empty mailbox name');
   if (name.includes('\u0000')) throw new StoreError('CANNOT', 'Mailbox name contains NUL');
+}
+
+export interface MailboxRow {
+  id: number;
+  user_id: number;
+  name: string;
+  uid_validity: number;
+  uid_next: number;
+  highest_modseq: number;
+  recent_uid: number;
+  special_use: string | null;
+  object_id: string;
+  created_at: number;
+  messages: number;
+  unseen: number;
+  deleted: number;
+  total_size: number;
+  tombstones_pruned_to: number;
+}
+
+export interface UserRow {
+  id: number;
+  name: string;
+  password_hash: string;
+  created_at: number;
+}
+
+export function toUser(r: UserRow): UserRecord {
+  return { id: r.id, name: r.name, passwordHash: r.password_hash, createdAt: r.created_at };
+}
+
+export function toMailbox(r: MailboxRow): MailboxRecord {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    name: r.name,
+    uidValidity: r.uid_validity,
+    uidNext: r.uid_next,
+    highestModSeq: r.highest_modseq,
+    specialUse: r.special_use as SpecialUse | null,
+    objectId: r.object_id,
+    createdAt: r.created_at,
+  };
 }

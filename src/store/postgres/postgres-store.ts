@@ -55,7 +55,19 @@ import { assignThread, THREAD_HEADER_LIMIT, threadKeys, type ThreadKeys } from '
 import { PgIngestWriter } from './pg-ingest.js';
 import { PgThreadBatch, pgTombstonePrunePoints } from './pg-threads.js';
 import { BLOB_CHUNK_BYTES, migratePg, PG_NOW_MS } from './schema.js';
-import { applyFlags, checkName, MAX_UID, normalizeName, parseFlags, toRanges, withLazyMime } from '../record-helpers.js';
+import {
+  applyFlags,
+  checkName,
+  MAX_UID,
+  normalizeName,
+  parseFlags,
+  toMailbox,
+  toRanges,
+  toUser,
+  withLazyMime,
+  type MailboxRow,
+  type UserRow,
+} from '../record-helpers.js';
 
 export interface PostgresStoreOptions {
   /**
@@ -103,30 +115,7 @@ const TYPES: pg.CustomTypesConfig = {
   }) as pg.CustomTypesConfig['getTypeParser'],
 };
 
-interface MailboxRow {
-  id: number;
-  user_id: number;
-  name: string;
-  uid_validity: number;
-  uid_next: number;
-  highest_modseq: number;
-  recent_uid: number;
-  special_use: string | null;
-  object_id: string;
-  created_at: number;
-  messages: number;
-  unseen: number;
-  deleted: number;
-  total_size: number;
-  tombstones_pruned_to: number;
-}
 
-interface UserRow {
-  id: number;
-  name: string;
-  password_hash: string;
-  created_at: number;
-}
 
 interface MessageRow {
   uid: number;
@@ -1243,23 +1232,7 @@ export class PostgresStore implements Store {
 
 // ------------------------------------------------------------------ helpers
 
-function toUser(r: UserRow): UserRecord {
-  return { id: r.id, name: r.name, passwordHash: r.password_hash, createdAt: r.created_at };
-}
 
-function toMailbox(r: MailboxRow): MailboxRecord {
-  return {
-    id: r.id,
-    userId: r.user_id,
-    name: r.name,
-    uidValidity: r.uid_validity,
-    uidNext: r.uid_next,
-    highestModSeq: r.highest_modseq,
-    specialUse: r.special_use as SpecialUse | null,
-    objectId: r.object_id,
-    createdAt: r.created_at,
-  };
-}
 
 function toMeta(r: MessageRow): MessageMeta {
   return {

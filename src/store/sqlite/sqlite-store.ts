@@ -39,7 +39,19 @@ import { prepareDoc, SearchIndex, type PreparedDoc, type SearchTextField } from 
 import { assignThread, THREAD_HEADER_LIMIT, threadKeys, type ThreadKeys } from '../threading.js';
 import { DEFAULT_TOMBSTONE_POLICY, ThreadStatements, tombstonePrunePoints, type TombstonePolicy } from './thread-index.js';
 import { topHeaderRange } from '../../mime/sections.js';
-import { applyFlags, checkName, MAX_UID, normalizeName, parseFlags, toRanges, withLazyMime } from '../record-helpers.js';
+import {
+  applyFlags,
+  checkName,
+  MAX_UID,
+  normalizeName,
+  parseFlags,
+  toMailbox,
+  toRanges,
+  toUser,
+  withLazyMime,
+  type MailboxRow,
+  type UserRow,
+} from '../record-helpers.js';
 
 export interface SqliteStoreOptions {
   /**
@@ -78,23 +90,6 @@ const MSG_COLS = 'uid, modseq, flags, internal_date, size, blob_id, save_date, e
 type Row = Record<string, unknown>;
 type RawRow = unknown[];
 
-interface MailboxRow {
-  id: number;
-  user_id: number;
-  name: string;
-  uid_validity: number;
-  uid_next: number;
-  highest_modseq: number;
-  recent_uid: number;
-  special_use: string | null;
-  object_id: string;
-  created_at: number;
-  messages: number;
-  unseen: number;
-  deleted: number;
-  total_size: number;
-  tombstones_pruned_to: number;
-}
 
 /**
  * listMessages' in-memory copy of a large mailbox (SELECT of 100,000 messages should not rebuild 100,000
@@ -110,12 +105,6 @@ interface ListCache {
   rows: MessageMeta[];
 }
 
-interface UserRow {
-  id: number;
-  name: string;
-  password_hash: string;
-  created_at: number;
-}
 
 /** Opens (creating if needed) the embedded store in `dataDir`. */
 export async function openSqliteStore(dataDir: string, options: SqliteStoreOptions = {}): Promise<SqliteStore> {
@@ -1013,23 +1002,7 @@ function prepareStatements(db: BetterSqlite3.Database) {
 
 // ------------------------------------------------------------------ helpers
 
-function toUser(r: UserRow): UserRecord {
-  return { id: r.id, name: r.name, passwordHash: r.password_hash, createdAt: r.created_at };
-}
 
-function toMailbox(r: MailboxRow): MailboxRecord {
-  return {
-    id: r.id,
-    userId: r.user_id,
-    name: r.name,
-    uidValidity: r.uid_validity,
-    uidNext: r.uid_next,
-    highestModSeq: r.highest_modseq,
-    specialUse: r.special_use as SpecialUse | null,
-    objectId: r.object_id,
-    createdAt: r.created_at,
-  };
-}
 
 function toMeta(r: RawRow): MessageMeta {
   return {
