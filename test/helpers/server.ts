@@ -12,6 +12,8 @@ import { startServer, type RunningServer, type ServerOptions } from '../../src/s
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { provisionUser } from '../../src/store/provision.js';
 import type { Store } from '../../src/store/types.js';
+import { freePort } from './ports.js';
+export { freePort };
 
 /** Repository root, from dist/test/helpers/server.js. */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -88,19 +90,6 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     await rm(dataDir, { recursive: true, force: true });
     throw err;
   }
-}
-
-/** A free loopback port (bound, read and released; the CLI needs a concrete number since 0 disables). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 export interface ChildServer {
