@@ -2,7 +2,6 @@
 // serve` until it has printed its connection help, and one-shot commands. PETREL_* variables of the
 // test runner's environment are not passed on.
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../helpers/ports.js';
