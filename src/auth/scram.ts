@@ -1,7 +1,7 @@
 // SCRAM-SHA-256 (RFC 5802 §3, §5, §7; RFC 7677) for the server: the stored credential (salt, iteration
-// count, StoredKey, ServerKey) and the checks of the client's messages. No channel binding (-PLUS): a
-// client that asks for it ("p=" in the GS2 header) is refused; "y" (client could bind, server did not
-// offer it) is accepted as RFC 5802 §6 allows when the server does not advertise -PLUS.
+// count, StoredKey, ServerKey) and the checks of the client's messages, including the channel binding of
+// SCRAM-SHA-256-PLUS (RFC 5802 §6: the "c=" attribute is base64(gs2-header + channel binding data)).
+// Which GS2 flags are acceptable on which connection is decided by src/auth/scram-login.ts.
 // Passwords are normalised to NFC, as for the scrypt hash (RFC 8265 OpaqueString); for ASCII passwords
 // this equals SASLprep.
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -45,23 +45,40 @@ export function parseScramField(stored: string): ScramCredential | null {
 
 export interface ClientFirst {
   gs2Header: string;
+  /** The gs2-cbind-flag (RFC 5802 §7): 'n' client does not bind, 'y' client could but thinks the server cannot, 'p' binds. */
+  cbindFlag: 'n' | 'y' | 'p';
+  /** The channel binding type named after "p=", else null. */
+  cbName: string | null;
   user: string;
   clientNonce: string;
   bare: string;
 }
 
-/** Parses client-first-message (RFC 5802 §7); throws Error with a short reason. */
-export function parseClientFirst(msg: string): ClientFirst {
+/**
+ * Parses client-first-message (RFC 5802 §7); throws Error with a short reason. A "p=" flag is refused
+ * unless `allowChannelBinding` (only the -PLUS mechanism may bind).
+ */
+export function parseClientFirst(msg: string, opts: { allowChannelBinding?: boolean } = {}): ClientFirst {
   const m = /^([ny]|p=[^,]*),(a=[^,]*)?,(n=[^,]+,r=[\x21-\x2b\x2d-\x7e]+(?:,.*)?)$/.exec(msg);
   if (!m) throw new Error('malformed client-first-message');
-  if (m[1]!.startsWith('p=')) throw new Error('channel binding is not supported');
+  const flag = m[1]!;
+  if (flag.startsWith('p=') && !opts.allowChannelBinding) throw new Error('channel binding is not supported');
+  // cb-name = 1*(ALPHA / DIGIT / "." / "-") (RFC 5802 §7)
+  if (flag.startsWith('p=') && !/^p=[A-Za-z0-9.-]{1,64}$/.test(flag)) throw new Error('malformed channel binding name');
   const bare = m[3]!;
   const fields = bare.split(',');
   if (fields.some((f) => /^m=/.test(f))) throw new Error('mandatory extension not supported');
   const user = unescapeName(fields[0]!.slice(2));
   const authzid = m[2] ? unescapeName(m[2].slice(2)) : '';
   if (authzid !== '' && authzid !== user) throw new Error('authorization identity not permitted');
-  return { gs2Header: `${m[1]},${m[2] ?? ''},`, user, clientNonce: fields[1]!.slice(2), bare };
+  return {
+    gs2Header: `${flag},${m[2] ?? ''},`,
+    cbindFlag: flag.startsWith('p=') ? 'p' : (flag as 'n' | 'y'),
+    cbName: flag.startsWith('p=') ? flag.slice(2) : null,
+    user,
+    clientNonce: fields[1]!.slice(2),
+    bare,
+  };
 }
 
 function unescapeName(s: string): string {
@@ -75,8 +92,24 @@ export interface ScramExchange {
   finish(clientFinal: string): string | null;
 }
 
-/** Starts the server side after client-first: `serverNonce` is the random part the server adds. */
-export function startScram(first: ClientFirst, cred: ScramCredential, serverNonce: string = randomBytes(18).toString('base64')): ScramExchange {
+/** The client's "c=" did not match what this connection's channel binding gives: fail authentication. */
+export class ScramChannelBindingError extends Error {
+  override readonly name = 'ScramChannelBindingError';
+}
+
+/**
+ * Starts the server side after client-first: `serverNonce` is the random part the server adds;
+ * `channelBinding` is the connection's binding data when the client sent "p=" (RFC 5802 §6: "The server
+ * MUST always validate the client's c= field").
+ */
+export function startScram(
+  first: ClientFirst,
+  cred: ScramCredential,
+  serverNonce: string = randomBytes(18).toString('base64'),
+  channelBinding: Buffer | null = null,
+): ScramExchange {
+  if (first.cbindFlag === 'p' && !channelBinding) throw new Error('channel binding data missing');
+  const cbindInput = Buffer.concat([Buffer.from(first.gs2Header, 'utf8'), first.cbindFlag === 'p' ? channelBinding! : Buffer.alloc(0)]);
   const nonce = first.clientNonce + serverNonce;
   const serverFirst = `r=${nonce},s=${cred.salt.toString('base64')},i=${cred.iterations}`;
   return {
@@ -84,7 +117,10 @@ export function startScram(first: ClientFirst, cred: ScramCredential, serverNonc
     finish(clientFinal: string): string | null {
       const m = /^c=([A-Za-z0-9+/]*={0,2}),r=([^,]+)(?:,.*)?,p=([A-Za-z0-9+/]+={0,2})$/.exec(clientFinal);
       if (!m) throw new Error('malformed client-final-message');
-      if (Buffer.from(m[1]!, 'base64').toString('latin1') !== first.gs2Header) throw new Error('channel binding mismatch');
+      const given = Buffer.from(m[1]!, 'base64');
+      if (given.length !== cbindInput.length || !timingSafeEqual(given, cbindInput)) {
+        throw new ScramChannelBindingError('channel binding mismatch');
+      }
       if (m[2] !== nonce) throw new Error('nonce mismatch');
       const withoutProof = clientFinal.slice(0, clientFinal.lastIndexOf(',p='));
       const authMessage = `${first.bare},${serverFirst},${withoutProof}`;

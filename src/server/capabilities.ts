@@ -1,4 +1,5 @@
 // The CAPABILITY list (RFC 9051 §7.2.2), which depends on the session's state and transport.
+import { scramMechanisms } from '../auth/scram-login.js';
 import { LIMITS } from '../protocol/limits.js';
 import type { ServerSettings } from './server-context.js';
 import type { Session } from './session.js';
@@ -45,7 +46,8 @@ export function capabilityList(session: Session, settings: ServerSettings): stri
   if (session.state.kind === 'not-authenticated') {
     caps.push('SASL-IR', 'LITERAL+', 'ID', 'ENABLE', 'IDLE');
     if (!session.secure && settings.tlsAvailable) caps.push('STARTTLS');
-    if (authAllowed(session, settings)) caps.push('AUTH=PLAIN', 'AUTH=SCRAM-SHA-256');
+    // SCRAM-SHA-256-PLUS only where there is a TLS channel to bind to (RFC 5802 §6, RFC 7677).
+    if (authAllowed(session, settings)) caps.push('AUTH=PLAIN', ...scramMechanisms(session.tlsSocket).map((m) => `AUTH=${m}`));
     else caps.push('LOGINDISABLED');
     return caps;
   }

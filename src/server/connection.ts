@@ -112,6 +112,7 @@ export class Connection {
       state: { kind: 'not-authenticated' },
       enabled: new Set(),
       secure: opts.implicitTls,
+      ...(opts.socket instanceof TLSSocket ? { tlsSocket: opts.socket } : {}),
       remoteAddress: remote,
       isLoopback: isLoopback(remote),
       searchResult: [],
@@ -522,6 +523,7 @@ export class Connection {
     const secure = new TLSSocket(raw, { isServer: true, secureContext: ctx });
     this.socket = secure;
     this.session.secure = true;
+    this.session.tlsSocket = secure;
     this.attach(secure);
     if (this.readPaused) {
       this.readPaused = false;

@@ -1,5 +1,6 @@
 // Session state (ARCHITECTURE.md decision 7: a discriminated union, so a state that cannot exist cannot
 // be represented) and the context every command handler receives. RFC 9051 §3 (states).
+import type { TLSSocket } from 'node:tls';
 import type { ImapArg, ResponseCode, ResponseValue, Status } from '../protocol/types.js';
 import type { Store, UserRecord } from '../store/types.js';
 import type { ArgReader } from './args.js';
@@ -20,6 +21,8 @@ export interface Session {
   /** Extensions turned on with ENABLE (upper-case names). */
   enabled: Set<string>;
   secure: boolean;
+  /** The TLS socket once TLS is on (SCRAM-SHA-256-PLUS channel binding, src/auth/channel-binding.ts). */
+  tlsSocket?: TLSSocket;
   remoteAddress: string;
   isLoopback: boolean;
   /** RFC 5182 SEARCHRES: uids saved by SEARCH RETURN (SAVE). */

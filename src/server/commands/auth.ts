@@ -1,8 +1,8 @@
 // Not-authenticated state: STARTTLS (RFC 9051 §6.2.1), LOGIN (§6.2.3), AUTHENTICATE (§6.2.2) with PLAIN
-// (RFC 4616), SCRAM-SHA-256 (RFC 7677, RFC 5802; no -PLUS) and SASL-IR (RFC 4959). Failed logins are slowed
-// down per address and per account, then locked out.
-import { randomBytes } from 'node:crypto';
-import { decoyCredential, parseClientFirst, parseScramField, startScram, type ClientFirst } from '../../auth/scram.js';
+// (RFC 4616), SCRAM-SHA-256 and, on TLS, SCRAM-SHA-256-PLUS (RFC 7677, RFC 5802 §6 channel binding,
+// RFC 9266 tls-exporter, RFC 5929 tls-unique; the exchange is src/auth/scram-login.ts, shared with POP3),
+// and SASL-IR (RFC 4959). Failed logins are slowed down per address and per account, then locked out.
+import { scramLogin, scramMechanisms, type ScramMechanism } from '../../auth/scram-login.js';
 import type { UserRecord } from '../../store/types.js';
 import { bad, no } from '../errors.js';
 import { authAllowed, capabilityList } from '../capabilities.js';
@@ -46,14 +46,15 @@ export const authCommands = [
       return { mechanism, initial };
     },
     async run(ctx, { mechanism, initial }) {
-      if (mechanism !== 'PLAIN' && mechanism !== 'SCRAM-SHA-256') {
+      const scramMechanism = scramMechanisms(ctx.session.tlsSocket).find((m) => m === mechanism);
+      if (mechanism !== 'PLAIN' && !scramMechanism) {
         throw no(`Unsupported SASL mechanism ${mechanism.slice(0, 20)}`, 'CANNOT');
       }
       if (!authAllowed(ctx.session, ctx.server.settings)) {
         throw no('Plaintext authentication is disabled; use STARTTLS first', 'PRIVACYREQUIRED');
       }
       const decoded = await saslResponse(ctx, initial === null ? null : initial === '=' ? '' : initial, '');
-      if (mechanism === 'SCRAM-SHA-256') return scram(ctx, decoded);
+      if (scramMechanism) return scram(ctx, scramMechanism, decoded);
       // PLAIN: [authzid] NUL authcid NUL passwd (RFC 4616 §2)
       const parts = decoded.split('\0');
       if (parts.length !== 3) throw bad('Malformed PLAIN response');
@@ -81,46 +82,37 @@ async function saslResponse(ctx: CommandContext, given: string | null, challenge
   return Buffer.from(response, 'base64').toString('utf8');
 }
 
-/** Salt source for users without a SCRAM credential (or unknown): stable per name while the server runs. */
-const DECOY_SECRET = randomBytes(32);
-
 /**
- * SCRAM-SHA-256 (RFC 5802 §5, RFC 7677): client-first → server-first → client-final (proof) →
+ * SCRAM-SHA-256(-PLUS) (RFC 5802 §5, RFC 7677): client-first → server-first → client-final (proof) →
  * server-final (our signature) as a last continuation, answered by an empty line. Unknown users and
- * users whose hash has no SCRAM credential go through the same exchange with a decoy credential and fail
- * at the proof, so the exchange reveals nothing about which names exist.
+ * users whose hash has no SCRAM credential fail at the proof, exactly like a wrong password.
  */
-async function scram(ctx: CommandContext, clientFirst: string) {
-  let first: ClientFirst;
-  try {
-    first = parseClientFirst(clientFirst);
-  } catch (err) {
-    throw bad(`SCRAM: ${(err as Error).message}`);
-  }
+async function scram(ctx: CommandContext, mechanism: ScramMechanism, clientFirst: string) {
   const ip = ctx.session.remoteAddress;
-  const throttle = ctx.server.throttle;
-  if (first.user.length > 255) throw bad('SCRAM: user name too long');
-  if (throttle.checkLogin(ip, first.user) < 0) throw no('Too many failed logins; try again later', 'UNAVAILABLE');
-  const record = await ctx.server.store.getUser(first.user);
-  const cred = record ? parseScramField(record.passwordHash) : null;
-  const exchange = startScram(first, cred ?? decoyCredential(first.user, DECOY_SECRET));
-  const clientFinal = await saslResponse(ctx, null, Buffer.from(exchange.serverFirst).toString('base64'));
-  let serverFinal: string | null;
-  try {
-    serverFinal = exchange.finish(clientFinal);
-  } catch (err) {
-    throw bad(`SCRAM: ${(err as Error).message}`);
+  const result = await scramLogin({
+    mechanism,
+    clientFirst,
+    tls: ctx.session.tlsSocket ?? null,
+    ip,
+    throttle: ctx.server.throttle,
+    findUser: (name) => ctx.server.store.getUser(name),
+    challenge: (text) => saslResponse(ctx, null, Buffer.from(text, 'utf8').toString('base64')),
+  });
+  switch (result.kind) {
+    case 'malformed':
+      throw bad(`SCRAM: ${result.reason}`);
+    case 'locked':
+      ctx.log.info({ ip, user: result.user.slice(0, 64), protocol: 'imap', mechanism }, 'login refused: locked out');
+      throw no('Too many failed logins; try again later', 'UNAVAILABLE');
+    case 'refused':
+      ctx.log.info({ ip, user: result.user.slice(0, 64), protocol: 'imap', mechanism, reason: result.reason }, 'login refused');
+      throw no(`SCRAM: ${result.reason}`, 'AUTHENTICATIONFAILED');
+    case 'failed':
+      ctx.log.info({ ip, user: result.user.slice(0, 64), protocol: 'imap', mechanism, reason: result.reason }, 'failed login');
+      throw no('Invalid credentials', 'AUTHENTICATIONFAILED');
+    case 'ok':
+      return loggedIn(ctx, ip, result.user, result.record);
   }
-  if (!serverFinal || !cred || !record) {
-    const delay = throttle.failLogin(ip, first.user);
-    await new Promise((r) => setTimeout(r, delay));
-    ctx.log.info({ ip, user: first.user.slice(0, 64), protocol: 'imap', mechanism: 'SCRAM-SHA-256' }, 'failed login');
-    throw no('Invalid credentials', 'AUTHENTICATIONFAILED');
-  }
-  // RFC 5802 §5: the client must see the server's signature; it answers with an empty response.
-  const ack = await saslResponse(ctx, null, Buffer.from(serverFinal).toString('base64'));
-  if (ack !== '') throw bad('SCRAM: expected an empty response after server-final-message');
-  return loggedIn(ctx, ip, first.user, record);
 }
 
 async function login(ctx: CommandContext, user: string, password: string) {
