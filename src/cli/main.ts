@@ -1,5 +1,5 @@
 // The `petrel` command (bin/petrel.js calls main). Sub-commands: serve, user add|passwd|del|list,
-// mailbox list|create|delete, config, migrate. Exit status: 0 success, 1 failure, 2 usage or configuration error;
+// mailbox list|create|delete, config, migrate, sync. Exit status: 0 success, 1 failure, 2 usage or configuration error;
 // errors are one readable line on stderr.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
@@ -13,6 +13,7 @@ import { addImportExportCommands } from './import-export.js';
 import { addMailboxCommands } from './mailbox-commands.js';
 import { addMigrateCommand } from './migrate-command.js';
 import { addServeCommand } from './serve-command.js';
+import { addSyncCommand } from './sync-command.js';
 import { addUserCommands } from './user-commands.js';
 
 export async function main(argv: string[], overrides: Partial<CliEnvironment> = {}): Promise<number> {
@@ -62,6 +63,7 @@ export function buildProgram(env: CliEnvironment): Command {
   addFetchCommand(program, env);
   addConfigCommand(program, env);
   addMigrateCommand(program, env);
+  addSyncCommand(program, env);
   return program;
 }
 
