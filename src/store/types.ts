@@ -201,6 +201,18 @@ export interface Store {
   prepare(data: Buffer): Promise<PreparedMessage>;
   /** Appends atomically (all or none; MULTIAPPEND, RFC 3502). TRYCREATE if the mailbox is gone. */
   append(mailboxId: number, items: AppendItem[]): Promise<AppendResult>;
+  /**
+   * A partly downloaded message (docs/sync.md "Partial messages"): stores `bytes` (the synthetic blob of
+   * src/mime/partial.ts buildPartialMessage) as a blob and returns it with the given index and `size` (the
+   * remote RFC822.SIZE), ready for append(). The store keeps `mime` as given, never re-indexes the bytes.
+   */
+  preparePartial(bytes: Buffer, mime: MimeIndex, size: number): Promise<PreparedMessage>;
+  /**
+   * Swaps a message's bytes and index for `message` (the full content of a partial message) keeping its
+   * UID, flags, dates, EMAILID, THREADID and mod-sequence. Blob reference counts follow; the old blob is
+   * left to GC. NONEXISTENT when the mailbox or message is gone; CANNOT when the size differs.
+   */
+  replaceContent(mailboxId: number, uid: number, message: PreparedMessage): Promise<void>;
   /** All messages, ascending uid. Used by SELECT. */
   listMessages(mailboxId: number): Promise<MessageMeta[]>;
   /** The given uids that exist, ascending; with `mime` the stored part tree too. */

@@ -814,5 +814,74 @@ export function storeConformanceSuite(name: string, makeStore: () => Promise<Con
         });
       });
     });
+
+    // docs/sync.md "Partial messages": a replica keeps messages whose bytes are partly downloaded.
+    describe('partial content', () => {
+      const full = message(9, 'the whole body, downloaded later\r\n');
+      const header = full.subarray(0, full.indexOf('\r\n\r\n') + 4);
+      /** An index of the header-only bytes that claims the full size and marks itself partial. */
+      const partialIndex = { v: 1, z: full.length, dt: null, pz: 1, r: { h: 0, b: header.length, e: header.length, n: 0, u: 1 } };
+
+      it('stores synthetic bytes with the given index and size, and swaps in the full content', async () => {
+        await withStore(async ({ store, inbox }) => {
+          const p = await store.preparePartial(header, partialIndex, full.length);
+          assert.equal(p.size, full.length);
+          const { uids } = await store.append(inbox.id, [{ message: p, flags: ['\\Flagged', 'kw'] }]);
+          const uid = uids[0]!;
+          const [before] = await store.getMessages(inbox.id, [uid]);
+          assert.equal(before!.size, full.length);
+          assert.deepEqual(before!.mime, partialIndex);
+          assert.deepEqual(await store.readBlob(before!.blobId, 0, 1e9), header);
+          assert.equal((await store.mailboxStatus(inbox.id)).size, full.length);
+          await store.listMessages(inbox.id);
+          await tick(5);
+          const whole = await store.prepare(full);
+          await store.replaceContent(inbox.id, uid, whole);
+          const [after] = await store.getMessages(inbox.id, [uid]);
+          assert.equal(after!.blobId, whole.blobId);
+          assert.deepEqual(after!.mime, whole.mime);
+          assert.deepEqual(await store.readBlob(after!.blobId, 0, 1e9), full);
+          for (const k of ['uid', 'modSeq', 'flags', 'internalDate', 'size', 'saveDate', 'emailId', 'threadId'] as const) {
+            assert.deepEqual(after![k], before![k], k);
+          }
+          const [listed] = await store.listMessages(inbox.id);
+          assert.equal(listed!.blobId, whole.blobId, 'listMessages sees the new content');
+          const changes = await store.changesSince(inbox.id, before!.modSeq);
+          assert.deepEqual(changes.changed, [], 'no new mod-sequence');
+          assert.equal(changes.highestModSeq, before!.modSeq);
+          assert.equal((await store.mailboxStatus(inbox.id)).size, full.length);
+          // Replacing with the same content again is a no-op.
+          await store.replaceContent(inbox.id, uid, whole);
+          // The partial blob lost its only reference: GC removes it, and keeps the new one.
+          assert.equal((await store.collectGarbage()).removedBlobs, 1);
+          await rejectsWith(store.readBlob(before!.blobId, 0, 10), 'NONEXISTENT');
+          assert.deepEqual(await store.readBlob(whole.blobId, 0, 1e9), full);
+        });
+      });
+
+      it('keeps a copy of the partial message partial, and rejects a gone message or another size', async () => {
+        await withStore(async ({ store, inbox, mbox }) => {
+          const other = await mbox('Other');
+          const p = await store.preparePartial(header, partialIndex, full.length);
+          const { uids } = await store.append(inbox.id, [{ message: p, flags: [] }]);
+          const uid = uids[0]!;
+          const { mapping } = await store.copyMessages(inbox.id, [uid], other.id);
+          await tick(5);
+          const whole = await store.prepare(full);
+          await rejectsWith(store.replaceContent(inbox.id, uid + 1, whole), 'NONEXISTENT');
+          await rejectsWith(store.replaceContent(other.id + 1000, uid, whole), 'NONEXISTENT');
+          await rejectsWith(store.replaceContent(inbox.id, uid, await store.prepare(message(9, 'other length\r\n'))), 'CANNOT');
+          await store.replaceContent(inbox.id, uid, whole);
+          assert.equal((await store.collectGarbage()).removedBlobs, 0, 'the copy still references the partial blob');
+          const [copy] = await store.getMessages(other.id, [mapping[0]![1]]);
+          assert.equal(copy!.blobId, p.blobId);
+          assert.deepEqual(copy!.mime, partialIndex);
+          assert.deepEqual(await store.readBlob(p.blobId, 0, 1e9), header);
+          await store.storeFlags(inbox.id, [uid], 'add', ['\\Deleted']);
+          await store.expunge(inbox.id);
+          await rejectsWith(store.replaceContent(inbox.id, uid, whole), 'NONEXISTENT');
+        });
+      });
+    });
   });
 }

@@ -19,8 +19,10 @@
 // THREADID (RFC 8474 §5.2) is assigned at append as in the embedded store (src/store/threading.ts, see
 // pg-threads.ts); GC also applies the tombstone retention policy (RFC 7162 §5.3).
 //
-// Not yet here (see docs/postgres.md): the listMessages cache of the SQLite store, and server-side SEARCH
-// with PostgreSQL indexes that keeps IMAP's substring semantics (pg_trgm).
+// SEARCH (RFC 9051 §6.4.4): searchTextCandidates answers from folded text documents per content with a
+// pg_trgm GIN index (pg-search.ts); the server verifies every candidate, so IMAP's substring semantics stay.
+//
+// Not yet here (see docs/postgres.md): the listMessages cache of the SQLite store.
 import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import pg from 'pg';
@@ -53,6 +55,8 @@ import { topHeaderRange } from '../../mime/sections.js';
 import { DEFAULT_TOMBSTONE_POLICY, type TombstonePolicy } from '../sqlite/thread-index.js';
 import { assignThread, THREAD_HEADER_LIMIT, threadKeys, type ThreadKeys } from '../threading.js';
 import { PgIngestWriter } from './pg-ingest.js';
+import { PgSearchIndex, setupSearch, type SearchSetup } from './pg-search.js';
+import type { SearchTextField } from '../sqlite/search-index.js';
 import { PgThreadBatch, pgTombstonePrunePoints } from './pg-threads.js';
 import { BLOB_CHUNK_BYTES, migratePg, PG_NOW_MS } from './schema.js';
 import {
@@ -91,6 +95,15 @@ export interface PostgresStoreOptions {
   onBackgroundError?: (err: unknown) => void;
   /** How long expunge tombstones are kept (collectGarbage prunes the rest); see src/store/sqlite/thread-index.ts. */
   tombstonePolicy?: Partial<TombstonePolicy>;
+  /**
+   * Full-text search documents for SEARCH (pg-search.ts): written at APPEND and used by
+   * searchTextCandidates. false: none are written and the server scans messages. Default true.
+   */
+  searchIndex?: boolean;
+  /** Indexes messages stored before the search documents existed, in the background after open. Default true. */
+  searchBackfill?: boolean;
+  /** One-line notices (e.g. pg_trgm unavailable). Default: a line on stderr. */
+  log?: (message: string) => void;
 }
 
 const DEFAULT_GC_GRACE_MS = 15 * 60 * 1000;
@@ -158,10 +171,15 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
   const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10, types: TYPES });
   pool.on('error', onError);
   let bus: ChangeBus | null = null;
+  let search: SearchSetup | null = null;
   try {
     const client = await pool.connect();
     try {
       await migratePg(client);
+      search =
+        options.searchIndex === false
+          ? { documents: false, trigram: false, reason: 'disabled by the searchIndex option' }
+          : await setupSearch(client);
       await client.query(
         `INSERT INTO meta (key, value) VALUES ('store_tag', $1) ON CONFLICT (key) DO NOTHING`,
         [randomBytes(6).toString('base64url').replace(/[^A-Za-z0-9]/g, 'x')],
@@ -176,7 +194,15 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
       await fileBlobs.init();
     }
     bus = options.bus ?? (await PgChangeBus.open({ connectionString: url }, { channel: options.channel, onError }));
-    return new PostgresStore(pool, bus, tag, fileBlobs, options);
+    if (search!.reason !== null && options.searchIndex !== false) {
+      const log = options.log ?? ((m: string) => process.stderr.write(`petrel: ${m}\n`));
+      log(
+        search!.documents
+          ? `PostgreSQL store: ${search!.reason}; SEARCH text keys fall back to scanning the stored search documents (no trigram index)`
+          : `PostgreSQL store: ${search!.reason}; SEARCH text keys fall back to scanning messages`,
+      );
+    }
+    return new PostgresStore(pool, bus, tag, fileBlobs, options, search!);
   } catch (err) {
     if (bus && !options.bus) bus.close();
     await pool.end().catch(() => {});
@@ -217,6 +243,8 @@ export class PostgresStore implements Store {
   private readonly tombstonePolicy: TombstonePolicy;
   private closed = false;
   private gcTimer: NodeJS.Timeout | null = null;
+  private readonly search: PgSearchIndex;
+  private backfillRun: Promise<unknown> = Promise.resolve();
 
   /** @internal use openPostgresStore */
   constructor(
@@ -226,7 +254,9 @@ export class PostgresStore implements Store {
     /** The file blob store when message bytes are kept as files; null when they are in the database. */
     readonly fileBlobs: BlobStore | null,
     options: PostgresStoreOptions,
+    searchSetup: SearchSetup = { documents: false, trigram: false, reason: 'not set up' },
   ) {
+    this.search = new PgSearchIndex(searchSetup, (blobId, start, end) => this.readBlob(blobId, start, end));
     this.pgBus = bus instanceof PgChangeBus ? bus : null;
     this.gcGraceMs = options.gcGraceMs ?? DEFAULT_GC_GRACE_MS;
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 10);
@@ -239,12 +269,31 @@ export class PostgresStore implements Store {
       }, gcEvery);
       this.gcTimer.unref();
     }
+    if (searchSetup.documents && options.searchBackfill !== false) {
+      this.backfillRun = this.backfillSearchIndex().catch(onError);
+    }
+  }
+
+  /** What open found about full-text search: documents written, trigram index present, why not. */
+  get searchSetup(): SearchSetup {
+    return this.search.setup;
+  }
+
+  /**
+   * Indexes contents stored before the search documents existed (or unreadable at APPEND); runs in the
+   * background after open, one node at a time. Resolves with the number of documents written (0 when
+   * another node is doing it). Not part of Store.
+   */
+  async backfillSearchIndex(): Promise<number> {
+    this.assertOpen();
+    return this.search.backfill(this.pool, () => this.closed);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.gcTimer) clearInterval(this.gcTimer);
+    await this.backfillRun;
     this.bus.close();
     await this.pool.end();
   }
@@ -487,9 +536,49 @@ export class PostgresStore implements Store {
     }
   }
 
+  /** docs/sync.md "Partial messages": the synthetic bytes as a blob, the caller's index and size. Ingest
+   *  recorded the index of the bytes themselves; an unreferenced row gets the caller's instead. */
+  async preparePartial(bytes: Buffer, mime: MimeIndex, size: number): Promise<PreparedMessage> {
+    const written = await this.prepare(bytes);
+    await this.run('UPDATE blobs SET mime_index = $2 WHERE id = $1 AND refcount = 0', [written.blobId, JSON.stringify(mime)]);
+    return { blobId: written.blobId, size, mime };
+  }
+
+  /** Points the message at the full content, same uid, flags and mod-sequence; refcounts moved by hand
+   *  (the statement triggers assume updates never change blob_id). */
+  async replaceContent(mailboxId: number, uid: number, message: PreparedMessage): Promise<void> {
+    await this.write(async ({ c }) => {
+      await this.lockMailbox(c, mailboxId, 'NONEXISTENT');
+      const row = (
+        await c.query<{ blob_id: string; size: string | number }>(
+          'SELECT blob_id, size FROM messages WHERE mailbox_id = $1 AND uid = $2 FOR UPDATE',
+          [idParam(mailboxId), uid],
+        )
+      ).rows[0];
+      if (!row) throw new StoreError('NONEXISTENT', `No message ${uid} in mailbox ${mailboxId}`);
+      if (Number(row.size) !== message.size) {
+        throw new StoreError('CANNOT', `Content of ${message.size} octets cannot replace a message of ${Number(row.size)}`);
+      }
+      if (row.blob_id === message.blobId) return { result: undefined, events: [] };
+      await this.ensureBlobs(c, [message]);
+      await c.query('UPDATE messages SET blob_id = $1 WHERE mailbox_id = $2 AND uid = $3', [message.blobId, idParam(mailboxId), uid]);
+      await c.query('UPDATE blobs SET refcount = refcount + 1 WHERE id = $1', [message.blobId]);
+      await c.query(
+        `UPDATE blobs SET refcount = refcount - 1,
+           unref_at = CASE WHEN refcount = 1 THEN ${PG_NOW_MS} ELSE unref_at END WHERE id = $1`,
+        [row.blob_id],
+      );
+      return { result: undefined, events: [] };
+    });
+  }
+
   async append(mailboxId: number, items: AppendItem[]): Promise<AppendResult> {
     // THREADID (RFC 8474 §5.2): the header fields threading needs are read before the transaction.
-    const keys = await Promise.all(items.map((it) => this.threadKeysOf(it.message)));
+    // ... and the full-text documents of contents not indexed yet (pg-search.ts), read at the same time.
+    const [keys, docs] = await Promise.all([
+      Promise.all(items.map((it) => this.threadKeysOf(it.message))),
+      this.search.prepare(this.pool, items.map((it) => it.message)),
+    ]);
     const now = Date.now();
     for (const item of items) {
       if (item.internalDate !== undefined && !Number.isFinite(item.internalDate)) {
@@ -505,6 +594,7 @@ export class PostgresStore implements Store {
       if (mb.uid_next + items.length - 1 > MAX_UID) throw new StoreError('LIMIT', 'Mailbox has used up its UIDs');
       const modSeq = mb.highest_modseq + 1;
       await this.ensureBlobs(c, items.map((i) => i.message));
+      await this.search.write(c, docs, true);
       // EMAILIDs, then one possible new THREADID per message (unused numbers are harmless gaps).
       const objects = await this.allocateObjectIds(c, items.length * 2);
       const threadIndex = await PgThreadBatch.load(c, mb.user_id, keys, now);
@@ -550,6 +640,13 @@ export class PostgresStore implements Store {
         result: { uidValidity: mb.uid_validity, uids, modSeq },
         events: [{ mailboxId, userId: mb.user_id, modSeq }],
       };
+    });
+  }
+
+  async searchTextCandidates(mailboxId: number, field: SearchTextField, needle: string): Promise<number[] | null> {
+    return this.snapshot(async (c) => {
+      await this.requireMailbox(c, mailboxId);
+      return this.search.candidates(c, mailboxId, field, needle);
     });
   }
 

@@ -374,6 +374,42 @@ export class SqliteStore implements Store {
     return prepareBuffer(this.blobs, data);
   }
 
+  /** docs/sync.md "Partial messages": the synthetic bytes as a blob, the caller's index and size. */
+  async preparePartial(bytes: Buffer, mime: MimeIndex, size: number): Promise<PreparedMessage> {
+    this.assertOpen();
+    const written = await prepareBuffer(this.blobs, bytes);
+    return { blobId: written.blobId, size, mime };
+  }
+
+  /**
+   * Points the message at the full content, same uid, flags and mod-sequence (the message did not change
+   * for IMAP clients: RFC 7162 §3.1 mod-sequences track metadata, and the content is what it always claimed
+   * to be). Reference counts are moved by hand (the triggers only see inserts and deletes); the listMessages
+   * cache of the mailbox is dropped since its rows carry the blob id and no new mod-sequence tells it.
+   */
+  async replaceContent(mailboxId: number, uid: number, message: PreparedMessage): Promise<void> {
+    const docs = await this.searchDocsOf([{ message, flags: [] }]);
+    const now = Date.now();
+    try {
+      this.tx(() => {
+        this.requireMailbox(mailboxId);
+        const row = this.s.messageBlob.get(mailboxId, uid) as { blob_id: string; size: number } | undefined;
+        if (!row) throw new StoreError('NONEXISTENT', `No message ${uid} in mailbox ${mailboxId}`);
+        if (row.size !== message.size) {
+          throw new StoreError('CANNOT', `Content of ${message.size} octets cannot replace a message of ${row.size}`);
+        }
+        if (row.blob_id === message.blobId) return;
+        this.ensureBlob(message.blobId, message.size, message.mime, now);
+        this.searchIndex.insert(message.blobId, docs.get(message.blobId) ?? null);
+        this.s.messageSetBlob.run(message.blobId, mailboxId, uid);
+        this.s.blobRef.run(message.blobId);
+        this.s.blobUnref.run(row.blob_id);
+      });
+    } finally {
+      this.dropListCache(mailboxId);
+    }
+  }
+
   async append(mailboxId: number, items: AppendItem[]): Promise<AppendResult> {
     // THREADID (RFC 8474 §5.2): the header fields threading needs are read before the transaction.
     // ... and the full-text document of each new blob (search-index.ts), read at the same time.
@@ -968,6 +1004,14 @@ function prepareStatements(db: BetterSqlite3.Database) {
          save_date, email_id, thread_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     messageDelete: p('DELETE FROM messages WHERE mailbox_id = ? AND uid = ?'),
+    messageBlob: p('SELECT blob_id, size FROM messages WHERE mailbox_id = ? AND uid = ?'),
+    messageSetBlob: p('UPDATE messages SET blob_id = ? WHERE mailbox_id = ? AND uid = ?'),
+    blobRef: p('UPDATE blobs SET refcount = refcount + 1 WHERE id = ?'),
+    blobUnref: p(
+      `UPDATE blobs SET refcount = refcount - 1,
+         unref_at = CASE WHEN refcount = 1 THEN CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER) ELSE unref_at END
+       WHERE id = ?`,
+    ),
     messagesDeleteAll: p('DELETE FROM messages WHERE mailbox_id = ?'),
     messagesMoveAll: p(
       `INSERT INTO messages (mailbox_id, uid, modseq, flags, seen, deleted, internal_date, size, blob_id,
