@@ -230,8 +230,43 @@ CREATE TRIGGER expunged_deleted AFTER DELETE ON expunged
   REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION petrel_expunged_deleted();
 `;
 
+// Full-text search documents (pg-search.ts, SEARCH of RFC 9051 §6.4.4): one per content, so COPY and MOVE
+// index nothing, and rows go with their blob (ON DELETE CASCADE). The text columns hold the decoded, folded
+// text of src/mime/search-text.ts (the exact scan's text). state: 0 = not indexed yet (stored before this
+// migration, written by a node running an older program, or prepared and not yet appended; the backfill
+// and APPEND fill these), 1 = indexed, 2 = not indexable (too large, unreadable). Every blob row gets a
+// state-0 row by trigger, whichever program inserts it, so a message is never missing from the index
+// without being marked so: messages whose document is not in state 1 are always SEARCH candidates.
+// The pg_trgm GIN index over the text columns is not part of this migration: the extension may be
+// unavailable to the role, so it is created (or found missing and reported) at every open.
+const V3 = `
+CREATE TABLE search_docs (
+  blob_id text COLLATE "C" PRIMARY KEY REFERENCES blobs(id) ON DELETE CASCADE,
+  state   smallint NOT NULL DEFAULT 0,
+  hdr     text COLLATE "C",
+  fields  text COLLATE "C",
+  subj    text COLLATE "C",
+  frm     text COLLATE "C",
+  rcpt    text COLLATE "C",
+  cc      text COLLATE "C",
+  bcc     text COLLATE "C",
+  body    text COLLATE "C",
+  mime    text COLLATE "C"
+);
+CREATE INDEX search_docs_pending ON search_docs(blob_id) WHERE state <> 1;
+INSERT INTO search_docs (blob_id) SELECT id FROM blobs;
+
+CREATE FUNCTION petrel_blobs_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO search_docs (blob_id) VALUES (NEW.id) ON CONFLICT DO NOTHING;
+  RETURN NULL;
+END $$;
+
+CREATE TRIGGER blobs_inserted AFTER INSERT ON blobs FOR EACH ROW EXECUTE FUNCTION petrel_blobs_inserted();
+`;
+
 /** Migrations in order; index i brings the schema from version i to i + 1. Never edit a shipped one. */
-export const PG_MIGRATIONS: readonly string[] = [V1, V2];
+export const PG_MIGRATIONS: readonly string[] = [V1, V2, V3];
 
 /** Key of the advisory lock that serialises migrations between nodes starting at once. */
 const MIGRATION_LOCK = 0x7065_7472; // 'petr'
