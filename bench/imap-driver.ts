@@ -72,6 +72,8 @@ export class ImapDriver {
   private onGreeting: ((line: string) => void) | null = null;
   /** Untagged responses that arrive with no command outstanding (e.g. during IDLE). */
   unsolicited: ImapResponse[] = [];
+  /** Called with every untagged response as it is parsed (e.g. the EXISTS of an IDLE push), before it is filed. */
+  onUntaggedResponse: ((resp: ImapResponse) => void) | null = null;
   /** Octets received from the server on this connection (for "bytes on the wire"). */
   bytesIn = 0;
   /** Octets sent to the server by command() without synchronizing literals (all the bench's reads and STOREs). */
@@ -218,6 +220,7 @@ export class ImapDriver {
 
   private onUntagged(resp: ImapResponse): void {
     if (/^\* CAPABILITY /i.test(resp.text)) this.noteCapabilities(resp.text);
+    this.onUntaggedResponse?.(resp);
     const p = this.pending[0];
     if (!p) {
       if (this.unsolicited.length < 10_000) this.unsolicited.push(resp);

@@ -10,8 +10,7 @@ import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { provisionUser } from '../src/store/provision.js';
 import { hashPassword } from '../src/auth/password.js';
 import { startServer } from '../src/server/server.js';
-import type { AppendItem, Store } from '../src/store/types.js';
-import { smallMessage, tinyMessage } from './messages.js';
+import { populate } from './populate.js';
 
 export type ChildRequest =
   | { id: number; type: 'populate'; mailbox: string; count: number; seed: number; kind: 'tiny' | 'small' }
@@ -24,29 +23,6 @@ export type ChildMessage =
 
 const USER = 'bench';
 const PASSWORD = 'bench-password';
-
-async function populate(store: Store, userName: string, mailbox: string, count: number, seed: number, kind: 'tiny' | 'small'): Promise<void> {
-  const user = await store.getUser(userName);
-  if (!user) throw new Error(`no user ${userName}`);
-  const box = (await store.getMailbox(user.id, mailbox)) ?? (await store.createMailbox(user.id, mailbox));
-  const batch = 1000;
-  for (let start = 0; start < count; start += batch) {
-    const items: AppendItem[] = [];
-    const end = Math.min(count, start + batch);
-    // Blob writes (each fsynced) overlap in groups; append order stays the index order.
-    const group = 64;
-    for (let g = start; g < end; g += group) {
-      const idx = Array.from({ length: Math.min(group, end - g) }, (_, k) => g + k);
-      const prepared = await Promise.all(
-        idx.map((i) => store.prepare(kind === 'tiny' ? tinyMessage(seed, i) : smallMessage(seed, i))),
-      );
-      for (const [k, message] of prepared.entries()) {
-        items.push({ message, flags: (g + k) % 3 === 0 ? [] : ['\\Seen'] });
-      }
-    }
-    await store.append(box.id, items);
-  }
-}
 
 async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'petrel-bench-'));

@@ -6,8 +6,13 @@
 // Issue 3 item 8: SEARCH FROM / BODY (RFC 9051 §6.4.4) and FETCH BODYSTRUCTURE over the 100,000-message mailbox.
 // Issue 4 item 6: resynchronisation after N flag changes and N expunges, QRESYNC SELECT (RFC 7162 §3.2.5)
 // against a full SELECT + UID FETCH 1:* (FLAGS) scan, time and octets on the wire, for several N and two sizes.
+// Issue 8 item 6: the same workload on the PostgreSQL store with one and with N `petrel serve` nodes
+// (--postgres, --nodes N; the driver spreads its sessions over the nodes), and IDLE push (RFC 2177): time
+// from an APPEND in one session (on node B) to the untagged EXISTS (RFC 9051 §7.4.1) in an IDLE session
+// (on node A), median and 95th percentile.
 //
-//   node dist/bench/run.js [--quick] [--only append,fetch,body,select,search,resync,memory] [--no-dovecot] [--no-petrel]
+//   node dist/bench/run.js [--quick] [--only append,fetch,body,select,search,resync,push,memory] [--no-dovecot]
+//                          [--no-petrel] [--postgres] [--postgres-url URL] [--nodes N]
 //                          [--dovecot-format maildir|sdbox] [--repeat N] [--json FILE] [--markdown]
 //
 // Both servers run at the same time and each benchmark runs on one, then the other, so a change in the
@@ -15,11 +20,21 @@
 // warm runs. The memory benchmark uses freshly started servers.
 import { fork, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync, chownSync, readFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem, release } from 'node:os';
+import { mkdirSync, mkdtempSync, writeFileSync, chownSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, loadavg, totalmem, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { ensureDovecotInstalled, startDovecot } from '../test/helpers/dovecot.js';
 import type { DovecotMailFormat, DovecotServer } from '../test/helpers/dovecot.js';
+import { createTestDatabase, startPostgres } from '../test/helpers/postgres.js';
+import type { PostgresServer, TestDatabase } from '../test/helpers/postgres.js';
+import { startChildServer } from '../tools/lib/child-server.js';
+import type { ChildServer } from '../tools/lib/child-server.js';
+import { openStore } from '../src/store/open-store.js';
+import type { Store } from '../src/store/types.js';
+import { provisionUser } from '../src/store/provision.js';
+import { hashPassword } from '../src/auth/password.js';
+import { populate } from './populate.js';
 import { ImapDriver, quote } from './imap-driver.js';
 import type { CommandPart } from './imap-driver.js';
 import { makeMessage, rng, smallMessage, tinyMessage, variedMessages } from './messages.js';
@@ -29,7 +44,7 @@ import type { ChildMessage, ChildRequest } from './petrel-child.js';
 
 // ---------------------------------------------------------------- options
 
-const BENCHES = ['append', 'fetch', 'body', 'select', 'search', 'resync', 'memory'] as const;
+const BENCHES = ['append', 'fetch', 'body', 'select', 'search', 'resync', 'push', 'memory'] as const;
 type BenchName = (typeof BENCHES)[number];
 
 interface Options {
@@ -42,6 +57,12 @@ interface Options {
   markdown: boolean;
   /** Warm repetitions of the read benchmarks; the median is reported. */
   repeat: number;
+  /** Also measure Petrel on PostgreSQL with one node. */
+  postgres: boolean;
+  /** An existing PostgreSQL server (its role needs CREATEDB) instead of a throwaway cluster. */
+  postgresUrl: string | null;
+  /** With a value of 2 or more: also measure Petrel on PostgreSQL with that many nodes. */
+  nodes: number;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -54,6 +75,9 @@ function parseArgs(argv: string[]): Options {
     json: null,
     markdown: false,
     repeat: 3,
+    postgres: false,
+    postgresUrl: null,
+    nodes: 1,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -66,6 +90,15 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--no-dovecot') o.dovecot = false;
     else if (a === '--no-petrel') o.petrel = false;
     else if (a === '--markdown') o.markdown = true;
+    else if (a === '--postgres') o.postgres = true;
+    else if (a === '--postgres-url') {
+      o.postgresUrl = value();
+      o.postgres = true;
+    } else if (a === '--nodes') {
+      o.nodes = Number(value());
+      if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 8) throw new Error('--nodes needs an integer from 1 to 8');
+      o.postgres = true;
+    }
     else if (a === '--json') o.json = value();
     else if (a === '--repeat') {
       o.repeat = Number(value());
@@ -86,7 +119,8 @@ function parseArgs(argv: string[]): Options {
       console.log(
         'usage: npm run bench -- [--quick] [--only ' +
           BENCHES.join(',') +
-          '] [--no-dovecot] [--no-petrel] [--dovecot-format maildir|sdbox] [--repeat N] [--json FILE] [--markdown]',
+          '] [--no-dovecot] [--no-petrel] [--postgres] [--postgres-url URL] [--nodes N] [--dovecot-format maildir|sdbox]' +
+          ' [--repeat N] [--json FILE] [--markdown]',
       );
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
@@ -106,6 +140,8 @@ interface Sizes {
   /** Numbers of flag changes (and as many expunges) between two resyncs. */
   resyncChanges: number[];
   connections: number;
+  /** APPEND → EXISTS trials of the IDLE push benchmark. */
+  pushTrials: number;
 }
 
 const FULL: Sizes = {
@@ -118,6 +154,7 @@ const FULL: Sizes = {
   resyncSmall: 10_000,
   resyncChanges: [10, 100, 1000],
   connections: 1000,
+  pushTrials: 200,
 };
 const QUICK: Sizes = {
   appendCount: 200,
@@ -129,6 +166,7 @@ const QUICK: Sizes = {
   resyncSmall: 1_000,
   resyncChanges: [10, 100],
   connections: 100,
+  pushTrials: 50,
 };
 
 // ---------------------------------------------------------------- results
@@ -142,7 +180,8 @@ interface Metric {
   notes: Partial<Record<TargetName, string>>;
 }
 
-type TargetName = 'Petrel' | 'Dovecot';
+/** 'Petrel' (embedded store), 'Dovecot', 'Petrel-PG' (PostgreSQL, one node), 'Petrel-PG×N' (N nodes). */
+type TargetName = string;
 const metrics: Metric[] = [];
 
 function record(bench: BenchName, label: string, unit: string, higherIsBetter: boolean, target: TargetName, value: number, note?: string): void {
@@ -154,7 +193,7 @@ function record(bench: BenchName, label: string, unit: string, higherIsBetter: b
   m.values[target] = value;
   if (note !== undefined) m.notes[target] = note;
   const shown = `${fmt(value)} ${unit}${note ? ` (${note})` : ''}`;
-  console.log(`  ${target.padEnd(7)} ${label}: ${shown}`);
+  console.log(`  ${target.padEnd(11)} ${label}: ${shown}`);
 }
 
 function fmt(v: number): string {
@@ -172,6 +211,8 @@ interface Target {
   name: TargetName;
   host: string;
   port: number;
+  /** Where sessions connect, in turn (several for several nodes); the first is host:port. */
+  endpoints: Array<{ host: string; port: number }>;
   user: string;
   password: string;
   /** Fills `mailbox` with `count` tiny messages as fast as the target allows (not through APPEND). */
@@ -229,6 +270,7 @@ async function startPetrel(): Promise<Target | null> {
     name: 'Petrel',
     host: '127.0.0.1',
     port: info.port,
+    endpoints: [{ host: '127.0.0.1', port: info.port }],
     user: info.user,
     password: info.password,
     async populateDirect(mailbox, count, seed) {
@@ -265,6 +307,7 @@ async function startDovecotTarget(opts: Options, sizes: Sizes): Promise<Target |
     name: 'Dovecot',
     host: d.host,
     port: d.port,
+    endpoints: [{ host: d.host, port: d.port }],
     user: d.user,
     password: d.password,
     async populateDirect(mailbox, count, seed) {
@@ -282,6 +325,83 @@ async function startDovecotTarget(opts: Options, sizes: Sizes): Promise<Target |
     stop: () => d.stop(),
   };
   return target;
+}
+
+const PG_USER = 'bench';
+const PG_PASSWORD = 'bench-password';
+
+/**
+ * Petrel on PostgreSQL: a fresh database on `server`, the bench user provisioned through the store API, then
+ * `nodes` real `petrel serve --store postgres://…` processes (PETREL_STORE), each with its own data directory
+ * (TLS certificate only), plain IMAP on 127.0.0.1. The benchmark process keeps a store of its own on the same
+ * database to fill mailboxes directly (every node sees what it writes: the database is shared).
+ */
+async function startPostgresTarget(name: TargetName, nodes: number, server: PostgresServer): Promise<Target | null> {
+  let db: TestDatabase;
+  try {
+    db = await createTestDatabase(server);
+  } catch (e) {
+    console.error(`[bench] cannot create a PostgreSQL database: ${(e as Error).message}`);
+    return null;
+  }
+  const dirs: string[] = [];
+  const children: ChildServer[] = [];
+  let store: Store | null = null;
+  const cleanup = async () => {
+    for (const c of children) await c.stop().catch(() => undefined);
+    await store?.close().catch(() => undefined);
+    await db.drop().catch(() => undefined);
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 0; i < nodes; i++) dirs.push(mkdtempSync(join(tmpdir(), `petrel-bench-pg${i + 1}-`)));
+    store = await openStore({ dataDir: dirs[0]!, store: db.url });
+    // Cheaper scrypt parameters, as for the embedded target (login cost is not measured).
+    await provisionUser(store, PG_USER, await hashPassword(PG_PASSWORD, { ln: 10, r: 8, p: 1 }));
+    const env = {
+      PETREL_STORE: db.url,
+      PETREL_MAX_CONNECTIONS_PER_IP: '1000000',
+      PETREL_LOG_LEVEL: process.env.PETREL_LOG_LEVEL ?? 'warn',
+    };
+    // One after the other: each node migrates the schema (already done by our store) and checks for accounts.
+    for (const d of dirs) children.push(await startChildServer(d, undefined, 60_000, env));
+  } catch (e) {
+    console.error(`[bench] ${name} did not start: ${(e as Error).message}`);
+    await cleanup();
+    return null;
+  }
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  const version = (await client.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0]?.v ?? '?';
+  const settings = await client.query<{ name: string; setting: string }>(
+    `SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'shared_buffers')`,
+  );
+  await client.end();
+  const setting = (n: string) => settings.rows.find((r) => r.name === n)?.setting ?? '?';
+  const durability = `fsync=${setting('fsync')}, synchronous_commit=${setting('synchronous_commit')}`;
+  const opened = store;
+  const endpoints = children.map((c) => ({ host: '127.0.0.1', port: c.port }));
+  return {
+    name,
+    host: endpoints[0]!.host,
+    port: endpoints[0]!.port,
+    endpoints,
+    user: PG_USER,
+    password: PG_PASSWORD,
+    async populateDirect(mailbox, count, seed) {
+      const t0 = performance.now();
+      await populate(opened, PG_USER, mailbox, count, seed, 'tiny');
+      return { ms: performance.now() - t0, method: 'store API (prepare + append, 1,000 per transaction) from the bench process, same database' };
+    },
+    async memory() {
+      const samples = children.map((c) => treeMemory(c.pid, false));
+      return samples.reduce((a, b) => ({ rssKiB: a.rssKiB + b.rssKiB, pssKiB: a.pssKiB + b.pssKiB, processes: a.processes + b.processes }));
+    },
+    describe: () =>
+      `${name}: ${nodes} × \`petrel serve --store postgres://…\` (Node ${process.version}) on PostgreSQL ${version} ` +
+      `(loopback, ${durability}, shared_buffers ${Number(setting('shared_buffers')) * 8 / 1024} MiB, message bytes in the database)`,
+    stop: cleanup,
+  };
 }
 
 /** Writes maildir files straight into a Maildir++ folder (Dovecot indexes them at the first SELECT). */
@@ -312,8 +432,17 @@ async function populateMaildir(d: DovecotServer, mailbox: string, count: number,
 
 // ---------------------------------------------------------------- helpers
 
-async function session(t: Target): Promise<ImapDriver> {
-  const c = await ImapDriver.connect(t.host, t.port);
+const nextEndpoint = new Map<TargetName, number>();
+
+/** A logged-in session, on the endpoint given or on the target's endpoints in turn (spreading over nodes). */
+async function session(t: Target, endpoint?: number): Promise<ImapDriver> {
+  let i = endpoint;
+  if (i === undefined) {
+    i = nextEndpoint.get(t.name) ?? 0;
+    nextEndpoint.set(t.name, i + 1);
+  }
+  const e = t.endpoints[i % t.endpoints.length]!;
+  const c = await ImapDriver.connect(e.host, e.port);
   await c.login(t.user, t.password);
   return c;
 }
@@ -706,6 +835,68 @@ async function benchResync(t: Target, s: Sizes, repeat: number): Promise<void> {
   }
 }
 
+/** The p-th percentile (0 < p ≤ 100) by the nearest-rank method. */
+function percentile(values: number[], p: number): number {
+  const v = [...values].sort((a, b) => a - b);
+  return v[Math.max(0, Math.ceil((p / 100) * v.length) - 1)]!;
+}
+
+/**
+ * IDLE push (RFC 2177; the EXISTS response, RFC 9051 §7.4.1): session A selects a mailbox and IDLEs on the
+ * first node; session B, on the second node when there are several (else on the same server), APPENDs one
+ * message at a time. Timed per trial: from sending the APPEND to A receiving `* n EXISTS` for it (and, for
+ * comparison, to B's tagged OK). Trials run one after the other, each waiting for its EXISTS.
+ */
+async function benchPush(t: Target, s: Sizes): Promise<void> {
+  const multi = t.endpoints.length > 1;
+  const a = await session(t, 0);
+  const b = await session(t, multi ? 1 : 0);
+  const latencies: number[] = [];
+  const appendTimes: number[] = [];
+  try {
+    await b.ok('CREATE bench-push').catch(() => undefined);
+    const sel = await a.ok('SELECT bench-push');
+    let exists = Math.max(0, existsOf(sel.untagged));
+    let waiter: { count: number; resolve: (at: number) => void } | null = null;
+    a.onUntaggedResponse = (r) => {
+      const m = /^\* (\d+) EXISTS/i.exec(r.text);
+      if (!m) return;
+      exists = Number(m[1]);
+      if (waiter && exists >= waiter.count) {
+        const w = waiter;
+        waiter = null;
+        w.resolve(performance.now());
+      }
+    };
+    const idle = await a.idle();
+    for (let i = 0; i < s.pushTrials; i++) {
+      const count = exists + 1;
+      let timer: NodeJS.Timeout | undefined;
+      const seen = new Promise<number>((resolve, reject) => {
+        waiter = { count, resolve };
+        timer = setTimeout(() => reject(new Error(`${t.name}: no * ${count} EXISTS in IDLE within 10 s of the APPEND`)), 10_000);
+      });
+      const t0 = performance.now();
+      await b.ok([`APPEND bench-push () `, tinyMessage(77, i)], { keepUntagged: false });
+      const okAt = performance.now();
+      try {
+        latencies.push((await seen) - t0);
+      } finally {
+        clearTimeout(timer);
+      }
+      appendTimes.push(okAt - t0);
+    }
+    await idle.done();
+  } finally {
+    a.onUntaggedResponse = null;
+    await Promise.all([a.logout(), b.logout()]);
+  }
+  const where = multi ? 'APPEND on node 2, IDLE on node 1' : 'both sessions on one server';
+  record('push', `IDLE push: APPEND → untagged EXISTS in the IDLE session, median of ${s.pushTrials}`, 'ms', false, t.name, median(latencies), where);
+  record('push', `IDLE push: APPEND → untagged EXISTS in the IDLE session, p95`, 'ms', false, t.name, percentile(latencies, 95), `max ${fmt(Math.max(...latencies))} ms`);
+  record('push', `IDLE push: APPEND → its tagged OK (same trials), median`, 'ms', false, t.name, median(appendTimes));
+}
+
 async function benchMemory(t: Target, s: Sizes): Promise<void> {
   const settle = () => new Promise((r) => setTimeout(r, 1500));
   await settle();
@@ -780,12 +971,17 @@ async function raiseFileLimit(needed: number): Promise<boolean> {
   return true;
 }
 
+/** The ratio columns compare exactly two targets, Petrel (embedded) and Dovecot. */
+function pairwise(targets: TargetName[]): boolean {
+  return targets.length === 2 && targets.includes('Petrel') && targets.includes('Dovecot');
+}
+
 function printTable(targets: TargetName[]): void {
-  const rows: string[][] = [['benchmark', 'unit', ...targets, ...(targets.length === 2 ? ['Petrel/Dovecot', 'better'] : [])]];
+  const rows: string[][] = [['benchmark', 'unit', ...targets, ...(pairwise(targets) ? ['Petrel/Dovecot', 'better'] : [])]];
   for (const m of metrics) {
     const row = [m.label, m.unit];
     for (const t of targets) row.push(m.values[t] === undefined ? '–' : fmt(m.values[t]!));
-    if (targets.length === 2) {
+    if (pairwise(targets)) {
       const p = m.values.Petrel;
       const d = m.values.Dovecot;
       if (p !== undefined && d !== undefined && d !== 0 && p !== 0) {
@@ -806,7 +1002,7 @@ function printTable(targets: TargetName[]): void {
 }
 
 function printMarkdown(targets: TargetName[]): void {
-  const head = ['Benchmark', 'Unit', ...targets, ...(targets.length === 2 ? ['Petrel / Dovecot'] : [])];
+  const head = ['Benchmark', 'Unit', ...targets, ...(pairwise(targets) ? ['Petrel / Dovecot'] : [])];
   console.log('');
   console.log(`| ${head.join(' | ')} |`);
   console.log(`|${head.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`);
@@ -816,7 +1012,7 @@ function printMarkdown(targets: TargetName[]): void {
       const v = m.values[t];
       cells.push(v === undefined ? '–' : fmt(v) + (m.notes[t] ? ` (${m.notes[t]})` : ''));
     }
-    if (targets.length === 2) {
+    if (pairwise(targets)) {
       const p = m.values.Petrel;
       const d = m.values.Dovecot;
       cells.push(p !== undefined && d !== undefined && d !== 0 ? `${(p / d).toFixed(2)}` : '–');
@@ -839,6 +1035,25 @@ async function main(): Promise<void> {
 
   const starters: Array<[TargetName, () => Promise<Target | null>]> = [];
   if (opts.petrel) starters.push(['Petrel', startPetrel]);
+  // PostgreSQL: one server for the whole run (each target gets a fresh database on it), started on first use.
+  let pgServer: Promise<PostgresServer | null> | null = null;
+  const getPgServer = (): Promise<PostgresServer | null> =>
+    (pgServer ??= (
+      opts.postgresUrl !== null
+        ? Promise.resolve<PostgresServer>({ url: opts.postgresUrl, stop: async () => {} })
+        : startPostgres({ durable: true, sharedBuffers: '256MB' })
+    ).catch((e: unknown) => {
+      console.error(`[bench] PostgreSQL is not available: ${(e as Error).message}`);
+      return null;
+    }));
+  if (opts.postgres) {
+    const pgTarget = (name: TargetName, nodes: number) => async () => {
+      const server = await getPgServer();
+      return server ? startPostgresTarget(name, nodes, server) : null;
+    };
+    starters.push(['Petrel-PG', pgTarget('Petrel-PG', 1)]);
+    if (opts.nodes >= 2) starters.push([`Petrel-PG×${opts.nodes}`, pgTarget(`Petrel-PG×${opts.nodes}`, opts.nodes)]);
+  }
   if (opts.dovecot) starters.push(['Dovecot', () => startDovecotTarget(opts, sizes)]);
   const measured: TargetName[] = [];
   const descriptions: string[] = [];
@@ -851,6 +1066,7 @@ async function main(): Promise<void> {
       else if (b === 'select') await benchSelect(t, sizes, opts.repeat);
       else if (b === 'search') await benchSearch(t, sizes, opts.repeat);
       else if (b === 'resync') await benchResync(t, sizes, opts.repeat);
+      else if (b === 'push') await benchPush(t, sizes);
       else await benchMemory(t, sizes);
     } catch (e) {
       console.error(`  ${t.name} ${b} failed: ${(e as Error).message}`);
@@ -892,6 +1108,8 @@ async function main(): Promise<void> {
       }
     }
   }
+  const startedPg = await (pgServer as Promise<PostgresServer | null> | null);
+  if (startedPg) await startedPg.stop();
   const loadAfter = load();
   console.log(`\nservers: ${descriptions.join('; ')}`);
   console.log(`load average at start: ${loadBefore}; at end: ${loadAfter}`);

@@ -44,6 +44,21 @@ export function ensurePostgres(): Promise<PostgresServer> {
   return shared;
 }
 
+export interface StartPostgresOptions {
+  /** fsync, synchronous_commit and full_page_writes on (the default cluster turns them off). */
+  durable?: boolean;
+  /** shared_buffers (default 32MB). */
+  sharedBuffers?: string;
+}
+
+/**
+ * A server of the caller's own, not the process's shared one (the benchmark: durable, larger cache).
+ * Honours PETREL_TEST_PG_URL like ensurePostgres().
+ */
+export function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresServer> {
+  return start(options);
+}
+
 let dbCounter = 0;
 /** A fresh, empty database on the server, named after this process and a counter. */
 export async function createTestDatabase(server: PostgresServer): Promise<TestDatabase> {
@@ -95,7 +110,7 @@ async function adminQuery(url: string, sql: string): Promise<void> {
 
 // ------------------------------------------------------------------ starting a server
 
-async function start(): Promise<PostgresServer> {
+async function start(options: StartPostgresOptions = {}): Promise<PostgresServer> {
   const given = process.env.PETREL_TEST_PG_URL;
   if (given) {
     await adminQuery(given, 'SELECT 1');
@@ -107,7 +122,7 @@ async function start(): Promise<PostgresServer> {
     bin = findPostgresBin();
     if (bin === null) throw new Error('apt-get installed postgresql but no /usr/lib/postgresql/*/bin/initdb was found');
   }
-  return startCluster(bin);
+  return startCluster(bin, options);
 }
 
 /** The bin directory of the newest installed PostgreSQL (Debian layout), or null. */
@@ -186,7 +201,7 @@ function postgresAccount(): { uid: number; gid: number } | null {
 }
 
 
-async function startCluster(bin: string): Promise<PostgresServer> {
+async function startCluster(bin: string, options: StartPostgresOptions): Promise<PostgresServer> {
   const dir = mkdtempSync(join(tmpdir(), 'petrel-pg-'));
   if (isRoot()) {
     const acct = postgresAccount();
@@ -207,16 +222,17 @@ async function startCluster(bin: string): Promise<PostgresServer> {
   // A free port may be taken between choosing and binding it: try a few.
   for (let attempt = 0; attempt < 4; attempt++) {
     const port = await freePort();
-    // Durability settings off: these clusters are thrown away, and fsync would only slow the tests.
+    // Durability settings off unless asked for: these clusters are thrown away, and fsync would only slow the tests.
+    const durable = options.durable === true ? 'on' : 'off';
     const opts = [
       `-p ${port}`,
       '-c listen_addresses=127.0.0.1',
       `-c unix_socket_directories=${dir}`,
-      '-c fsync=off',
-      '-c synchronous_commit=off',
-      '-c full_page_writes=off',
+      `-c fsync=${durable}`,
+      `-c synchronous_commit=${durable}`,
+      `-c full_page_writes=${durable}`,
       '-c max_connections=200',
-      '-c shared_buffers=32MB',
+      `-c shared_buffers=${options.sharedBuffers ?? '32MB'}`,
     ].join(' ');
     const started = await run(asPostgres([pgCtl, '-D', data, '-l', log, '-w', '-t', '60', '-o', opts, 'start']));
     if (started.code === 0) {
