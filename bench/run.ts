@@ -10,6 +10,8 @@
 // (--postgres, --nodes N; the driver spreads its sessions over the nodes), and IDLE push (RFC 2177): time
 // from an APPEND in one session (on node B) to the untagged EXISTS (RFC 9051 §7.4.1) in an IDLE session
 // (on node A), median and 95th percentile.
+// Issue 5 item 11: `--only sync` runs bench/sync-bench.ts instead (Petrel's sync engine vs mbsync against
+// Dovecot; not part of the default run).
 //
 //   node dist/bench/run.js [--quick] [--only append,fetch,body,select,search,resync,push,memory] [--no-dovecot]
 //                          [--no-petrel] [--postgres] [--postgres-url URL] [--nodes N]
@@ -39,6 +41,7 @@ import { ImapDriver, quote } from './imap-driver.js';
 import type { CommandPart } from './imap-driver.js';
 import { makeMessage, rng, smallMessage, tinyMessage, variedMessages } from './messages.js';
 import { treeMemory } from './proc-memory.js';
+import { runSyncBenchCli, wantsSyncBench } from './sync-bench.js';
 import type { MemorySample } from './proc-memory.js';
 import type { ChildMessage, ChildRequest } from './petrel-child.js';
 
@@ -1022,6 +1025,7 @@ function printMarkdown(targets: TargetName[]): void {
 }
 
 async function main(): Promise<void> {
+  if (wantsSyncBench(process.argv.slice(2))) return runSyncBenchCli(process.argv.slice(2));
   const opts = parseArgs(process.argv.slice(2));
   const sizes = opts.quick ? QUICK : FULL;
   if (opts.only.has('memory') && (await raiseFileLimit(sizes.connections * 3 + 200))) return;

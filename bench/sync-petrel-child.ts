@@ -1,0 +1,79 @@
+// Petrel's side of the sync benchmark (issue 5, item 11), run as its own process (forked by
+// bench/sync-bench.ts) so that its wall time includes starting up like `mbsync` does and its peak RSS is its
+// own: one call of the sync engine's `syncOnce()` (RFC 1733's disconnected model; ARCHITECTURE decision 10)
+// into a replica directory, then a count of the replica's messages per mailbox. The engine is loaded with a
+// dynamic import so the bench builds and reports "unavailable" while src/sync/engine.ts does not exist.
+import { openStore } from '../src/store/open-store.js';
+import type { AccountSettings, SyncOptions, SyncSummary } from '../src/sync/types.js';
+
+export interface PetrelSyncRequest {
+  replicaDir: string;
+  account: AccountSettings;
+}
+
+/** The summary without its per-action list (10,000 entries on an initial sync). */
+export type SummaryTotals = Omit<SyncSummary, 'actions' | 'mailboxes'> & { actions: number; mailboxes: number };
+
+export type PetrelSyncReply =
+  | {
+      type: 'done';
+      /** syncOnce() alone, in-process. */
+      syncMs: number;
+      /** getrusage(2) ru_maxrss of this process after the sync, KiB. */
+      maxRssKiB: number;
+      summary: SummaryTotals;
+      /** Messages per mailbox in the replica afterwards ('/'-separated names). */
+      counts: Array<[string, number]>;
+    }
+  | { type: 'unavailable'; reason: string }
+  | { type: 'error'; message: string };
+
+type SyncOnce = (opts: SyncOptions) => Promise<SyncSummary>;
+
+async function loadEngine(): Promise<SyncOnce | string> {
+  // A computed specifier: tsc does not resolve it, so this file compiles before the engine lands.
+  const url = new URL('../src/sync/engine.js', import.meta.url).href;
+  let mod: { syncOnce?: unknown };
+  try {
+    mod = (await import(url)) as { syncOnce?: unknown };
+  } catch (e) {
+    return `src/sync/engine.ts could not be loaded (${(e as Error).message.split('\n')[0]})`;
+  }
+  if (typeof mod.syncOnce !== 'function') return 'src/sync/engine.ts does not export syncOnce()';
+  return mod.syncOnce as SyncOnce;
+}
+
+async function countReplica(dir: string, user: string): Promise<Array<[string, number]>> {
+  const store = await openStore({ dataDir: dir, store: null });
+  try {
+    const u = await store.getUser(user);
+    if (!u) return [];
+    const out: Array<[string, number]> = [];
+    for (const box of await store.listMailboxes(u.id)) {
+      out.push([box.name, (await store.mailboxStatus(box.id)).messages]);
+    }
+    return out;
+  } finally {
+    await store.close();
+  }
+}
+
+async function handle(req: PetrelSyncRequest): Promise<PetrelSyncReply> {
+  const syncOnce = await loadEngine();
+  if (typeof syncOnce === 'string') return { type: 'unavailable', reason: syncOnce };
+  const t0 = performance.now();
+  const summary = await syncOnce({ replicaDir: req.replicaDir, account: req.account });
+  const syncMs = performance.now() - t0;
+  const maxRssKiB = process.resourceUsage().maxRSS;
+  const { actions, mailboxes, ...rest } = summary;
+  const counts = await countReplica(req.replicaDir, req.account.user);
+  return { type: 'done', syncMs, maxRssKiB, summary: { ...rest, actions: actions.length, mailboxes: mailboxes.length }, counts };
+}
+
+process.once('message', (raw: unknown) => {
+  void handle(raw as PetrelSyncRequest)
+    .catch((e: unknown): PetrelSyncReply => ({ type: 'error', message: e instanceof Error ? (e.stack ?? e.message) : String(e) }))
+    .then((reply) => {
+      process.send?.(reply, () => process.disconnect());
+    });
+});
