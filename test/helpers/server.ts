@@ -1,6 +1,11 @@
 // Starts a real Petrel IMAP server for end-to-end tests: in-process on an OS-chosen loopback port
 // (startTestServer), or as the real `petrel serve` command in a child process (startCliServer), which
 // the kill -9 durability test needs. Each server gets its own temporary data directory.
+//
+// Backends (issue 8, "the same tests on both backends"): startTestServer runs on the embedded SQLite store,
+// or on a PostgresStore in a fresh database of its own when `backend: 'postgres'` is given or the
+// environment says PETREL_TEST_BACKEND=postgres (test/e2e/postgres-backend.test.ts runs whole e2e files
+// that way, with PETREL_TEST_PG_URL naming the one PostgreSQL server they share).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
@@ -9,11 +14,22 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hashPassword } from '../../src/auth/password.js';
 import { startServer, type RunningServer, type ServerOptions } from '../../src/server/server.js';
+import { openPostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { provisionUser } from '../../src/store/provision.js';
 import type { Store } from '../../src/store/types.js';
 import { freePort } from './ports.js';
+import { createTestDatabase, ensurePostgres, type TestDatabase } from './postgres.js';
 export { freePort };
+
+export type TestBackend = 'sqlite' | 'postgres';
+
+/** The backend named by PETREL_TEST_BACKEND ('sqlite' when unset). */
+export function defaultTestBackend(): TestBackend {
+  const b = process.env.PETREL_TEST_BACKEND ?? 'sqlite';
+  if (b !== 'sqlite' && b !== 'postgres') throw new Error(`PETREL_TEST_BACKEND: "${b}" is neither sqlite nor postgres`);
+  return b;
+}
 
 /** Repository root, from dist/test/helpers/server.js. */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -26,6 +42,8 @@ export interface TestServerOptions {
   idleTimeoutMs?: number;
   /** Accounts besides alice. */
   extraUsers?: Array<{ user: string; password: string }>;
+  /** The store: default from PETREL_TEST_BACKEND, else SQLite. PostgreSQL: a fresh database per server. */
+  backend?: TestBackend;
 }
 
 export interface TestServer {
@@ -33,6 +51,7 @@ export interface TestServer {
   user: string;
   password: string;
   store: Store;
+  backend: TestBackend;
   dataDir: string;
   server: RunningServer;
   stop(): Promise<void>;
@@ -51,11 +70,25 @@ export async function provisionAccounts(store: Store, extra: Array<{ user: strin
   for (const u of extra) await provisionUser(store, u.user, await hashPassword(u.password));
 }
 
+/** A store of the backend: SQLite in `dataDir`, or PostgreSQL in a database created for it (dropped by `drop`). */
+async function openTestStore(backend: TestBackend, dataDir: string): Promise<{ store: Store; drop(): Promise<void> }> {
+  if (backend === 'sqlite') return { store: await openSqliteStore(dataDir), drop: async () => {} };
+  const db: TestDatabase = await createTestDatabase(await ensurePostgres());
+  try {
+    return { store: await openPostgresStore(db.url, { gcIntervalMs: 0 }), drop: () => db.drop() };
+  } catch (err) {
+    await db.drop().catch(() => undefined);
+    throw err;
+  }
+}
+
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
+  const backend = opts.backend ?? defaultTestBackend();
   const dataDir = await makeDataDir();
   let store: Store | null = null;
+  let drop: () => Promise<void> = async () => {};
   try {
-    store = await openSqliteStore(dataDir);
+    ({ store, drop } = await openTestStore(backend, dataDir));
     await provisionAccounts(store, opts.extraUsers);
     const server = await startServer({
       store,
@@ -75,6 +108,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
       user: TEST_USER,
       password: TEST_PASSWORD,
       store: s,
+      backend,
       dataDir,
       server,
       async stop() {
@@ -82,11 +116,13 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
         stopped = true;
         await server.close();
         await s.close();
+        await drop();
         await rm(dataDir, { recursive: true, force: true });
       },
     };
   } catch (err) {
     await store?.close().catch(() => undefined);
+    await drop().catch(() => undefined);
     await rm(dataDir, { recursive: true, force: true });
     throw err;
   }
