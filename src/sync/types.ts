@@ -37,6 +37,9 @@ export interface MailboxRule {
   /** IMAP LIST-style pattern on the local name ('/' separated): '*' any, '%' one level. */
   pattern: string;
   policy: DownloadPolicy;
+  /** Treat the server's mailbox as read-only even if it could be written: open it with EXAMINE, keep \Seen and
+   *  keywords in the replica only (RFC 1733's shared data such as netnews, with no per-user state on the server). */
+  readOnly?: boolean;
 }
 
 export type SyncTier = 'qresync' | 'condstore' | 'full';
