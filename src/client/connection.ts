@@ -259,6 +259,11 @@ export class ClientConnection extends EventEmitter<ImapClientEvents> {
   }
 
   /** Commands queued or waiting for their tagged response. */
+  /** The current transport: a TLSSocket once TLS is on (SASL channel binding reads it, RFC 5929, RFC 9266). */
+  get transport(): Duplex {
+    return this.stream;
+  }
+
   get pendingCount(): number {
     return this.queue.length + this.inflight.length;
   }

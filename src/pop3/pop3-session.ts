@@ -1,10 +1,12 @@
 // One POP3 connection: the AUTHORIZATION, TRANSACTION and UPDATE states (RFC 1939 §3-§6), USER/PASS
 // (RFC 1939 §7), CAPA, RESP-CODES, PIPELINING (RFC 2449 §5, §6.4, §6.6, §8), STLS (RFC 2595 §4),
-// AUTH PLAIN (RFC 5034 §4, RFC 4616), AUTH-RESP-CODE ([AUTH], [SYS/TEMP], [SYS/PERM]: RFC 3206),
+// AUTH (RFC 5034 §4) with PLAIN (RFC 4616), SCRAM-SHA-256 (RFC 7677) and, on TLS, SCRAM-SHA-256-PLUS
+// (RFC 5802 §6; the exchange is src/auth/scram-login.ts, shared with IMAP), AUTH-RESP-CODE ([AUTH], [SYS/TEMP], [SYS/PERM]: RFC 3206),
 // UIDL and TOP (RFC 1939 §7), autologout (RFC 1939 §3: at least 10 minutes).
 // Commands are read one line at a time and answered in order, so pipelined commands just queue up.
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
+import { scramLogin, scramMechanisms, type ScramMechanism } from '../auth/scram-login.js';
 import { LIMITS } from '../protocol/limits.js';
 import type { Store, UserRecord } from '../store/types.js';
 import { Maildrop, lockMaildrop, unlockMaildrop } from './maildrop.js';
@@ -250,7 +252,7 @@ export class Pop3Connection {
   private capa(): Promise<void> {
     const lines = ['+OK Capability list follows', ...CAPA_COMMON];
     if (this.state.kind === 'authorization') {
-      if (this.authAllowed()) lines.push('USER', 'SASL PLAIN');
+      if (this.authAllowed()) lines.push('USER', `SASL ${this.saslMechanisms().join(' ')}`);
       if (this.tlsOffered()) lines.push('STLS');
     }
     lines.push('IMPLEMENTATION Petrel', '.');
@@ -277,23 +279,37 @@ export class Pop3Connection {
     return this.login(name, cmd.rest);
   }
 
+  private tlsSocket(): TLSSocket | null {
+    return this.socket instanceof TLSSocket ? this.socket : null;
+  }
+
+  /** The SASL mechanisms of CAPA's SASL line (RFC 2449 §6.3): SCRAM-SHA-256-PLUS only on TLS. */
+  private saslMechanisms(): string[] {
+    return ['PLAIN', ...scramMechanisms(this.tlsSocket())];
+  }
+
   private async auth(cmd: Pop3Command): Promise<void> {
     if (cmd.args.length === 0) {
       // Not in RFC 5034, but older clients send a bare AUTH to list mechanisms (as RFC 1734 servers did).
-      return this.send(this.authAllowed() ? '+OK\r\nPLAIN\r\n.' : '+OK\r\n.');
+      return this.send(this.authAllowed() ? ['+OK', ...this.saslMechanisms(), '.'].join('\r\n') : '+OK\r\n.');
     }
     if (cmd.args.length > 2) return this.send('-ERR AUTH takes a mechanism and an optional initial response');
     const mechanism = cmd.args[0]!.toUpperCase();
-    if (mechanism !== 'PLAIN') return this.send(`-ERR Unsupported SASL mechanism ${mechanism.slice(0, 20)}`);
+    if (!this.saslMechanisms().includes(mechanism)) return this.send(`-ERR Unsupported SASL mechanism ${mechanism.slice(0, 20)}`);
     if (!this.authAllowed()) return this.send(PLAINTEXT_REFUSED);
     let response = cmd.args[1];
+    if (mechanism !== 'PLAIN') return this.scram(mechanism as ScramMechanism, response);
     if (response === undefined) {
       // RFC 5034 §4: an empty server challenge is "+ " followed by CRLF.
-      await this.send('+ ');
-      const ev = await this.nextEvent();
-      if (!ev) return;
-      if (ev.kind === 'too-long') return this.send('-ERR Authentication response too long');
-      response = ev.line.toString('latin1');
+      let line: string | null;
+      try {
+        line = await this.saslLine('');
+      } catch (err) {
+        if (!(err instanceof SaslAbort)) throw err;
+        return err.answer === null ? undefined : this.send(err.answer);
+      }
+      if (line === null) return;
+      response = line;
     }
     // RFC 5034 §4: "*" cancels the exchange.
     if (response === '*') return this.send('-ERR Authentication cancelled');
@@ -307,19 +323,81 @@ export class Pop3Connection {
     return this.login(plain.authcid, plain.password);
   }
 
+  /** Sends a challenge ("+ " and base64, RFC 5034 §4) and returns the client's raw line; null once closed. */
+  private async saslLine(challenge: string): Promise<string | null> {
+    await this.send(`+ ${challenge}`);
+    const ev = await this.nextEvent();
+    if (!ev) return null;
+    if (ev.kind === 'too-long') throw new SaslAbort('-ERR Authentication response too long');
+    return ev.line.toString('latin1');
+  }
+
+  /**
+   * AUTH SCRAM-SHA-256(-PLUS): the exchange of src/auth/scram-login.ts, the same as IMAP's. The server
+   * signature goes out as a last challenge that the client answers with an empty line (RFC 4422 §5).
+   */
+  private async scram(mechanism: ScramMechanism, initial: string | undefined): Promise<void> {
+    const ip = this.remoteAddress;
+    const decode = (line: string | null): string => {
+      if (line === null) throw new SaslAbort(null);
+      // RFC 5034 §4: "*" cancels; "=" is an empty initial response.
+      if (line === '*') throw new SaslAbort('-ERR Authentication cancelled');
+      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(line) || line.length % 4 !== 0) throw new SaslAbort('-ERR Invalid base64 in SASL response');
+      return Buffer.from(line, 'base64').toString('utf8');
+    };
+    let result;
+    try {
+      const first = decode(initial === undefined ? await this.saslLine('') : initial === '=' ? '' : initial);
+      result = await scramLogin({
+        mechanism,
+        clientFirst: first,
+        tls: this.tlsSocket(),
+        ip,
+        throttle: this.ctx.throttle,
+        findUser: (name) => this.ctx.store.getUser(name),
+        challenge: async (text) => decode(await this.saslLine(Buffer.from(text, 'utf8').toString('base64'))),
+      });
+    } catch (err) {
+      if (!(err instanceof SaslAbort)) throw err;
+      if (err.answer !== null) await this.send(err.answer);
+      return;
+    }
+    switch (result.kind) {
+      case 'malformed':
+        return this.send(`-ERR SCRAM: ${result.reason}`);
+      case 'locked':
+        return this.send(LOCKED_OUT);
+      case 'refused':
+        this.ctx.log.info({ ip, user: result.user.slice(0, 64), protocol: 'pop3', mechanism, reason: result.reason }, 'login refused');
+        return this.send(`-ERR [AUTH] SCRAM: ${result.reason}`);
+      case 'failed':
+        this.ctx.log.info({ ip, user: result.user.slice(0, 64), protocol: 'pop3', mechanism, reason: result.reason }, 'failed login');
+        return this.send(INVALID_CREDENTIALS);
+      case 'ok':
+        this.ctx.throttle.succeedLogin(ip, result.user);
+        return this.enterTransaction(result.record);
+    }
+  }
+
   private async login(name: string, password: string): Promise<void> {
     const ip = this.remoteAddress;
     const throttle = this.ctx.throttle;
-    if (throttle.checkLogin(ip, name) < 0) return this.send('-ERR [SYS/TEMP] Too many failed logins; try again later');
+    if (throttle.checkLogin(ip, name) < 0) return this.send(LOCKED_OUT);
     let record: UserRecord | null = null;
     if (name.length <= 255 && password.length <= 1024) record = await this.ctx.authenticate(name, password);
     if (!record) {
       const delay = throttle.failLogin(ip, name);
       await new Promise((r) => setTimeout(r, delay));
       this.ctx.log.info({ ip, user: name.slice(0, 64), protocol: 'pop3' }, 'failed login');
-      return this.send('-ERR [AUTH] Invalid credentials');
+      return this.send(INVALID_CREDENTIALS);
     }
     throttle.succeedLogin(ip, name);
+    return this.enterTransaction(record);
+  }
+
+  /** After a successful login: lock the maildrop, take its snapshot, enter TRANSACTION (RFC 1939 §4). */
+  private async enterTransaction(record: UserRecord): Promise<void> {
+    const ip = this.remoteAddress;
     if (this.closed) return;
     // RFC 1939 §4 / RFC 2449 §8.1.2: one session per maildrop.
     if (!lockMaildrop(this.ctx.store, record.id)) {
@@ -522,6 +600,16 @@ export class Pop3Connection {
       setTimeout(() => this.socket.destroy(), 2000).unref();
     }
     this.onClose();
+  }
+}
+
+const LOCKED_OUT = '-ERR [SYS/TEMP] Too many failed logins; try again later';
+const INVALID_CREDENTIALS = '-ERR [AUTH] Invalid credentials';
+
+/** Ends a SASL exchange early with this answer (null: the connection is gone, say nothing). */
+class SaslAbort extends Error {
+  constructor(readonly answer: string | null) {
+    super(answer ?? 'connection closed');
   }
 }
 

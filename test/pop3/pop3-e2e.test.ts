@@ -75,7 +75,7 @@ test('CAPA lists the extensions; USER/SASL only where plaintext login is allowed
   const c = await connect();
   assert.match(await c.command('CAPA'), /^\+OK/);
   const caps = await c.multiline();
-  for (const cap of ['TOP', 'UIDL', 'RESP-CODES', 'AUTH-RESP-CODE', 'PIPELINING', 'USER', 'SASL PLAIN']) assert.ok(caps.includes(cap), cap);
+  for (const cap of ['TOP', 'UIDL', 'RESP-CODES', 'AUTH-RESP-CODE', 'PIPELINING', 'USER', 'SASL PLAIN SCRAM-SHA-256']) assert.ok(caps.includes(cap), cap);
   assert.ok(!caps.includes('STLS'), 'no STLS without a certificate');
   assert.match(await c.command('QUIT'), /^\+OK/);
   await c.waitClosed();
@@ -313,7 +313,7 @@ test('plaintext login refused without TLS when not allowed; STLS and POP3S make 
   assert.match(await c.command('CAPA'), /^\+OK/);
   const caps = await c.multiline();
   assert.ok(caps.includes('STLS'));
-  assert.ok(!caps.includes('USER') && !caps.includes('SASL PLAIN'), caps.join(','));
+  assert.ok(!caps.includes('USER') && !caps.some((l) => l.startsWith('SASL')), caps.join(','));
   assert.match(await c.command(`USER ${acct.name}`), /^-ERR \[AUTH\]/);
   assert.match(await c.command('AUTH PLAIN'), /^-ERR \[AUTH\]/);
   // Commands pipelined after STLS are plaintext and must be dropped (RFC 2595 §4).
@@ -323,6 +323,7 @@ test('plaintext login refused without TLS when not allowed; STLS and POP3S make 
   assert.match(await c.command('CAPA'), /^\+OK/);
   const tlsCaps = await c.multiline();
   assert.ok(tlsCaps.includes('USER') && !tlsCaps.includes('STLS'), tlsCaps.join(','));
+  assert.ok(tlsCaps.includes('SASL PLAIN SCRAM-SHA-256 SCRAM-SHA-256-PLUS'), tlsCaps.join(','));
   assert.match(await login(c, acct.name, acct.password), /^\+OK/);
   assert.match(await c.command('QUIT'), /^\+OK/);
 
