@@ -24,7 +24,7 @@ export function bodyStructureValue(index: MimeIndex, extended: boolean, opts: Bo
   // A message that is plain 7-bit US-ASCII text is sent in the default form, lower case, as Dovecot 2.3
   // does for the top level (type names are case-insensitive, RFC 2045 §5.1).
   if (isPlain7bit(r)) {
-    const out: ResponseValue[] = ['text', 'plain', ['charset', 'us-ascii'], null, null, '7bit', r.e - r.b, r.n];
+    const out: ResponseValue[] = ['text', 'plain', ['charset', 'us-ascii'], null, null, '7bit', bodySize(r), r.n];
     if (extended) out.push(null, null, null, null);
     return out;
   }
@@ -72,7 +72,7 @@ export function partStructure(part: MimePart, extended: boolean, opts: BodyStruc
     rawValue(part.id),
     rawValue(part.ds),
     rawValue(part.c ?? '7bit'),
-    part.e - part.b,
+    bodySize(part),
   ];
   if (isMessage) {
     out.push(envelopeOf(part.g!.en, part.g!.sf === 1), partStructure(part.g!, extended, opts), part.n);
@@ -83,6 +83,11 @@ export function partStructure(part: MimePart, extended: boolean, opts: BodyStruc
     out.push(rawValue(part.m), disposition(part), language(part), rawValue(part.lo));
   }
   return out;
+}
+
+/** body-fld-octets: the body's size, or the remote's for a body a partial message does not hold. */
+function bodySize(part: MimePart): number {
+  return part.zs ?? part.e - part.b;
 }
 
 function hasParam(params: string[] | undefined, name: string): boolean {

@@ -24,6 +24,9 @@ export interface MimeIndexV1 extends MimeIndex {
   dz?: number;
   /** The message itself (root part; its header block is the message header). */
   r: MimePart;
+  /** A partly downloaded message of a replica (src/mime/partial.ts): offsets point into a synthetic blob,
+   *  `z` is the remote size, parts marked `u`/`hu` are not held. */
+  pz?: 1;
 }
 
 /** Envelope header values, unfolded, raw (RFC 9051 §7.5.2 ENVELOPE order); null when absent. */
@@ -81,4 +84,9 @@ export interface MimePart {
   en?: RawEnvelope;
   /** The Subject field was folded over several lines (ENVELOPE then sends it as a literal, like Dovecot). */
   sf?: 1;
+  /** Partial messages (src/mime/partial.ts): the body [b, e) is not held (e = b unless children are laid
+   *  out); `zs` is its size on the remote (BODYSTRUCTURE size); `hu`: the header [h, b) is not held. */
+  u?: 1;
+  zs?: number;
+  hu?: 1;
 }
