@@ -120,6 +120,23 @@ export interface AppendResult {
   modSeq: number;
 }
 
+/** A message as it was in another store: its UID and mod-sequence there (see Store.restoreMessages). */
+export interface RestoreItem {
+  message: PreparedMessage;
+  flags: string[];
+  /** ms since epoch. */
+  internalDate: number;
+  uid: number;
+  modSeq: number;
+}
+
+/** A mailbox's numbering in the store it comes from (see Store.restoreMessages). */
+export interface RestoreState {
+  uidValidity: number;
+  uidNext: number;
+  highestModSeq: number;
+}
+
 export interface CopyResult {
   uidValidity: number;
   /** Pairs [source uid, destination uid], in source uid order. */
@@ -213,6 +230,22 @@ export interface Store {
    * left to GC. NONEXISTENT when the mailbox or message is gone; CANNOT when the size differs.
    */
   replaceContent(mailboxId: number, uid: number, message: PreparedMessage): Promise<void>;
+  /**
+   * IMPORT ONLY — for `petrel migrate` (src/store/migrate.ts), never for mail from clients, LMTP or sync:
+   * appends messages with the UIDs and mod-sequences they had in another store's copy of this mailbox and
+   * gives the mailbox that store's UIDVALIDITY, so clients keep their caches (RFC 9051 §2.3.1.1: the same
+   * UIDVALIDITY must mean the same UIDs; RFC 7162 §3.1: mod-sequences never go back). Atomic, like append.
+   * - `state.uidValidity` may differ from the mailbox's only while it holds no message; another mailbox of
+   *   the store having it is CANNOT. The store never hands that value out again.
+   * - `items`: UIDs strictly ascending, above every UID in the mailbox, below `state.uidNext`;
+   *   mod-sequences 1..`state.highestModSeq` (CANNOT otherwise). Flags, INTERNALDATE kept; new EMAILIDs.
+   * - Afterwards UIDNEXT is at least `state.uidNext`, HIGHESTMODSEQ at least `state.highestModSeq` and
+   *   above its value before the call (unless the call changed nothing); the restored messages are not
+   *   \Recent; expunges at or below `state.highestModSeq` are unknown here, so changesSince() from below it
+   *   answers `truncated`.
+   * No session may have the mailbox selected meanwhile: the messages arrive with mod-sequences in the past.
+   */
+  restoreMessages(mailboxId: number, state: RestoreState, items: RestoreItem[]): Promise<AppendResult>;
   /** All messages, ascending uid. Used by SELECT. */
   listMessages(mailboxId: number): Promise<MessageMeta[]>;
   /** The given uids that exist, ascending; with `mime` the stored part tree too. */

@@ -3,7 +3,8 @@
 // ascending, never reused; UIDVALIDITY new for every mailbox ever created), §2.3.2 (flags, \Recent),
 // §6.3.4-§6.3.6 (DELETE, RENAME with children and INBOX), RFC 3502 (MULTIAPPEND all or nothing),
 // RFC 4315 (COPYUID order), RFC 6851 (MOVE), RFC 7162 §3.1.3 (UNCHANGEDSINCE / MODIFIED), §3.1.11,
-// RFC 7162 §3.2.5 (expunged log), RFC 8474 (OBJECTID syntax), decision 2 (poke after commit).
+// RFC 7162 §3.2.5 (expunged log), RFC 8474 (OBJECTID syntax), decision 2 (poke after commit); the import-only
+// restoreMessages (UIDVALIDITY, UIDs and mod-sequences kept for `petrel migrate`).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ChangeEvent, MailboxRecord, PreparedMessage, Store, StoreErrorCode, UserRecord } from '../types.js';
@@ -880,6 +881,106 @@ export function storeConformanceSuite(name: string, makeStore: () => Promise<Con
           await store.storeFlags(inbox.id, [uid], 'add', ['\\Deleted']);
           await store.expunge(inbox.id);
           await rejectsWith(store.replaceContent(inbox.id, uid, whole), 'NONEXISTENT');
+        });
+      });
+    });
+
+    describe('restoreMessages (import only, for petrel migrate)', () => {
+      // Far from the values stores hand out (seconds since 1970), so no mailbox of the store has it.
+      const V = 4_000_000_000 - 7;
+      const item = async (store: Store, n: number, uid: number, modSeq: number, flags: string[]) => ({
+        message: await store.prepare(message(n)),
+        flags,
+        internalDate: Date.UTC(2020, 1, n),
+        uid,
+        modSeq,
+      });
+
+      it('keeps UIDVALIDITY, UIDs, mod-sequences, flags and dates; UIDNEXT and HIGHESTMODSEQ at least the source\'s', async () => {
+        await withStore(async ({ store, mbox }) => {
+          const box = await mbox('Restored');
+          const r = await store.restoreMessages(box.id, { uidValidity: V, uidNext: 20, highestModSeq: 500 }, [
+            await item(store, 1, 3, 10, ['\\Seen']),
+            await item(store, 2, 7, 480, ['\\Flagged', '$Work']),
+            await item(store, 3, 12, 500, []),
+          ]);
+          assert.equal(r.uidValidity, V);
+          assert.deepEqual(r.uids, [3, 7, 12]);
+          const mb = (await store.getMailboxById(box.id))!;
+          assert.equal(mb.uidValidity, V);
+          assert.equal(mb.uidNext, 20);
+          assert.ok(mb.highestModSeq >= 500);
+          const list = await store.listMessages(box.id);
+          assert.deepEqual(
+            list.map((m) => [m.uid, m.modSeq, [...m.flags].sort(), m.internalDate]),
+            [
+              [3, 10, ['\\Seen'], Date.UTC(2020, 1, 1)],
+              [7, 480, ['$Work', '\\Flagged'], Date.UTC(2020, 1, 2)],
+              [12, 500, [], Date.UTC(2020, 1, 3)],
+            ],
+          );
+          const st = await store.mailboxStatus(box.id);
+          assert.equal(st.messages, 3);
+          assert.equal(st.unseen, 2);
+          assert.equal(st.recent, 0);
+          // Nothing changed after the source's HIGHESTMODSEQ; expunges below it are unknown here.
+          assert.deepEqual((await store.changesSince(box.id, mb.highestModSeq)).changed, []);
+          const below = await store.changesSince(box.id, 100);
+          assert.equal(below.truncated, true);
+          assert.deepEqual(below.changed.map((m) => m.uid), [7, 12]);
+          // Mail arriving later continues above both.
+          const next = await store.append(box.id, [{ message: await store.prepare(message(4)), flags: [] }]);
+          assert.deepEqual(next.uids, [20]);
+          assert.equal(next.uidValidity, V);
+          assert.ok(next.modSeq > mb.highestModSeq);
+          // The restored UIDVALIDITY is never handed out again.
+          const fresh = await mbox('Created later');
+          assert.notEqual(fresh.uidValidity, V);
+        });
+      });
+
+      it('resumes in batches above the UIDs present; refuses what would break UIDs, all or nothing', async () => {
+        await withStore(async ({ store, mbox }) => {
+          const box = await mbox('Batches');
+          const state = { uidValidity: V, uidNext: 30, highestModSeq: 90 };
+          await store.restoreMessages(box.id, state, [await item(store, 1, 2, 5, []), await item(store, 2, 4, 6, [])]);
+          const h1 = (await store.getMailboxById(box.id))!.highestModSeq;
+          const events: ChangeEvent[] = [];
+          const stop = store.watchMailbox(box.id, (e) => events.push(e));
+          await store.restoreMessages(box.id, state, [await item(store, 3, 9, 80, ['\\Answered'])]);
+          stop();
+          const h2 = (await store.getMailboxById(box.id))!.highestModSeq;
+          assert.ok(h2 > h1, 'every restore that writes takes a new HIGHESTMODSEQ');
+          await tick(20);
+          assert.ok(events.length >= 1);
+          // Not above the UIDs present, not ascending, not below UIDNEXT, mod-sequence above the source's:
+          await rejectsWith(store.restoreMessages(box.id, state, [await item(store, 4, 9, 7, [])]), 'CANNOT');
+          await rejectsWith(
+            store.restoreMessages(box.id, state, [await item(store, 4, 12, 7, []), await item(store, 5, 11, 7, [])]),
+            'CANNOT',
+          );
+          await rejectsWith(store.restoreMessages(box.id, state, [await item(store, 4, 30, 7, [])]), 'CANNOT');
+          await rejectsWith(
+            store.restoreMessages(box.id, state, [await item(store, 4, 10, 7, []), await item(store, 5, 11, 91, [])]),
+            'CANNOT',
+          );
+          // A mailbox that holds messages keeps its UIDVALIDITY.
+          await rejectsWith(store.restoreMessages(box.id, { ...state, uidValidity: V - 1 }, []), 'CANNOT');
+          assert.deepEqual((await store.listMessages(box.id)).map((m) => m.uid), [2, 4, 9]);
+          assert.equal((await store.getMailboxById(box.id))!.highestModSeq, h2);
+          // Another mailbox cannot take the same UIDVALIDITY.
+          const other = await mbox('Other');
+          await rejectsWith(store.restoreMessages(other.id, state, []), 'CANNOT');
+          // An empty mailbox gets its numbering alone; repeating the same call changes nothing.
+          const empty = await store.restoreMessages(other.id, { uidValidity: V - 2, uidNext: 7, highestModSeq: 40 }, []);
+          assert.equal(empty.uidValidity, V - 2);
+          const e1 = (await store.getMailboxById(other.id))!;
+          assert.deepEqual([e1.uidValidity, e1.uidNext], [V - 2, 7]);
+          assert.ok(e1.highestModSeq >= 40);
+          const again = await store.restoreMessages(other.id, { uidValidity: V - 2, uidNext: 7, highestModSeq: 40 }, []);
+          assert.equal(again.modSeq, e1.highestModSeq);
+          assert.deepEqual(await store.getMailboxById(other.id), e1);
+          await rejectsWith(store.restoreMessages(99_999_999, state, []), 'TRYCREATE');
         });
       });
     });

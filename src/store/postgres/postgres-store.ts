@@ -46,6 +46,8 @@ import {
   type MessageMeta,
   type MessageRecord,
   type PreparedMessage,
+  type RestoreItem,
+  type RestoreState,
   type SpecialUse,
   type Store,
   type StoreFlagsResult,
@@ -54,6 +56,7 @@ import {
 import { topHeaderRange } from '../../mime/sections.js';
 import { DEFAULT_TOMBSTONE_POLICY, type TombstonePolicy } from '../sqlite/thread-index.js';
 import { assignThread, THREAD_HEADER_LIMIT, threadKeys, type ThreadKeys } from '../threading.js';
+import { checkRestore, restoredCounters } from '../restore-rules.js';
 import { PgIngestWriter } from './pg-ingest.js';
 import { PgSearchIndex, setupSearch, type SearchSetup } from './pg-search.js';
 import type { SearchTextField } from '../sqlite/search-index.js';
@@ -639,6 +642,76 @@ export class PostgresStore implements Store {
       return {
         result: { uidValidity: mb.uid_validity, uids, modSeq },
         events: [{ mailboxId, userId: mb.user_id, modSeq }],
+      };
+    });
+  }
+
+  /** Import only (`petrel migrate`): see Store.restoreMessages and src/store/restore-rules.ts. */
+  async restoreMessages(mailboxId: number, state: RestoreState, items: RestoreItem[]): Promise<AppendResult> {
+    const [keys, docs] = await Promise.all([
+      Promise.all(items.map((it) => this.threadKeysOf(it.message))),
+      this.search.prepare(this.pool, items.map((it) => it.message)),
+    ]);
+    const now = Date.now();
+    return this.write(async (tx) => {
+      const { c } = tx;
+      const mb = await this.lockMailbox(c, mailboxId, 'TRYCREATE');
+      const top = (await c.query<{ uid: number | null }>('SELECT max(uid) AS uid FROM messages WHERE mailbox_id = $1', [mailboxId])).rows[0];
+      checkRestore(state, items, top?.uid ?? 0);
+      if (mb.uid_validity !== state.uidValidity) {
+        if (mb.messages > 0) throw new StoreError('CANNOT', 'restore: UIDVALIDITY of a mailbox that holds messages');
+        const other = await c.query('SELECT 1 FROM mailboxes WHERE uid_validity = $1 AND id <> $2', [state.uidValidity, mailboxId]);
+        if ((other.rowCount ?? 0) > 0) throw new StoreError('CANNOT', `restore: UIDVALIDITY ${state.uidValidity} belongs to another mailbox`);
+        await c.query('DELETE FROM expunged WHERE mailbox_id = $1', [mailboxId]); // UIDs of the old UIDVALIDITY
+        await c.query('UPDATE mailboxes SET uid_validity = $1 WHERE id = $2', [state.uidValidity, mailboxId]);
+        // Never handed out again (RFC 9051 §2.3.1.1); sequences are not transactional, so this may stay raised.
+        await c.query(`SELECT setval('uid_validity_seq', greatest($1::bigint, (SELECT last_value FROM uid_validity_seq)))`, [state.uidValidity]);
+      }
+      const after = restoredCounters(mb, state, items);
+      if (after === null) return { result: { uidValidity: mb.uid_validity, uids: [], modSeq: mb.highest_modseq }, events: [] };
+      if (items.length > 0) {
+        await this.ensureBlobs(c, items.map((i) => i.message));
+        await this.search.write(c, docs, true);
+        const objects = await this.allocateObjectIds(c, items.length * 2);
+        const threadIndex = await PgThreadBatch.load(c, mb.user_id, keys, now);
+        let nextThread = items.length;
+        const newThread = (): string => this.objectId('T', objects[nextThread++]!);
+        const flags: string[] = [];
+        const threads: string[] = [];
+        for (let i = 0; i < items.length; i++) {
+          flags.push((await this.canonicalFlags(tx, mb.user_id, items[i]!.flags)).join(' '));
+          threads.push(assignThread(threadIndex, keys[i]!, newThread, now));
+        }
+        await threadIndex.save();
+        await c.query(
+          `INSERT INTO messages (mailbox_id, uid, modseq, flags, seen, deleted, internal_date, size, blob_id,
+             save_date, email_id, thread_id)
+           SELECT $1, v.uid, v.modseq, v.flags, v.seen, v.deleted, v.idate, v.size, v.blob, $2, v.email, v.thread
+           FROM unnest($3::bigint[], $4::bigint[], $5::text[], $6::boolean[], $7::boolean[], $8::bigint[], $9::bigint[],
+             $10::text[], $11::text[], $12::text[]) AS v(uid, modseq, flags, seen, deleted, idate, size, blob, email, thread)`,
+          [
+            mailboxId,
+            now,
+            items.map((it) => it.uid),
+            items.map((it) => it.modSeq),
+            flags,
+            flags.map((f) => f.split(' ').includes('\\Seen')),
+            flags.map((f) => f.split(' ').includes('\\Deleted')),
+            items.map((it) => Math.trunc(it.internalDate)),
+            items.map((it) => it.message.size),
+            items.map((it) => it.message.blobId),
+            items.map((_, i) => this.objectId('E', objects[i]!)),
+            threads,
+          ],
+        );
+      }
+      await c.query(
+        'UPDATE mailboxes SET uid_next = $1, highest_modseq = $2, tombstones_pruned_to = $3, recent_uid = $4 WHERE id = $5',
+        [after.uidNext, after.highestModSeq, after.tombstonesPrunedTo, after.recentUid, mailboxId],
+      );
+      return {
+        result: { uidValidity: state.uidValidity, uids: items.map((it) => it.uid), modSeq: after.highestModSeq },
+        events: [{ mailboxId, userId: mb.user_id, modSeq: after.highestModSeq }],
       };
     });
   }

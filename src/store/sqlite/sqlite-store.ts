@@ -29,11 +29,14 @@ import {
   type MessageMeta,
   type MessageRecord,
   type PreparedMessage,
+  type RestoreItem,
+  type RestoreState,
   type SpecialUse,
   type Store,
   type StoreFlagsResult,
   type UserRecord,
 } from '../types.js';
+import { checkRestore, restoredCounters } from '../restore-rules.js';
 import { migrate } from './schema.js';
 import { prepareDoc, SearchIndex, type PreparedDoc, type SearchTextField } from './search-index.js';
 import { assignThread, THREAD_HEADER_LIMIT, threadKeys, type ThreadKeys } from '../threading.js';
@@ -461,6 +464,68 @@ export class SqliteStore implements Store {
     });
     if (event) this.publish([event]);
     return result;
+  }
+
+  /** Import only (`petrel migrate`): see Store.restoreMessages and src/store/restore-rules.ts. */
+  async restoreMessages(mailboxId: number, state: RestoreState, items: RestoreItem[]): Promise<AppendResult> {
+    const [keys, docs] = await Promise.all([Promise.all(items.map((it) => this.threadKeysOf(it.message))), this.searchDocsOf(items)]);
+    const now = Date.now();
+    try {
+      const { result, event } = this.tx(() => {
+        const mb = this.s.mailboxById.get(mailboxId) as MailboxRow | undefined;
+        if (!mb) throw new StoreError('TRYCREATE', `No mailbox ${mailboxId}`);
+        const top = this.db.prepare('SELECT max(uid) AS uid FROM messages WHERE mailbox_id = ?').get(mailboxId) as { uid: number | null };
+        checkRestore(state, items, top.uid ?? 0);
+        if (mb.uid_validity !== state.uidValidity) {
+          if (mb.messages > 0) throw new StoreError('CANNOT', 'restore: UIDVALIDITY of a mailbox that holds messages');
+          const other = this.db.prepare('SELECT id FROM mailboxes WHERE uid_validity = ? AND id <> ?').get(state.uidValidity, mailboxId);
+          if (other) throw new StoreError('CANNOT', `restore: UIDVALIDITY ${state.uidValidity} belongs to another mailbox`);
+          this.db.prepare('DELETE FROM expunged WHERE mailbox_id = ?').run(mailboxId); // UIDs of the old UIDVALIDITY
+          this.db.prepare('UPDATE mailboxes SET uid_validity = ? WHERE id = ?').run(state.uidValidity, mailboxId);
+          // Never handed out again (RFC 9051 §2.3.1.1).
+          this.db
+            .prepare("UPDATE meta SET value = max(value, ?) WHERE key = 'next_uid_validity'")
+            .run(state.uidValidity + 1);
+        }
+        const after = restoredCounters(mb, state, items);
+        if (after === null) return { result: { uidValidity: mb.uid_validity, uids: [], modSeq: mb.highest_modseq }, event: null };
+        const firstObject = items.length > 0 ? this.allocate('next_object_id', items.length) : 0;
+        const threadIndex = this.threads.forUser(mb.user_id);
+        const newThread = () => this.objectId('T', this.allocate('next_object_id', 1));
+        for (let i = 0; i < items.length; i++) {
+          const item = items[i]!;
+          const msg = item.message;
+          this.ensureBlob(msg.blobId, msg.size, msg.mime, now);
+          this.searchIndex.insert(msg.blobId, docs.get(msg.blobId) ?? null);
+          const flags = this.canonicalFlags(mb.user_id, item.flags);
+          this.s.messageInsert.run(
+            mailboxId,
+            item.uid,
+            item.modSeq,
+            flags.join(' '),
+            hasFlag(flags, '\\Seen'),
+            hasFlag(flags, '\\Deleted'),
+            Math.trunc(item.internalDate),
+            msg.size,
+            msg.blobId,
+            now,
+            this.objectId('E', firstObject + i),
+            assignThread(threadIndex, keys[i]!, newThread, now),
+          );
+        }
+        this.s.mailboxAdvance.run(after.uidNext, after.highestModSeq, mailboxId);
+        this.s.mailboxSetPruned.run(after.tombstonesPrunedTo, mailboxId);
+        this.s.mailboxSetRecent.run(after.recentUid, mailboxId);
+        return {
+          result: { uidValidity: state.uidValidity, uids: items.map((it) => it.uid), modSeq: after.highestModSeq },
+          event: { mailboxId, userId: mb.user_id, modSeq: after.highestModSeq },
+        };
+      });
+      if (event) this.publish([event]);
+      return result;
+    } finally {
+      this.dropListCache(mailboxId);
+    }
   }
 
   async searchTextCandidates(mailboxId: number, field: SearchTextField, needle: string): Promise<number[] | null> {
