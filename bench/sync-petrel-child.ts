@@ -1,9 +1,9 @@
 // Petrel's side of the sync benchmark (issue 5, item 11), run as its own process (forked by
 // bench/sync-bench.ts) so that its wall time includes starting up like `mbsync` does and its peak RSS is its
 // own: one call of the sync engine's `syncOnce()` (RFC 1733's disconnected model; ARCHITECTURE decision 10)
-// into a replica directory, then a count of the replica's messages per mailbox. The engine is loaded with a
-// dynamic import so the bench builds and reports "unavailable" while src/sync/engine.ts does not exist.
-import { openStore } from '../src/store/open-store.js';
+// into a replica directory; the parent counts what landed in the replica after this process has exited. The
+// engine is loaded with a dynamic import so the bench builds and reports "unavailable" while
+// src/sync/engine.ts does not exist.
 import type { AccountSettings, SyncOptions, SyncSummary } from '../src/sync/types.js';
 
 export interface PetrelSyncRequest {
@@ -22,8 +22,6 @@ export type PetrelSyncReply =
       /** getrusage(2) ru_maxrss of this process after the sync, KiB. */
       maxRssKiB: number;
       summary: SummaryTotals;
-      /** Messages per mailbox in the replica afterwards ('/'-separated names). */
-      counts: Array<[string, number]>;
     }
   | { type: 'unavailable'; reason: string }
   | { type: 'error'; message: string };
@@ -43,21 +41,6 @@ async function loadEngine(): Promise<SyncOnce | string> {
   return mod.syncOnce as SyncOnce;
 }
 
-async function countReplica(dir: string, user: string): Promise<Array<[string, number]>> {
-  const store = await openStore({ dataDir: dir, store: null });
-  try {
-    const u = await store.getUser(user);
-    if (!u) return [];
-    const out: Array<[string, number]> = [];
-    for (const box of await store.listMailboxes(u.id)) {
-      out.push([box.name, (await store.mailboxStatus(box.id)).messages]);
-    }
-    return out;
-  } finally {
-    await store.close();
-  }
-}
-
 async function handle(req: PetrelSyncRequest): Promise<PetrelSyncReply> {
   const syncOnce = await loadEngine();
   if (typeof syncOnce === 'string') return { type: 'unavailable', reason: syncOnce };
@@ -66,8 +49,7 @@ async function handle(req: PetrelSyncRequest): Promise<PetrelSyncReply> {
   const syncMs = performance.now() - t0;
   const maxRssKiB = process.resourceUsage().maxRSS;
   const { actions, mailboxes, ...rest } = summary;
-  const counts = await countReplica(req.replicaDir, req.account.user);
-  return { type: 'done', syncMs, maxRssKiB, summary: { ...rest, actions: actions.length, mailboxes: mailboxes.length }, counts };
+  return { type: 'done', syncMs, maxRssKiB, summary: { ...rest, actions: actions.length, mailboxes: mailboxes.length } };
 }
 
 process.once('message', (raw: unknown) => {
