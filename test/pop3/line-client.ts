@@ -139,7 +139,12 @@ export class LineClient {
     }
   }
 
-  async startTls(): Promise<void> {
+  /** The TLS socket once TLS is on (channel binding in SCRAM tests), else null. */
+  get tlsSocket(): tls.TLSSocket | null {
+    return this.socket instanceof tls.TLSSocket ? this.socket : null;
+  }
+
+  async startTls(options: tls.ConnectionOptions = {}): Promise<void> {
     const raw = this.socket;
     raw.removeAllListeners('data');
     raw.removeAllListeners('end');
@@ -147,7 +152,7 @@ export class LineClient {
     raw.removeAllListeners('error');
     this.buf = Buffer.alloc(0);
     const secure = await new Promise<tls.TLSSocket>((resolve, reject) => {
-      const s = tls.connect({ socket: raw, rejectUnauthorized: false }, () => {
+      const s = tls.connect({ socket: raw, rejectUnauthorized: false, ...options }, () => {
         s.off('error', reject);
         resolve(s);
       });
