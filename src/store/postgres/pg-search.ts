@@ -250,8 +250,10 @@ export class PgSearchIndex {
     ).rows.map((r) => r.uid);
     // Messages whose content is not indexed: usually none in the whole database (one cheap probe of
     // the partial index); otherwise one pass over the mailbox's messages.
+    // (Materialized: the few pending documents first, from the partial index, whatever the statistics say.)
     const pending = await c.query(
-      `SELECT 1 FROM search_docs d JOIN blobs b ON b.id = d.blob_id WHERE d.state <> 1 AND b.refcount > 0 LIMIT 1`,
+      `WITH p AS MATERIALIZED (SELECT blob_id FROM search_docs WHERE state <> 1)
+       SELECT 1 FROM p JOIN blobs b ON b.id = p.blob_id WHERE b.refcount > 0 LIMIT 1`,
     );
     if (pending.rowCount !== 0) {
       const more = await c.query<{ uid: number }>(

@@ -247,7 +247,7 @@ export class PostgresStore implements Store {
   private closed = false;
   private gcTimer: NodeJS.Timeout | null = null;
   private readonly search: PgSearchIndex;
-  private backfillRun: Promise<unknown> = Promise.resolve();
+  private backfillRun: Promise<number> = Promise.resolve(0);
 
   /** @internal use openPostgresStore */
   constructor(
@@ -273,8 +273,16 @@ export class PostgresStore implements Store {
       this.gcTimer.unref();
     }
     if (searchSetup.documents && options.searchBackfill !== false) {
-      this.backfillRun = this.backfillSearchIndex().catch(onError);
+      this.backfillRun = this.backfillSearchIndex().catch((err: unknown) => {
+        onError(err);
+        return 0;
+      });
     }
+  }
+
+  /** Resolves when the backfill started at open is over, with the number of documents it wrote. */
+  whenBackfilled(): Promise<number> {
+    return this.backfillRun;
   }
 
   /** What open found about full-text search: documents written, trigram index present, why not. */
