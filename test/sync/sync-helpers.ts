@@ -93,3 +93,9 @@ export function message(subject: string, body = `Body of ${subject}\r\n`, extraH
 export function counts(s: Snapshot): Record<string, number> {
   return Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v.length]));
 }
+
+/** Snapshots equal regardless of key order. */
+export function sameSnapshot(a: Snapshot, b: Snapshot): boolean {
+  const norm = (s: Snapshot) => JSON.stringify(Object.keys(s).sort().map((k) => [k, s[k]]));
+  return norm(a) === norm(b);
+}
