@@ -94,24 +94,10 @@ export function addSyncCommand(program: Command, env: CliEnvironment, loadEngine
 }
 
 const defaultEngineLoader: EngineLoader = async (what) => {
-  // The engine is written alongside this command; import it by a computed path so this file builds
-  // before it lands, and fail with a clear line when it is missing.
-  const engineModule: string = '../sync/engine.js';
-  const watchModule: string = '../sync/watch.js';
-  try {
-    const engine = (await import(engineModule)) as Partial<SyncEngine>;
-    const watcher = what === 'watch' ? ((await import(watchModule)) as Partial<SyncEngine>) : {};
-    if (typeof engine.syncOnce !== 'function' || (what === 'watch' && typeof watcher.watch !== 'function')) throw new Error('incomplete');
-    return {
-      syncOnce: engine.syncOnce,
-      watch: watcher.watch ?? (() => Promise.reject(new Error('watch is not loaded'))),
-    };
-  } catch (err) {
-    if (err instanceof Error && (err.message === 'incomplete' || (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND')) {
-      throw new CliError('the sync engine is not part of this build yet');
-    }
-    throw err;
-  }
+  const { syncOnce } = await import('../sync/engine.js');
+  if (what !== 'watch') return { syncOnce, watch: () => Promise.reject(new Error('watch is not loaded')) };
+  const { watch } = await import('../sync/watch.js');
+  return { syncOnce, watch };
 };
 
 function progressMode(env: CliEnvironment, flags: SyncFlags): SyncProgressMode {
@@ -195,12 +181,20 @@ async function syncAction(env: CliEnvironment, flags: SyncFlags, loadEngine: Eng
 
   if (flags.watch) {
     if (!quiet && !flags.json) env.stderr.write(`petrel: watching ${where} → ${replicaDir} (Ctrl-C to stop)\n`);
+    // A refused login or an untrusted certificate will not heal by retrying (and retrying a wrong
+    // password can lock the account): stop. An unreachable server is the disconnected model: keep going.
+    let fatal: Error | null = null;
     try {
       await engine.watch({
         ...options,
         signal: controller.signal,
         onCycle: (s) => {
           reporter.end();
+          if (s instanceof Error && isPermanentSyncError(s)) {
+            fatal = s;
+            controller.abort(s);
+            return;
+          }
           if (flags.json) env.stdout.write(JSON.stringify(s instanceof Error ? { error: describeSyncError(s, resolved, replicaDir) } : s) + '\n');
           else if (!quiet || s instanceof Error) {
             const line = formatCycleLine(s, new Date(), resolved, replicaDir);
@@ -210,9 +204,10 @@ async function syncAction(env: CliEnvironment, flags: SyncFlags, loadEngine: Eng
       });
     } catch (err) {
       reporter.end();
-      if (stoppedBy === null) throw new CliError(describeSyncError(err, resolved, replicaDir));
+      if (stoppedBy === null) throw new CliError(describeSyncError(fatal ?? err, resolved, replicaDir));
     }
     reporter.end();
+    if (fatal !== null) throw new CliError(describeSyncError(fatal, resolved, replicaDir));
     if (!quiet && !flags.json) env.stderr.write(`petrel: stopped${stoppedBy ? ` (${stoppedBy})` : ''}\n`);
     return;
   }
@@ -252,7 +247,7 @@ export function formatDryRun(actions: readonly SyncAction[]): string {
   const kept = actions.length - changes.length;
   return (
     `Dry run: nothing was changed. ${changes.length} change${changes.length === 1 ? '' : 's'} would be made:\n` +
-    table(['where', 'change', 'mailbox', 'detail'], rows).replace(/^/gm, '  ') +
+    table(['where', 'change', 'mailbox', 'detail'], rows).replace(/^(?=.)/gm, '  ') +
     (kept > 0 ? `  (${kept} kept as ${kept === 1 ? 'it is' : 'they are'}: see --json)\n` : '')
   );
 }
@@ -273,7 +268,7 @@ export function formatSummary(s: SyncSummary, where: string, replicaDir: string)
     text += table(
       ['mailbox', 'tier', 'down', 'up', 'flags to server', 'flags to replica', 'expunged on server', 'expunged in replica'],
       changed.map((m) => [m.name, m.tier, m.downloaded, m.uploaded, m.flagsToRemote, m.flagsToLocal, m.expungedRemote, m.expungedLocal]),
-    ).replace(/^/gm, '  ');
+    ).replace(/^(?=.)/gm, '  ');
     const same = s.mailboxes.length - changed.length;
     if (same > 0) text += `  (${same} other mailbox${same === 1 ? '' : 'es'} unchanged)\n`;
   } else if (s.mailboxes.length > 0) {
@@ -369,6 +364,21 @@ export function describeSyncError(err: unknown, account?: ResolvedAccount, repli
     }
   }
   return first || 'sync failed';
+}
+
+/** Errors that retrying will not cure: a refused login, an untrusted certificate, a bad account. */
+export function isPermanentSyncError(err: unknown): boolean {
+  for (let e: unknown = err, i = 0; e && typeof e === 'object' && i < 8; e = (e as ErrorShape).cause, i++) {
+    const x = e as ErrorShape;
+    if (x.name === 'AccountError') return true;
+    if (x.command === 'LOGIN' || x.command === 'AUTHENTICATE') return true;
+    if (x.name === 'ImapConnectionError') {
+      if (x.reason === 'refused') return true;
+      if (x.reason === 'tls' && /certificate|self.signed|verify|altname/i.test(x.message ?? '')) return true;
+      return false;
+    }
+  }
+  return false;
 }
 
 function stripPrefix(msg: string): string {

@@ -315,6 +315,31 @@ test('--watch runs watch() until the signal, one line per cycle; a failed cycle 
   assert.match(fatal.stderr, /petrel: login refused for ann@imap\.test:993: no such user/);
 });
 
+test('--watch stops with exit 1 on a refused login, but keeps going while the server is unreachable', async () => {
+  let cycles = 0;
+  const r = await runSync(['--replica', '/tmp/x', ...FLAGS, '--watch'], {
+    env: ENV,
+    engine: {
+      watch: async (opts) => {
+        // Offline first: retried. Then the password is refused: the CLI aborts the watch.
+        for (const err of [
+          new ImapConnectionError('connect', 'Cannot connect to imap.test:993: connect ENETUNREACH'),
+          new ImapNoError('LOGIN', { name: 'AUTHENTICATIONFAILED', args: [], raw: 'AUTHENTICATIONFAILED' }, 'Invalid credentials'),
+        ]) {
+          if (opts.signal.aborted) break;
+          cycles++;
+          opts.onCycle?.(err);
+        }
+        assert.ok(opts.signal.aborted, 'the CLI aborted the watch');
+      },
+    },
+  });
+  assert.equal(cycles, 2);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /sync failed, will retry: cannot connect to imap\.test:993: connect ENETUNREACH\n/);
+  assert.match(r.stderr, /petrel: login refused for ann@imap\.test:993: Invalid credentials \(password from environment variable PW\)\n$/);
+});
+
 test('formatters: summary with nothing changed, cycle line for an error', () => {
   const quiet = summary({
     mailboxes: [{ name: 'INBOX', tier: 'full', downloaded: 0, uploaded: 0, flagsToRemote: 0, flagsToLocal: 0, expungedRemote: 0, expungedLocal: 0 }],
