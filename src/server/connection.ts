@@ -92,6 +92,8 @@ export class Connection {
   private readonly events: FramerEvent[] = [];
   private wake: (() => void) | null = null;
   private closed = false;
+  /** Aborted by close(): commands pass it to long work done on the client's behalf. */
+  private readonly abort = new AbortController();
   private readPaused = false;
   private ingestPressure = false;
   private idleTimer: NodeJS.Timeout | null = null;
@@ -325,6 +327,7 @@ export class Connection {
         return Promise.resolve();
       },
       setState: (state) => this.setState(state),
+      signal: this.abort.signal,
     };
   }
 
@@ -547,6 +550,7 @@ export class Connection {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.abort.abort();
     if (this.idleTimer) clearTimeout(this.idleTimer);
     // Abort a half-received APPEND literal: its ingest writer holds an open temp file that GC never removes.
     this.framer.close();

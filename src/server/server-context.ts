@@ -140,6 +140,8 @@ export interface ServerContext {
   log: ServerLoggerLike;
   /** Verifies a user's password; resolves the user or null. */
   authenticate(user: string, password: string): Promise<import('../store/types.js').UserRecord | null>;
+  /** Brings in the full content of a partial message of a replica (fetch-missing.ts); absent: NO [UNAVAILABLE]. */
+  fetchMissing?: import('./fetch-missing.js').FetchMissingHook;
 }
 
 /**

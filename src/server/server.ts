@@ -14,6 +14,8 @@ import { errorToResult } from './errors.js';
 import { buildRegistry } from './registry.js';
 import { LoginThrottle, passwordAuthenticator, type ServerContext, type ServerSettings } from './server-context.js';
 import type { CommandSpec, ServerLoggerLike } from './session.js';
+import type { FetchMissingHook } from './fetch-missing.js';
+export type { FetchMissingHook, FetchMissingRequest } from './fetch-missing.js';
 
 export type ServerLogger = ServerLoggerLike;
 
@@ -36,6 +38,12 @@ export interface ServerOptions {
   preAuthTimeoutMs?: number;
   /** Counts connections, commands and failed logins (petrel serve --metrics-port). */
   metrics?: PetrelMetrics;
+  /**
+   * Serving a replica (docs/sync.md "Partial messages"): called when a FETCH needs bytes a partly
+   * downloaded message does not hold; it downloads the message and calls Store.replaceContent. Without
+   * it (or when it fails) such a FETCH ends NO [UNAVAILABLE].
+   */
+  fetchMissing?: FetchMissingHook;
 }
 
 /** The oldest TLS version any listener accepts (RFC 8996; RFC 9325 §3.1.1). */
@@ -82,6 +90,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     log,
     // Unknown users cost one verification too, so timing does not reveal which names exist.
     authenticate: passwordAuthenticator(store, dummyHash),
+    ...(opts.fetchMissing ? { fetchMissing: opts.fetchMissing } : {}),
   };
   const registry = metrics ? timedRegistry(buildRegistry(), metrics) : buildRegistry();
   metrics?.watchConnections('imap', () => open.size);

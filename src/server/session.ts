@@ -62,6 +62,8 @@ export interface CommandContext {
   /** Switches state, maintaining watchers for the selected mailbox. */
   setState(state: SessionState): void;
   log: ServerLoggerLike;
+  /** Aborted when the connection closes (for long work done for the client, e.g. fetchMissing). */
+  signal?: AbortSignal;
 }
 
 export interface ServerLoggerLike {

@@ -16,6 +16,7 @@ import { parseFetchItems, renderFetch, type FetchRequest, type RenderOptions } f
 import { chunks, compactSet, lowerBound, resolveTargets } from '../message-targets.js';
 import { FetchSyntaxError, parseFetchModifiers } from '../../protocol/fetch-items.js';
 import { formatRanges, mergeRanges, resolveNumSet } from '../../protocol/sequence-set.js';
+import { fillMissing } from '../fetch-missing.js';
 import { applyPartial, extractPartial, type PartialRange } from '../partial.js';
 import type { SelectedView } from '../selected-view.js';
 import { defineCommand, isRev2, type CommandContext, type Session } from '../session.js';
@@ -83,6 +84,7 @@ export async function runFetch(ctx: CommandContext, args: FetchArgs, byUid: bool
   }
   const opts: RenderOptions = { byUid, rev1: !isRev2(ctx.session), condstore: ctx.session.enabled.has('CONDSTORE') };
   let skipped = 0;
+  let unavailable: string | null = null;
   for (const batch of chunks(targets, FETCH_BATCH)) {
     let live = batch.filter((uid) => !view.isGhost(uid));
     skipped += batch.length - live.length;
@@ -95,6 +97,14 @@ export async function runFetch(ctx: CommandContext, args: FetchArgs, byUid: bool
     if (req.needsRecord) {
       const recs = await ctx.store.getMessages(view.mailboxId, live);
       records = new Map(recs.map((m) => [m.uid, m] as const));
+      // Partial messages of a replica: bring in what this FETCH needs first (before \Seen is set), and
+      // leave out the messages whose content cannot be had (fetch-missing.ts).
+      const fill = await fillMissing(ctx, view.mailboxId, req, records);
+      if (fill.failed.length > 0) {
+        unavailable ??= fill.reason;
+        for (const uid of fill.failed) records.delete(uid);
+        live = live.filter((uid) => !fill.failed.includes(uid));
+      }
       const present = live.filter((uid) => records!.has(uid));
       skipped += live.length - present.length;
       live = present;
@@ -132,6 +142,7 @@ export async function runFetch(ctx: CommandContext, args: FetchArgs, byUid: bool
     }
   }
   if (!byUid) await holdBackExpunges(ctx);
+  if (unavailable !== null) return { status: 'NO', code: { name: 'UNAVAILABLE' }, text: unavailable };
   if (skipped > 0 && !byUid) {
     return { status: 'NO', code: { name: 'EXPUNGEISSUED' }, text: 'Some messages were expunged' };
   }
