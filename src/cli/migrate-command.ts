@@ -1,6 +1,7 @@
 // `petrel migrate --from DIR|postgres://… --to DIR|postgres://…`: copies every user, mailbox, subscription
 // and message from one store into another (issue 8; the copy itself is src/store/migrate.ts), resumable,
-// and verified at the end by counts and per-mailbox SHA-256 digests, which it prints. Exit status 0 when
+// keeping every mailbox's UIDVALIDITY and every message's UID and MODSEQ (clients need not resync), and
+// verified at the end by counts and per-mailbox SHA-256 digests, which it prints. Exit status 0 when
 // source and target agree, 1 otherwise.
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -91,12 +92,13 @@ async function runMigrate(env: CliEnvironment, opts: MigrateOptions): Promise<nu
     });
     env.stdout.write(
       table(
-        ['user', 'mailbox', 'messages', 'copied', 'uids', 'sha256'],
+        ['user', 'mailbox', 'messages', 'copied', 'uidvalidity', 'uids', 'sha256'],
         report.perMailbox.map((m) => [
           m.user,
           m.mailbox,
           m.messages,
           m.copiedNow,
+          m.uidValidity === m.targetUidValidity ? m.uidValidity : `${m.uidValidity} != ${m.targetUidValidity}`,
           m.uidsPreserved ? 'same' : 'renumbered',
           m.digest === m.targetDigest ? m.digest : `${m.digest} != ${m.targetDigest}`,
         ]),
@@ -108,7 +110,7 @@ async function runMigrate(env: CliEnvironment, opts: MigrateOptions): Promise<nu
     );
     for (const m of report.mismatches) env.stderr.write(`petrel migrate: MISMATCH ${m}\n`);
     if (report.mismatches.length > 0) return 1;
-    env.stdout.write('verified: counts and digests of source and target agree\n');
+    env.stdout.write('verified: counts, UIDVALIDITY, UIDs, mod-sequences and digests of source and target agree\n');
     return 0;
   } catch (err) {
     if (err instanceof MigrateError) throw new CliError(err.message);

@@ -4,22 +4,26 @@
 //
 // What is copied: users with their password hashes; mailboxes with their names, special-use attributes
 // (RFC 6154) and the subscription list (RFC 9051 §6.3.7, names, including ones of absent mailboxes);
-// messages in UID order with their bytes, flags and keywords and INTERNALDATE (RFC 9051 §2.3.3).
-// What is not: the Store interface lets a store choose UIDVALIDITY and UIDs itself (RFC 9051 §2.3.1.1),
-// so the target's mailboxes get a new UIDVALIDITY and the messages UIDs 1, 2, 3 … in the source's order
-// (the same numbers when the source had no gaps); mod-sequences, OBJECTIDs (RFC 8474), SAVEDATE and
-// expunge tombstones start afresh. Clients see a new UIDVALIDITY and resynchronise (RFC 4549 §4.1).
+// messages with their bytes, flags and keywords, INTERNALDATE (RFC 9051 §2.3.3) — and their numbering:
+// through the import-only Store.restoreMessages every target mailbox gets its source's UIDVALIDITY, every
+// message its UID and MODSEQ, and the mailbox at least the source's UIDNEXT and HIGHESTMODSEQ
+// (RFC 9051 §2.3.1.1, RFC 7162 §3.1), so clients keep their caches and need not resynchronise (RFC 4549
+// §4.1). Not kept: OBJECTIDs (RFC 8474), SAVEDATE and expunge tombstones — the target's change log knows
+// nothing below the source's HIGHESTMODSEQ, so a QRESYNC from an older mod-sequence is answered as after
+// pruned tombstones (RFC 7162 §3.2.5.1: the full VANISHED list), which clients handle.
 //
-// Resuming: each APPEND batch is atomic (all or none, RFC 3502), and messages are appended in source UID
-// order, so after a crash a target mailbox holds exactly a prefix of its source mailbox. A rerun checks that
-// prefix (blob digests) and appends the rest: nothing twice, nothing lost. A progress record in the target
-// (a JSON file in a directory target; a table in a PostgreSQL target) names the source and the users this
-// migration created, so a rerun may continue them while a target that already held other data is refused.
+// Resuming: each batch is one atomic restoreMessages call (all or none), in source UID order, so after a
+// crash a target mailbox holds exactly a prefix of its source mailbox, with the source's UIDs. A rerun
+// checks that prefix (UIDs and blob digests) and restores the rest: nothing twice, nothing lost. A progress
+// record in the target (a JSON file in a directory target; a table in a PostgreSQL target) names the source
+// and the users this migration created, so a rerun may continue them while a target that already held other
+// data is refused.
 //
-// Verifying: at the end both stores are read again; per mailbox the message count and a SHA-256 digest over
-// (position, flags, INTERNALDATE, blob digest) must match, and users' password hashes must be equal.
+// Verifying: at the end both stores are read again; per mailbox the message count, UIDVALIDITY, UIDNEXT
+// and HIGHESTMODSEQ (the target's at least the source's) and a SHA-256 digest over (UID, MODSEQ, flags,
+// INTERNALDATE, blob digest) of every message must match, and users' password hashes must be equal.
 import { createHash } from 'node:crypto';
-import type { MailboxRecord, MessageMeta, Store } from './types.js';
+import type { MailboxRecord, MessageMeta, RestoreItem, RestoreState, Store } from './types.js';
 
 export interface MigrateProgress {
   version: 1;
@@ -56,11 +60,13 @@ export interface MailboxReport {
   user: string;
   mailbox: string;
   messages: number;
-  /** SHA-256 over (position, flags, INTERNALDATE, blob digest) — equal in source and target. */
+  /** SHA-256 over (UID, MODSEQ, flags, INTERNALDATE, blob digest) — equal in source and target. */
   digest: string;
   targetDigest: string;
-  /** Whether the target's UIDs equal the source's. */
+  /** Whether the target has the source's UIDVALIDITY and UIDs. */
   uidsPreserved: boolean;
+  uidValidity: number;
+  targetUidValidity: number;
   /** Copied by this run (the rest were there from an earlier, interrupted run). */
   copiedNow: number;
 }
@@ -153,6 +159,16 @@ export async function migrateStore(opts: MigrateOptions): Promise<MigrateReport>
   return report;
 }
 
+/** The numbering `sb` must keep in the target: at least what its messages use. */
+function restoreState(sb: MailboxRecord, src: readonly MessageMeta[]): RestoreState {
+  const last = src[src.length - 1];
+  return {
+    uidValidity: sb.uidValidity,
+    uidNext: Math.max(sb.uidNext, last ? last.uid + 1 : 1),
+    highestModSeq: src.reduce((h, m) => Math.max(h, m.modSeq), Math.max(sb.highestModSeq, 1)),
+  };
+}
+
 async function copyMailbox(
   source: Store,
   target: Store,
@@ -165,36 +181,49 @@ async function copyMailbox(
 ): Promise<number> {
   const src = await source.listMessages(sb.id);
   const dst = await target.listMessages(tb.id);
+  const state = restoreState((await source.getMailboxById(sb.id)) ?? sb, src);
   if (dst.length > src.length) {
     throw new MigrateError(`${user}/${sb.name}: the target has more messages (${dst.length}) than the source (${src.length})`);
   }
+  if (dst.length > 0 && tb.uidValidity !== state.uidValidity) {
+    throw new MigrateError(
+      `${user}/${sb.name}: the target has UIDVALIDITY ${tb.uidValidity}, the source ${state.uidValidity}; cannot resume`,
+    );
+  }
   for (let i = 0; i < dst.length; i++) {
-    if (dst[i]!.blobId !== src[i]!.blobId) {
+    if (dst[i]!.blobId !== src[i]!.blobId || dst[i]!.uid !== src[i]!.uid) {
       throw new MigrateError(
         `${user}/${sb.name}: message ${i + 1} of the target is not message ${i + 1} of the source; cannot resume`,
       );
     }
   }
   if (dst.length > 0 && dst.length < src.length) log(`${user}/${sb.name}: resuming after ${dst.length} messages`);
+  // An empty mailbox still gets its UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ (a no-op when it has them).
+  if (dst.length === src.length) await target.restoreMessages(tb.id, state, []);
   let copied = 0;
   for (let start = dst.length; start < src.length; start += batchSize) {
     const batch = src.slice(start, start + batchSize);
-    const items = [];
-    for (const m of batch) {
-      const writer = target.beginIngest();
-      try {
-        for await (const chunk of source.streamBlob(m.blobId, 0, m.size)) await writer.write(chunk);
-        const prepared = await writer.finish();
-        if (prepared.blobId !== m.blobId) {
-          throw new MigrateError(`${user}/${sb.name} uid ${m.uid}: the bytes read back do not match their digest`);
+    const items: RestoreItem[] = [];
+    try {
+      for (const m of batch) {
+        const writer = target.beginIngest();
+        try {
+          for await (const chunk of source.streamBlob(m.blobId, 0, m.size)) await writer.write(chunk);
+          const prepared = await writer.finish();
+          if (prepared.blobId !== m.blobId) {
+            throw new MigrateError(`${user}/${sb.name} uid ${m.uid}: the bytes read back do not match their digest`);
+          }
+          items.push({ message: prepared, flags: m.flags, internalDate: m.internalDate, uid: m.uid, modSeq: m.modSeq });
+        } catch (err) {
+          await writer.abort().catch(() => {});
+          throw err;
         }
-        items.push({ message: prepared, flags: m.flags, internalDate: m.internalDate });
-      } catch (err) {
-        await writer.abort().catch(() => {});
-        throw err;
       }
+      await target.restoreMessages(tb.id, state, items);
+    } catch (err) {
+      if (err instanceof MigrateError) throw err;
+      throw new MigrateError(`${user}/${sb.name}: ${(err as Error).message}`);
     }
-    await target.append(tb.id, items);
     copied += batch.length;
     log(`${user}/${sb.name}: ${start + batch.length}/${src.length} messages`);
     await afterBatch();
@@ -202,13 +231,13 @@ async function copyMailbox(
   return copied;
 }
 
-/** SHA-256 over the messages in UID order: position, flags (lower case, sorted), INTERNALDATE, blob digest. */
+/** SHA-256 over the messages in UID order: UID, MODSEQ, flags (lower case, sorted), INTERNALDATE, blob digest. */
 export function mailboxDigest(messages: readonly MessageMeta[]): string {
   const h = createHash('sha256');
-  messages.forEach((m, i) => {
+  for (const m of messages) {
     const flags = m.flags.map((f) => f.toLowerCase()).sort().join(' ');
-    h.update(`${i + 1} ${m.internalDate} ${m.blobId} ${flags}\n`);
-  });
+    h.update(`${m.uid} ${m.modSeq} ${m.internalDate} ${m.blobId} ${flags}\n`);
+  }
   return h.digest('hex');
 }
 
@@ -236,8 +265,14 @@ async function verify(source: Store, target: Store, copiedNow: number, copiedBy:
       const dst = await target.listMessages(tb.id);
       const digest = mailboxDigest(src);
       const targetDigest = mailboxDigest(dst);
-      if (src.length !== dst.length) mismatches.push(`${su.name}/${sb.name}: ${src.length} messages in the source, ${dst.length} in the target`);
-      else if (digest !== targetDigest) mismatches.push(`${su.name}/${sb.name}: digests differ`);
+      const where = `${su.name}/${sb.name}`;
+      if (src.length !== dst.length) mismatches.push(`${where}: ${src.length} messages in the source, ${dst.length} in the target`);
+      else if (digest !== targetDigest) mismatches.push(`${where}: digests differ`);
+      if (tb.uidValidity !== sb.uidValidity) mismatches.push(`${where}: UIDVALIDITY ${sb.uidValidity} in the source, ${tb.uidValidity} in the target`);
+      if (tb.uidNext < sb.uidNext) mismatches.push(`${where}: UIDNEXT ${sb.uidNext} in the source, ${tb.uidNext} in the target`);
+      if (tb.highestModSeq < sb.highestModSeq) {
+        mismatches.push(`${where}: HIGHESTMODSEQ ${sb.highestModSeq} in the source, ${tb.highestModSeq} in the target`);
+      }
       messages += src.length;
       perMailbox.push({
         user: su.name,
@@ -245,7 +280,9 @@ async function verify(source: Store, target: Store, copiedNow: number, copiedBy:
         messages: src.length,
         digest,
         targetDigest,
-        uidsPreserved: src.length === dst.length && src.every((m, i) => dst[i]!.uid === m.uid),
+        uidsPreserved: tb.uidValidity === sb.uidValidity && src.length === dst.length && src.every((m, i) => dst[i]!.uid === m.uid),
+        uidValidity: sb.uidValidity,
+        targetUidValidity: tb.uidValidity,
         copiedNow: copiedBy.get(JSON.stringify([su.name, sb.name])) ?? 0,
       });
     }

@@ -1,6 +1,7 @@
 // `petrel migrate` (issue 8): an embedded store copied into PostgreSQL and back is equal to the original
-// (users with password hashes, mailboxes with special-use, subscriptions, messages with bytes, flags,
-// keywords and INTERNALDATE); a migration killed part-way finishes on a rerun with nothing copied twice;
+// (users with password hashes, mailboxes with special-use, UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ at least
+// the source's, subscriptions, messages with UIDs, MODSEQs, bytes, flags, keywords and INTERNALDATE:
+// RFC 9051 §2.3.1.1, RFC 7162 §3.1); a migration killed part-way finishes on a rerun with nothing copied twice;
 // a rerun of a finished migration copies nothing; a target with someone else's user is refused.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -74,11 +75,28 @@ async function makeSource(messagesInInbox: number): Promise<string> {
 
 interface Snapshot {
   users: Array<{ name: string; hash: string; subscriptions: string[] }>;
-  mailboxes: Array<{ user: string; name: string; specialUse: string | null; digest: string; messages: Array<{ flags: string[]; date: number; bytes: string }> }>;
+  mailboxes: Array<{
+    user: string;
+    name: string;
+    specialUse: string | null;
+    uidValidity: number;
+    uidNext: number;
+    digest: string;
+    messages: Array<{ uid: number; modSeq: number; flags: string[]; date: number; bytes: string }>;
+  }>;
+  /** HIGHESTMODSEQ per "user/mailbox": the target's may be above the source's, never below. */
+  highestModSeq: Map<string, number>;
+}
+
+/** `copy` equals `orig`, and every HIGHESTMODSEQ of `copy` is at least the original's. */
+function assertSameStore(copy: Snapshot, orig: Snapshot): void {
+  assert.deepEqual(copy.users, orig.users);
+  assert.deepEqual(copy.mailboxes, orig.mailboxes);
+  for (const [k, h] of orig.highestModSeq) assert.ok((copy.highestModSeq.get(k) ?? 0) >= h, `HIGHESTMODSEQ of ${k}`);
 }
 
 async function snapshot(store: Store): Promise<Snapshot> {
-  const snap: Snapshot = { users: [], mailboxes: [] };
+  const snap: Snapshot = { users: [], mailboxes: [], highestModSeq: new Map() };
   for (const u of (await store.listUsers()).sort((a, b) => a.name.localeCompare(b.name))) {
     snap.users.push({ name: u.name, hash: u.passwordHash, subscriptions: (await store.listSubscriptions(u.id)).sort() });
     for (const b of (await store.listMailboxes(u.id)).sort((x, y) => (x.name < y.name ? -1 : 1))) {
@@ -86,12 +104,23 @@ async function snapshot(store: Store): Promise<Snapshot> {
       const messages = [];
       for (const m of list) {
         messages.push({
+          uid: m.uid,
+          modSeq: m.modSeq,
           flags: [...m.flags].sort(),
           date: m.internalDate,
           bytes: (await store.readBlob(m.blobId, 0, m.size)).toString('latin1'),
         });
       }
-      snap.mailboxes.push({ user: u.name, name: b.name, specialUse: b.specialUse, digest: mailboxDigest(list), messages });
+      snap.mailboxes.push({
+        user: u.name,
+        name: b.name,
+        specialUse: b.specialUse,
+        uidValidity: b.uidValidity,
+        uidNext: b.uidNext,
+        digest: mailboxDigest(list),
+        messages,
+      });
+      snap.highestModSeq.set(`${u.name}/${b.name}`, b.highestModSeq);
     }
   }
   return snap;
@@ -119,7 +148,7 @@ function digestsPrinted(stdout: string): string[] {
   return [...stdout.matchAll(/\b([0-9a-f]{64})\b/g)].map((m) => m[1]!);
 }
 
-it('SQLite -> PostgreSQL -> SQLite: everything arrives, equal, verified by counts and digests', async () => {
+it('SQLite -> PostgreSQL -> SQLite: everything arrives, equal, with the same UIDVALIDITY, UIDs and MODSEQs, verified', async () => {
   const src = await makeSource(12);
   const db = await createTestDatabase(await ensurePostgres());
   const back = join(await tempDir(), 'back');
@@ -130,15 +159,18 @@ it('SQLite -> PostgreSQL -> SQLite: everything arrives, equal, verified by count
     const there = await run(['migrate', '--from', src, '--to', db.url, '--batch', '5']);
     assert.equal(there.code, 0, there.stderr);
     assert.match(there.stdout, /users: 2, mailboxes: 4, messages: 16 \(16 copied by this run\)/);
-    assert.match(there.stdout, /verified: counts and digests of source and target agree/);
-    // The gap-free INBOX keeps its UIDs; the mailbox with gaps is renumbered (documented).
-    assert.match(there.stdout, /ann\s+INBOX\s+12\s+12\s+same/);
-    assert.match(there.stdout, /ann\s+Projects\/Wörk\s+3\s+3\s+renumbered/);
-    assert.deepEqual(await snapshotPg(db.url), before);
+    assert.match(there.stdout, /verified: counts, UIDVALIDITY, UIDs, mod-sequences and digests of source and target agree/);
+    // Every mailbox keeps its UIDVALIDITY and UIDs, also the one with gaps (UIDs 1, 3, 5; UIDNEXT 6).
+    const work = before.mailboxes.find((m) => m.name === 'Projects/Wörk')!;
+    assert.deepEqual([work.messages.map((m) => m.uid), work.uidNext], [[1, 3, 5], 6]);
+    assert.match(there.stdout, new RegExp(`ann\\s+INBOX\\s+12\\s+12\\s+${before.mailboxes.find((m) => m.user === 'ann' && m.name === 'INBOX')!.uidValidity}\\s+same`));
+    assert.match(there.stdout, new RegExp(`ann\\s+Projects/Wörk\\s+3\\s+3\\s+${work.uidValidity}\\s+same`));
+    assert.doesNotMatch(there.stdout, /renumbered/);
+    assertSameStore(await snapshotPg(db.url), before);
 
     const home = await run(['migrate', '--from', db.url, '--to', back, '-q']);
     assert.equal(home.code, 0, home.stderr);
-    assert.deepEqual(await snapshotDir(back), before);
+    assertSameStore(await snapshotDir(back), before);
     // The digests printed on the way there and on the way back are the same, and are those of the source.
     assert.deepEqual(digestsPrinted(home.stdout), digestsPrinted(there.stdout));
     assert.deepEqual(digestsPrinted(there.stdout).sort(), before.mailboxes.map((m) => m.digest).sort());
@@ -147,7 +179,7 @@ it('SQLite -> PostgreSQL -> SQLite: everything arrives, equal, verified by count
     const again = await run(['migrate', '--from', src, '--to', db.url, '-q']);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /messages: 16 \(0 copied by this run\)/);
-    assert.deepEqual(await snapshotPg(db.url), before);
+    assertSameStore(await snapshotPg(db.url), before);
   } finally {
     await db.drop();
   }
@@ -185,12 +217,16 @@ it('killed part-way (SQLite -> PostgreSQL), a rerun completes with nothing dupli
     const partial = await snapshotPg(db.url);
     const partialInbox = partial.mailboxes.find((m) => m.user === 'ann' && m.name === 'INBOX')!;
     assert.equal(partialInbox.messages.length, 12);
+    // The prefix already has the source's UIDVALIDITY and UIDs.
+    const sourceInbox = before.mailboxes.find((m) => m.user === 'ann' && m.name === 'INBOX')!;
+    assert.equal(partialInbox.uidValidity, sourceInbox.uidValidity);
+    assert.deepEqual(partialInbox.messages, sourceInbox.messages.slice(0, 12));
 
     const rerun = await run(['migrate', '--from', src, '--to', db.url, '--batch', '4']);
     assert.equal(rerun.code, 0, rerun.stderr);
     assert.match(rerun.stdout, /ann\/INBOX: resuming after 12 messages/);
     assert.match(rerun.stdout, /messages: 44 \(32 copied by this run\)/);
-    assert.deepEqual(await snapshotPg(db.url), before);
+    assertSameStore(await snapshotPg(db.url), before);
   } finally {
     await db.drop();
   }
@@ -210,7 +246,7 @@ it('killed at an arbitrary moment (PostgreSQL -> SQLite), a rerun completes with
     assert.equal(rerun.code, 0, rerun.stderr);
     const copied = Number(/messages: 34 \((\d+) copied by this run\)/.exec(rerun.stdout)?.[1]);
     assert.ok(copied < 34, rerun.stdout); // the killed run had copied some
-    assert.deepEqual(await snapshotDir(dst), before);
+    assertSameStore(await snapshotDir(dst), before);
   } finally {
     await db.drop();
   }
