@@ -5,7 +5,7 @@
 // so the octets both ways are measured outside the clients. Reported per client and phase: wall time of the
 // process, octets up and down, TCP connections, peak RSS; and the Petrel / mbsync ratios.
 //
-//   node dist/bench/run.js --only sync [--quick] [--messages N --mailboxes N] [--no-petrel] [--no-mbsync]
+//   node dist/bench/run.js --only sync [--quick] [--messages N --mailboxes N] [--no-petrel] [--no-mbsync] [--petrel-first]
 //                          [--json FILE]        (the results table is printed as Markdown)
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,6 +28,8 @@ export interface SyncBenchOptions {
   size: SyncDataSize;
   petrel: boolean;
   mbsync: boolean;
+  /** Run Petrel before mbsync in each phase (default: mbsync first). */
+  petrelFirst?: boolean;
   /** Print progress lines (default true). */
   verbose?: boolean;
 }
@@ -42,6 +44,8 @@ export interface PhaseResult {
   connections: number;
   /** Peak RSS of the client process, KiB. */
   peakRssKiB: number;
+  /** CPU time (user + system) of the client process, ms. */
+  cpuMs: number;
   /** What the client reported (Petrel's summary totals; mbsync's exit code). */
   detail: string;
 }
@@ -133,13 +137,12 @@ export async function runSyncBench(o: SyncBenchOptions): Promise<SyncBenchResult
     const replicaDir = join(work, 'petrel-replica');
     const account = { host: peProxy.host, port: peProxy.port, tls: 'none' as const, user: d.user, password: d.password };
 
-    for (const phase of ['initial', 'resync'] as const) {
-      say(`\n== ${phase === 'initial' ? 'initial sync' : 'no-change resync'}`);
+    const runMb = async (phase: 'initial' | 'resync') => {
       if (mb.available) {
         const before = mbProxy.counts();
         const r = await runMbsync(mbsyncSetup);
         const bytes = await settled(mbProxy, before);
-        const res: PhaseResult = { ms: r.ms, up: bytes.up, down: bytes.down, connections: bytes.connections, peakRssKiB: r.peakRssKiB, detail: `exit ${r.exitCode}` };
+        const res: PhaseResult = { ms: r.ms, up: bytes.up, down: bytes.down, connections: bytes.connections, peakRssKiB: r.peakRssKiB, cpuMs: r.cpuMs, detail: `exit ${r.exitCode}` };
         mb[phase] = res;
         say(`  mbsync  ${describePhase(res)}`);
         if (r.exitCode !== 0) {
@@ -148,6 +151,8 @@ export async function runSyncBench(o: SyncBenchOptions): Promise<SyncBenchResult
         }
         checkCounts(mb, phase, countMaildirTree(mbsyncSetup.mailRoot), expected);
       }
+    };
+    const runPe = async (phase: 'initial' | 'resync') => {
       if (pe.available) {
         const before = peProxy.counts();
         const r = await runPetrelSync({ replicaDir, account });
@@ -158,7 +163,7 @@ export async function runSyncBench(o: SyncBenchOptions): Promise<SyncBenchResult
           say(`  Petrel  unavailable: ${r.reply.reason}`);
         } else if (r.reply.type === 'error') {
           pe.reason = `syncOnce failed (${phase}): ${r.reply.message.split('\n').slice(0, 3).join(' | ')}`;
-          pe[phase] = { ms: r.ms, up: bytes.up, down: bytes.down, connections: bytes.connections, peakRssKiB: r.peakRssKiB, detail: 'failed' };
+          pe[phase] = { ms: r.ms, up: bytes.up, down: bytes.down, connections: bytes.connections, peakRssKiB: r.peakRssKiB, cpuMs: 0, detail: 'failed' };
           say(`  Petrel  failed: ${pe.reason}`);
         } else {
           const s = r.reply.summary;
@@ -170,6 +175,7 @@ export async function runSyncBench(o: SyncBenchOptions): Promise<SyncBenchResult
             connections: bytes.connections,
             // getrusage(2) in the child right after syncOnce(): exact, unlike the 10 ms samples.
             peakRssKiB: r.reply.maxRssKiB,
+            cpuMs: r.reply.cpuMs,
             detail: `downloaded ${s.downloaded}, uploaded ${s.uploaded}, flags ${s.flagsToLocal}/${s.flagsToRemote}, created ${s.mailboxesCreated}`,
           };
           pe[phase] = res;
@@ -178,6 +184,10 @@ export async function runSyncBench(o: SyncBenchOptions): Promise<SyncBenchResult
           checkCounts(pe, phase, await countReplica(replicaDir, d.user), expected);
         }
       }
+    };
+    for (const phase of ['initial', 'resync'] as const) {
+      say(`\n== ${phase === 'initial' ? 'initial sync' : 'no-change resync'}`);
+      for (const tool of o.petrelFirst === true ? [runPe, runMb] : [runMb, runPe]) await tool(phase);
     }
     return {
       date: new Date().toISOString(),
@@ -243,7 +253,7 @@ function checkCounts(t: ToolResult, phase: 'initial' | 'resync', got: Map<string
 function describePhase(r: PhaseResult): string {
   return (
     `${(r.ms / 1000).toFixed(2)} s${r.innerMs !== undefined ? ` (syncOnce ${(r.innerMs / 1000).toFixed(2)} s)` : ''}, ` +
-    `up ${fmtBytes(r.up)}, down ${fmtBytes(r.down)}, ${r.connections} connection(s), peak RSS ${(r.peakRssKiB / 1024).toFixed(1)} MiB`
+    `CPU ${(r.cpuMs / 1000).toFixed(2)} s, up ${fmtBytes(r.up)}, down ${fmtBytes(r.down)}, ${r.connections} connection(s), peak RSS ${(r.peakRssKiB / 1024).toFixed(1)} MiB`
   );
 }
 
@@ -337,6 +347,7 @@ export function syncMarkdown(r: SyncBenchResult): string {
     const line = (what: string, get: (x: PhaseResult) => number, f: (n: number) => string) =>
       rows.push(`| ${label} | ${what} | ${cell(pe, p && get(p), f)} | ${cell(mb, m && get(m), f)} | ${ratio(p && get(p), m && get(m))} |`);
     line('time, s', (x) => x.ms, secs);
+    line('CPU time (user + system), s', (x) => x.cpuMs, secs);
     line('octets up (client → server)', (x) => x.up, mbytes);
     line('octets down (server → client)', (x) => x.down, mbytes);
     line('TCP connections', (x) => x.connections, String);
@@ -360,6 +371,7 @@ export async function runSyncBenchCli(argv: readonly string[]): Promise<void> {
   let json: string | null = null;
   let petrel = true;
   let mbsync = true;
+  let petrelFirst = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -380,15 +392,16 @@ export async function runSyncBenchCli(argv: readonly string[]): Promise<void> {
     else if (a === '--json') json = value();
     else if (a === '--no-petrel') petrel = false;
     else if (a === '--no-mbsync') mbsync = false;
+    else if (a === '--petrel-first') petrelFirst = true;
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench -- --only sync [--quick] [--messages N] [--mailboxes N] [--no-petrel] [--no-mbsync] [--json FILE]');
+      console.log('usage: npm run bench -- --only sync [--quick] [--messages N] [--mailboxes N] [--no-petrel] [--no-mbsync] [--petrel-first] [--json FILE]');
       return;
     } else throw new Error(`unknown option for --only sync: ${a}`);
   }
   size = { ...size, ...custom };
   if (size.mailboxes > size.messages) throw new Error('--mailboxes must not exceed --messages');
   console.log(`Petrel sync benchmark${size === SYNC_QUICK ? ' (quick)' : ''}: Petrel syncOnce() vs mbsync against Dovecot`);
-  const r = await runSyncBench({ size, petrel, mbsync });
+  const r = await runSyncBench({ size, petrel, mbsync, petrelFirst });
   console.log(`\nmachine: ${r.machine}`);
   console.log(`server: ${r.server}; clients: ${r.client.Petrel}; ${r.client.mbsync}`);
   console.log(`load average at start: ${r.loadBefore}; at end: ${r.loadAfter}`);

@@ -20,6 +20,8 @@ export interface ProcessRun {
   exitCode: number;
   /** Peak resident set size (VmHWM), KiB; sampled every 10 ms, so a lower bound for very short runs. */
   peakRssKiB: number;
+  /** User + system CPU time, ms (from /proc/PID/stat, sampled every 10 ms: up to ~10 ms short). */
+  cpuMs: number;
   stdout: string;
   stderr: string;
 }
@@ -109,6 +111,18 @@ export function peakRss(pid: number): number {
   }
 }
 
+/** User + system CPU time of a live process, ms (proc(5) stat fields 14 and 15, in clock ticks of 1/100 s). */
+export function cpuTime(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the ")" that closes the command name: state is field 3, utime 14, stime 15.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
+
 /** Spawns a program, samples its peak RSS while it runs, collects its output. */
 export function runProcess(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string }): Promise<ProcessRun> {
   return new Promise((resolve) => {
@@ -123,18 +137,21 @@ export function runProcess(cmd: string, args: string[], opts: { env?: NodeJS.Pro
       stderr = (stderr + d.toString('utf8')).slice(-20_000);
     });
     let peak = 0;
+    let cpu = 0;
     const sample = () => {
-      if (child.pid !== undefined) peak = Math.max(peak, peakRss(child.pid));
+      if (child.pid === undefined) return;
+      peak = Math.max(peak, peakRss(child.pid));
+      cpu = Math.max(cpu, cpuTime(child.pid));
     };
     const timer = setInterval(sample, 10);
     child.on('error', (e) => {
       clearInterval(timer);
-      resolve({ ms: performance.now() - t0, exitCode: 127, peakRssKiB: peak, stdout, stderr: stderr + e.message });
+      resolve({ ms: performance.now() - t0, exitCode: 127, peakRssKiB: peak, cpuMs: cpu, stdout, stderr: stderr + e.message });
     });
     child.on('exit', (code, signal) => {
       const ms = performance.now() - t0;
       clearInterval(timer);
-      resolve({ ms, exitCode: code ?? (signal ? 128 : 1), peakRssKiB: peak, stdout, stderr });
+      resolve({ ms, exitCode: code ?? (signal ? 128 : 1), peakRssKiB: peak, cpuMs: cpu, stdout, stderr });
     });
   });
 }

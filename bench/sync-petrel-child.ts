@@ -21,6 +21,8 @@ export type PetrelSyncReply =
       syncMs: number;
       /** getrusage(2) ru_maxrss of this process after the sync, KiB. */
       maxRssKiB: number;
+      /** User + system CPU time of this process (all threads) up to the end of the sync, ms. */
+      cpuMs: number;
       summary: SummaryTotals;
     }
   | { type: 'unavailable'; reason: string }
@@ -47,9 +49,11 @@ async function handle(req: PetrelSyncRequest): Promise<PetrelSyncReply> {
   const t0 = performance.now();
   const summary = await syncOnce({ replicaDir: req.replicaDir, account: req.account });
   const syncMs = performance.now() - t0;
-  const maxRssKiB = process.resourceUsage().maxRSS;
+  const usage = process.resourceUsage();
+  const maxRssKiB = usage.maxRSS;
+  const cpuMs = (usage.userCPUTime + usage.systemCPUTime) / 1000;
   const { actions, mailboxes, ...rest } = summary;
-  return { type: 'done', syncMs, maxRssKiB, summary: { ...rest, actions: actions.length, mailboxes: mailboxes.length } };
+  return { type: 'done', syncMs, maxRssKiB, cpuMs, summary: { ...rest, actions: actions.length, mailboxes: mailboxes.length } };
 }
 
 process.once('message', (raw: unknown) => {
