@@ -8,7 +8,7 @@ import { hashPassword, verifyPassword } from '../auth/password.js';
 import { LIMITS } from '../protocol/limits.js';
 import { LoginThrottle } from '../server/server-context.js';
 import type { Store, UserRecord } from '../store/types.js';
-import { Pop3Connection, type LoginThrottleLike, type Pop3Context, type Pop3Logger } from './pop3-session.js';
+import { Pop3Connection, type LoginThrottleLike, type Pop3Context, type Pop3FetchMissing, type Pop3Logger } from './pop3-session.js';
 
 export interface Pop3ServerOptions {
   store: Store;
@@ -30,6 +30,9 @@ export interface Pop3ServerOptions {
   maxConnectionsPerIp?: number;
   /** Share failed-login accounting with another listener (e.g. IMAP's); default: a throttle of its own. */
   throttle?: LoginThrottleLike;
+  /** Serving a replica: RETR (and TOP with body lines) of a partial message calls it first, as IMAP FETCH
+   *  does (src/server/fetch-missing.ts); without it such a RETR answers -ERR [SYS/TEMP]. */
+  fetchMissing?: Pop3FetchMissing;
 }
 
 export interface RunningPop3Server {
@@ -60,6 +63,7 @@ export async function startPop3Server(opts: Pop3ServerOptions): Promise<RunningP
     markSeen: opts.markSeen ?? true,
     idleTimeoutMs: opts.idleTimeoutMs ?? LIMITS.pop3IdleTimeoutMs,
     preAuthTimeoutMs: opts.preAuthTimeoutMs ?? LIMITS.preAuthTimeoutMs,
+    ...(opts.fetchMissing ? { fetchMissing: opts.fetchMissing } : {}),
     async authenticate(name: string, password: string): Promise<UserRecord | null> {
       const user = await store.getUser(name);
       if (!user) {

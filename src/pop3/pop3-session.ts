@@ -8,7 +8,8 @@ import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { scramLogin, scramMechanisms, type ScramMechanism } from '../auth/scram-login.js';
 import { LIMITS } from '../protocol/limits.js';
-import type { Store, UserRecord } from '../store/types.js';
+import type { MessageRecord, Store, UserRecord } from '../store/types.js';
+import { isPartial } from '../mime/partial.js';
 import { Maildrop, lockMaildrop, unlockMaildrop } from './maildrop.js';
 import {
   LineReader,
@@ -49,7 +50,12 @@ export interface Pop3Context {
   markSeen: boolean;
   idleTimeoutMs: number;
   preAuthTimeoutMs: number;
+  /** Serving a replica: brings in the full content of a partial message (docs/sync.md "Partial messages"). */
+  fetchMissing?: Pop3FetchMissing;
 }
+
+/** The IMAP server's fetchMissing hook (src/server/fetch-missing.ts), same shape. */
+export type Pop3FetchMissing = (req: { userName: string; mailboxId: number; mailboxName: string; uid: number; signal?: AbortSignal }) => Promise<void>;
 
 type Pop3State =
   | { kind: 'authorization'; user: string | null }
@@ -476,9 +482,10 @@ export class Pop3Connection {
     if (msg === null) return this.send('-ERR Invalid message number');
     const m = md.get(msg);
     if (!m) return this.send(this.noMessage(md, msg));
-    if (!(await this.stillThere(md, m.uid))) return this.send('-ERR Message was removed by another session');
+    const rec = await this.current(md, m.uid, true);
+    if (typeof rec === 'string') return this.send(rec);
     await this.send(`+OK ${m.size} octets`);
-    const complete = await this.streamMessage(m.blobId, m.size, new MessageEncoder());
+    const complete = await this.streamMessage(rec.blobId, m.size, new MessageEncoder());
     if (complete) m.retrieved = true;
   }
 
@@ -490,14 +497,38 @@ export class Pop3Connection {
     if (lines === null) return this.send('-ERR Invalid line count');
     const m = md.get(msg);
     if (!m) return this.send(this.noMessage(md, msg));
-    if (!(await this.stillThere(md, m.uid))) return this.send('-ERR Message was removed by another session');
+    // TOP n 0 is the header, which a partial message holds as it is; body lines need the whole message.
+    const rec = await this.current(md, m.uid, lines > 0);
+    if (typeof rec === 'string') return this.send(rec);
     await this.send('+OK Top of message follows');
-    await this.streamMessage(m.blobId, m.size, new MessageEncoder(lines));
+    await this.streamMessage(rec.blobId, m.size, new MessageEncoder(lines));
   }
 
-  private async stillThere(md: Maildrop, uid: number): Promise<boolean> {
-    const found = await this.ctx.store.getMessages(md.mailboxId, [uid]);
-    return found.length > 0;
+  /**
+   * The message as stored now (its content may have been replaced since the maildrop snapshot), or the
+   * -ERR line to answer. A partial message of a replica (docs/sync.md) is completed through fetchMissing
+   * when `needBody`; without it, or when it fails: -ERR [SYS/TEMP] (RFC 3206 §4: a transient failure).
+   */
+  private async current(md: Maildrop, uid: number, needBody: boolean): Promise<MessageRecord | string> {
+    let [rec] = await this.ctx.store.getMessages(md.mailboxId, [uid]);
+    if (!rec) return '-ERR Message was removed by another session';
+    if (!needBody || !isPartial(rec.mime)) return rec;
+    const hook = this.ctx.fetchMissing;
+    const st = this.state;
+    if (!hook || st.kind !== 'transaction') {
+      return '-ERR [SYS/TEMP] Message content is not downloaded to this replica and no source is configured to fetch it';
+    }
+    try {
+      await hook({ userName: st.user.name, mailboxId: md.mailboxId, mailboxName: 'INBOX', uid });
+      [rec] = await this.ctx.store.getMessages(md.mailboxId, [uid]);
+      if (!rec) return '-ERR Message was removed by another session';
+      if (isPartial(rec.mime)) throw new Error('the content is still incomplete');
+      return rec;
+    } catch (err) {
+      this.ctx.log.warn({ err, uid }, 'POP3: fetching missing message content failed');
+      const why = (err instanceof Error && err.message ? err.message : String(err)).replace(/[\r\n]+/g, ' ').slice(0, 200);
+      return `-ERR [SYS/TEMP] Message content is not downloaded to this replica and fetching it failed: ${why}`;
+    }
   }
 
   /** Streams a blob as a multi-line response with socket backpressure. False if it could not finish. */

@@ -6,6 +6,10 @@
 // §4.1) are skipped: the store no longer has their data. A FETCH by sequence number that skipped any
 // then ends with `NO [EXPUNGEISSUED]` (RFC 5530) after returning the others, as RFC 2180 §4.1.2
 // allows; UID FETCH answers OK since non-existent UIDs are simply ignored (RFC 9051 §6.4.9).
+//
+// A replica's partial messages (docs/sync.md "Partial messages"): content a FETCH needs and a message
+// does not hold is brought in through the fetchMissing hook first (fetch-missing.ts); messages it cannot
+// be had for are left out and the command ends NO [UNAVAILABLE] (RFC 5530).
 import { Atom } from '../../protocol/types.js';
 import type { NumSet, ResponseValue } from '../../protocol/types.js';
 import type { MessageRecord } from '../../store/types.js';
