@@ -1,0 +1,108 @@
+// kill -9 at random moments during syncs that download, upload, merge flags and expunge (issue 5, item 9):
+// after every kill a rerun completes, and at the end the replica and the server hold the same messages,
+// each exactly once, with nothing acknowledged lost.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { after, before, test } from 'node:test';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { syncOnce } from '../../src/sync/engine.js';
+import type { AccountSettings } from '../../src/sync/types.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { connect, counts, localSnapshot, message, remoteSnapshot, sameSnapshot, tempReplica } from './sync-helpers.js';
+
+const CHILD = fileURLToPath(new URL('./sync-child.js', import.meta.url));
+let server: TestServer;
+let replica: string;
+let account: AccountSettings;
+
+before(async () => {
+  server = await startTestServer();
+  replica = await tempReplica();
+  account = { host: '127.0.0.1', port: server.port, tls: 'none', user: server.user, password: server.password };
+});
+after(async () => {
+  await server.stop();
+  await rm(replica, { recursive: true, force: true });
+});
+
+/** Runs a sync in a child and SIGKILLs it after `ms` (or lets it finish). Returns true if it completed. */
+function syncInChild(ms: number): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CHILD], {
+      env: { ...process.env, PETREL_SYNC_TEST: JSON.stringify({ replicaDir: replica, account }) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (signal === 'SIGKILL') resolve(false);
+      else if (code === 0 && out.includes('done')) resolve(true);
+      else reject(new Error(`sync child failed (${code}): ${err}`));
+    });
+  });
+}
+
+function noDuplicates(s: Record<string, string[]>): void {
+  for (const [name, rows] of Object.entries(s)) {
+    const digests = rows.map((r) => r.split('|')[0]);
+    assert.equal(new Set(digests).size, digests.length, `duplicate message in ${name}`);
+  }
+}
+
+test('kill -9 at random points of syncs: nothing lost, nothing duplicated', async () => {
+  const c = await connect(account);
+  for (let i = 0; i < 40; i++) await c.append('INBOX', message(`server ${i}`, `body ${i}\r\n`.repeat(50)));
+  await c.logout();
+  let seed = 12345;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  let kills = 0;
+  for (let round = 0; round < 4; round++) {
+    // Work on both sides between runs: new mail, flags, deletions, local drafts.
+    const cl = await connect(account);
+    await cl.select('INBOX');
+    for (let i = 0; i < 5; i++) await cl.append('INBOX', message(`server r${round} ${i}`));
+    const uids = await cl.search({ all: true }, { uid: true });
+    if (uids.length > 3) {
+      await cl.store(uids[round]!, ['$Round' + round], { uid: true, mode: 'add' });
+      await cl.store(uids[uids.length - 1 - round]!, ['\\Deleted'], { uid: true, mode: 'add' });
+      await cl.uidExpunge(uids[uids.length - 1 - round]!);
+    }
+    await cl.logout();
+    const store = await openSqliteStore(replica);
+    const user = await store.getUser(account.user);
+    if (user) {
+      const sent = (await store.getMailbox(user.id, 'Sent')) ?? (await store.createMailbox(user.id, 'Sent'));
+      for (let i = 0; i < 8; i++) await store.append(sent.id, [{ message: await store.prepare(message(`local r${round} ${i}`, 'x'.repeat(2000) + '\r\n')), flags: ['\\Seen'] }]);
+      const inbox = await store.getMailbox(user.id, 'INBOX');
+      const msgs = inbox ? await store.listMessages(inbox.id) : [];
+      if (inbox && msgs.length > 2) {
+        await store.storeFlags(inbox.id, [msgs[round]!.uid], 'add', ['\\Flagged']);
+        await store.storeFlags(inbox.id, [msgs[msgs.length - 1]!.uid], 'add', ['\\Deleted']);
+        await store.expunge(inbox.id, [msgs[msgs.length - 1]!.uid]);
+      }
+    }
+    await store.close();
+    // A few killed attempts, then one that completes.
+    for (let k = 0; k < 3; k++) {
+      const completed = await syncInChild(150 + Math.floor(random() * 900));
+      if (!completed) kills++;
+    }
+    assert.equal(await syncInChild(120_000), true);
+  }
+  assert.ok(kills >= 4, `only ${kills} syncs were killed mid-way`);
+  await syncOnce({ replicaDir: replica, account });
+  const local = await localSnapshot(replica, account.user);
+  const remote = await remoteSnapshot(account);
+  assert.ok(sameSnapshot(local, remote), JSON.stringify({ local: counts(local), remote: counts(remote) }));
+  noDuplicates(remote);
+  // Round 0 runs before the replica exists, so the replica adds mail in rounds 1-3 only.
+  assert.equal(counts(remote).Sent, 3 * 8, 'every local message uploaded exactly once');
+  assert.equal(counts(remote).INBOX, 40 + 4 * 5 - 4 - 3, 'server mail in, deletions from both sides applied');
+});
