@@ -3,8 +3,9 @@ import type { FuzzTarget } from '../lib.js';
 import { mimeTarget } from './mime.js';
 import { lmtpTarget, pop3Target } from './pop3-lmtp.js';
 import { protocolTargets } from './protocol.js';
+import { serverArgsTarget } from './server-args.js';
 
-export const TARGETS: readonly FuzzTarget[] = [...protocolTargets, mimeTarget, pop3Target, lmtpTarget];
+export const TARGETS: readonly FuzzTarget[] = [...protocolTargets, serverArgsTarget, mimeTarget, pop3Target, lmtpTarget];
 
 export function findTarget(name: string): FuzzTarget | undefined {
   return TARGETS.find((t) => t.name === name);
