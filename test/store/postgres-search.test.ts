@@ -13,7 +13,7 @@ import type { SearchKey } from '../../src/protocol/search-keys.js';
 import { openPostgresStore, type PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres/postgres-store.js';
 import { likePattern } from '../../src/store/postgres/pg-search.js';
 import { createTestDatabase, ensurePostgres, withDatabase, type TestDatabase } from '../helpers/postgres.js';
-import { appendAll, corpus, generated, rng, searchUids, wrapStore } from './search-corpus.js';
+import { appendAll, corpus, generated, rng, searchUids, selectedSearch, wrapStore } from './search-corpus.js';
 
 const databases: TestDatabase[] = [];
 
@@ -63,12 +63,12 @@ function indexQuestion(key: SearchKey): { field: 'text' | 'body' | 'header' | 's
 
 /** Checks, for every key: candidates ⊇ exact answer (when the index answers) and indexed SEARCH = scan. */
 async function assertEquivalent(box: Box, keys: SearchKey[], cache: Map<string, Promise<Buffer>>): Promise<{ nonEmpty: number; asked: number }> {
-  const indexed = wrapStore(box.store, true, [], cache);
-  const exact = wrapStore(box.store, false, [], cache);
+  const indexed = await selectedSearch(wrapStore(box.store, true, [], cache), box.mailboxId);
+  const exact = await selectedSearch(wrapStore(box.store, false, [], cache), box.mailboxId);
   let nonEmpty = 0;
   let asked = 0;
   for (const key of keys) {
-    const want = await searchUids(exact, box.mailboxId, key);
+    const want = await exact(key);
     const q = indexQuestion(key);
     if (q) {
       const cands = await box.store.searchTextCandidates(box.mailboxId, q.field, q.needle);
@@ -81,7 +81,7 @@ async function assertEquivalent(box: Box, keys: SearchKey[], cache: Map<string, 
         assert.ok([...q.needle].length < 3 || q.needle.includes('\u0000'), `${JSON.stringify(key)}: index gave no answer`);
       }
     }
-    const got = await searchUids(indexed, box.mailboxId, key);
+    const got = await indexed(key);
     assert.deepEqual(got, want, JSON.stringify(key));
     if (want.length > 0) nonEmpty++;
   }

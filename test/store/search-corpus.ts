@@ -7,7 +7,7 @@ import { evaluateSearch } from '../../src/server/search-eval.js';
 import { SelectedView } from '../../src/server/selected-view.js';
 import type { Session } from '../../src/server/session.js';
 import type { SearchKey } from '../../src/protocol/search-keys.js';
-import type { Store } from '../../src/store/types.js';
+import type { MessageRecord, Store } from '../../src/store/types.js';
 
 const ROOT = new URL('../../../', import.meta.url);
 const CRLF = '\r\n';
@@ -78,13 +78,23 @@ export async function corpus(): Promise<Buffer[]> {
 
 /**
  * The store as the server sees it; `index: false` hides searchTextCandidates (the exact scan). Blob reads
- * are recorded in `reads` (blob ids) and, with `cache`, served from it (a corpus is read from the
- * database once across many searches).
+ * are recorded in `reads` (blob ids) and, with `cache`, served from it, as are message records (a corpus
+ * is read from the database once across many searches).
  */
 export function wrapStore(store: Store, index: boolean, reads: string[] = [], cache?: Map<string, Promise<Buffer>>): Store {
+  const records = new Map<string, Promise<MessageRecord[]>>();
   return new Proxy(store, {
     get(target, prop) {
       if (prop === 'searchTextCandidates' && !index) return undefined;
+      if (prop === 'getMessages' && cache) {
+        // Records too, when caching: the stored data does not change while a corpus is searched.
+        return (mailboxId: number, uids: number[]) => {
+          const k = `msgs:${mailboxId}:${uids.join(',')}`;
+          let p = records.get(k);
+          if (!p) records.set(k, (p = target.getMessages(mailboxId, uids)));
+          return p;
+        };
+      }
       if (prop === 'readBlob') {
         return (blobId: string, start: number, end: number) => {
           reads.push(blobId);
@@ -103,6 +113,11 @@ export function wrapStore(store: Store, index: boolean, reads: string[] = [], ca
 
 /** SEARCH over the whole mailbox as a selected session runs it; the matching UIDs, ascending. */
 export async function searchUids(store: Store, mailboxId: number, key: SearchKey): Promise<number[]> {
+  return (await selectedSearch(store, mailboxId))(key);
+}
+
+/** Selects the mailbox once (as SELECT does: listMessages); then each call is one SEARCH command. */
+export async function selectedSearch(store: Store, mailboxId: number): Promise<(key: SearchKey) => Promise<number[]>> {
   const mb = (await store.getMailboxById(mailboxId))!;
   const view = new SelectedView(mb, true, await store.listMessages(mailboxId), null);
   const session: Session = {
@@ -114,7 +129,7 @@ export async function searchUids(store: Store, mailboxId: number, key: SearchKey
     searchResult: [],
     clientId: null,
   };
-  return (await evaluateSearch(store, view, session, key)).hits.map((h) => h.uid);
+  return async (key) => (await evaluateSearch(store, view, session, key)).hits.map((h) => h.uid);
 }
 
 /** Appends the messages to the mailbox, `batch` per MULTIAPPEND, prepared a few at a time. */

@@ -211,10 +211,10 @@ export class PgSearchIndex {
       cols.forEach((col, k) => col.push(values ? values[k]! : null));
     }
     if (ids.length === 0) return;
-    const params = [ids, states, ...cols];
-    const unnest = `unnest($1::text[], $2::smallint[], ${TEXT_COLUMNS.map((_, k) => `$${k + 3}::text[]`).join(', ')})
-      AS v(blob_id, state, ${TEXT_COLUMNS.join(', ')})`;
     if (upsert) {
+      const params = [ids, states, ...cols];
+      const unnest = `unnest($1::text[], $2::smallint[], ${TEXT_COLUMNS.map((_, k) => `$${k + 3}::text[]`).join(', ')})
+        AS v(blob_id, state, ${TEXT_COLUMNS.join(', ')})`;
       // Every blob row has a document row (migration 3 and its trigger); the upsert does not rely on it.
       await c.query(
         `INSERT INTO search_docs (blob_id, state, ${TEXT_COLUMNS.join(', ')})
@@ -224,12 +224,17 @@ export class PgSearchIndex {
         params,
       );
     } else {
-      // The backfill: a blob removed by GC meanwhile has no row left to update (an INSERT would fail).
-      await c.query(
-        `UPDATE search_docs d SET state = v.state, ${TEXT_COLUMNS.map((col) => `${col} = v.${col}`).join(', ')}
-         FROM ${unnest} WHERE d.blob_id = v.blob_id AND d.state = 0`,
-        params,
-      );
+      // The backfill: UPDATE, since a blob removed by GC meanwhile has no row left (an INSERT would fail);
+      // one row per statement, outside any transaction, so it never holds one row while waiting for
+      // another (an APPEND of the same contents locks several: no deadlock between the two).
+      const set = TEXT_COLUMNS.map((col, k) => `${col} = $${k + 3}`).join(', ');
+      for (let i = 0; i < ids.length; i++) {
+        await c.query(`UPDATE search_docs SET state = $2, ${set} WHERE blob_id = $1 AND state = 0`, [
+          ids[i],
+          states[i],
+          ...cols.map((col) => col[i]),
+        ]);
+      }
     }
   }
 

@@ -584,6 +584,7 @@ export class PostgresStore implements Store {
   }
 
   async append(mailboxId: number, items: AppendItem[]): Promise<AppendResult> {
+    this.assertOpen();
     // THREADID (RFC 8474 §5.2): the header fields threading needs are read before the transaction.
     // ... and the full-text documents of contents not indexed yet (pg-search.ts), read at the same time.
     const [keys, docs] = await Promise.all([
