@@ -1,5 +1,7 @@
 // `npm run stress -- --sessions N --seconds S [--seed X]` — many sessions on the same mailboxes checking each
-// other's announcements (tools/lib/stress.ts); `--idle N [--idle-fraction 0.5]` — hold N idle connections
+// other's announcements (tools/lib/stress.ts); add `--nodes 2` to spread them over two `petrel serve`
+// processes on one PostgreSQL database (`--postgres-url URL` names the server, else PETREL_TEST_PG_URL or a
+// throwaway cluster; `--postgres` uses PostgreSQL with one node too); `--idle N [--idle-fraction 0.5]` — hold N idle connections
 // (that fraction in IDLE) and report the server's memory per connection. The npm script raises `ulimit -n`
 // to the hard limit; N idle connections need about N + 100 descriptors in each process.
 import { runIdleConnections, runStress } from './lib/stress.js';
@@ -9,6 +11,9 @@ const args = parseArgs(process.argv.slice(2), {
   sessions: { type: 'number', default: 20 },
   seconds: { type: 'number', default: 30 },
   seed: { type: 'number' },
+  nodes: { type: 'number', default: 1 },
+  postgres: { type: 'boolean', default: false },
+  'postgres-url': { type: 'string' },
   idle: { type: 'number', default: 0 },
   'idle-fraction': { type: 'number', default: 0.5 },
 });
@@ -23,8 +28,18 @@ if (Number(args.idle) > 0) {
   if (r.wakeups < r.inIdle) failed = true;
 } else {
   const started = Date.now();
-  const r = await runStress({ sessions: Number(args.sessions), seconds: Number(args.seconds), ...(args.seed !== undefined ? { seed: Number(args.seed) } : {}) });
-  console.log(`seed ${r.seed}, ${args.sessions} sessions, ${((Date.now() - started) / 1000).toFixed(1)} s: ${JSON.stringify(r.stats)}`);
+  const r = await runStress({
+    sessions: Number(args.sessions),
+    seconds: Number(args.seconds),
+    nodes: Number(args.nodes),
+    postgres: Boolean(args.postgres),
+    ...(args.seed !== undefined ? { seed: Number(args.seed) } : {}),
+    ...(args['postgres-url'] !== undefined ? { postgresUrl: String(args['postgres-url']) } : {}),
+  });
+  console.log(
+    `seed ${r.seed}, ${args.sessions} sessions on ${r.nodes} node(s) (${r.backend}), ${((Date.now() - started) / 1000).toFixed(1)} s: ` +
+      `${JSON.stringify(r.stats)}, commands per node ${r.commandsPerNode.join(' + ')}`,
+  );
   if (r.contradictions.length === 0) console.log('no contradictions');
   else {
     failed = true;

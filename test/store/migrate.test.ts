@@ -10,11 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { hashPassword } from '../../src/auth/password.js';
+import { startServer } from '../../src/server/server.js';
 import { mailboxDigest } from '../../src/store/migrate.js';
 import { openPostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { Store } from '../../src/store/types.js';
 import { run } from '../cli/helpers.js';
+import { ImapTestClient } from '../helpers/imap-client.js';
 import { createTestDatabase, ensurePostgres } from '../helpers/postgres.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -274,4 +277,76 @@ it('refuses a target that holds a user it did not create, and a rerun from anoth
   const missing = await run(['migrate', '--from', join(dst2, 'nothing'), '--to', dst]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /no store in/);
+});
+
+/** Serves `store` on a loopback port while `fn` runs; `fn` gets a logged-in session of ann with QRESYNC. */
+async function withSession(store: Store, fn: (c: ImapTestClient) => Promise<void>): Promise<void> {
+  const server = await startServer({ store, host: '127.0.0.1', imapPort: 0, imapsPort: null, tls: null });
+  const c = await ImapTestClient.connect(server.imapPort!);
+  try {
+    assert.match((await c.command('L', 'LOGIN ann "ann pw"')).tagged, /^L OK/);
+    assert.match((await c.command('E', 'ENABLE QRESYNC IMAP4rev2')).tagged, /^E OK/);
+    await fn(c);
+    await c.command('O', 'LOGOUT');
+  } finally {
+    c.close();
+    await server.close();
+  }
+}
+
+function uidFlags(lines: string[]): string[] {
+  return lines
+    .filter((l) => / FETCH /.test(l))
+    .map((l) => `${/UID (\d+)/.exec(l)?.[1]} ${(/FLAGS \(([^)]*)\)/.exec(l)?.[1] ?? '').split(' ').sort().join(' ')}`);
+}
+
+it('a QRESYNC client in sync with the embedded store finds nothing to resync on PostgreSQL (RFC 7162 §3.2.5)', async () => {
+  const src = await makeSource(7);
+  const db = await createTestDatabase(await ensurePostgres());
+  try {
+    // What a client caches from the source: UIDVALIDITY, HIGHESTMODSEQ, and UID -> FLAGS.
+    let uidValidity = 0;
+    let highest = 0;
+    let cache: string[] = [];
+    const s = await openSqliteStore(src);
+    try {
+      await s.setPassword('ann', await hashPassword('ann pw'));
+      await withSession(s, async (c) => {
+        const sel = await c.command('S', 'SELECT "Projects/Wörk"');
+        uidValidity = Number(/\[UIDVALIDITY (\d+)\]/.exec(sel.untagged.join('\n'))?.[1]);
+        highest = Number(/\[HIGHESTMODSEQ (\d+)\]/.exec(sel.untagged.join('\n'))?.[1]);
+        cache = uidFlags((await c.command('F', 'UID FETCH 1:* (FLAGS)')).untagged);
+      });
+    } finally {
+      await s.close();
+    }
+    assert.ok(uidValidity > 0 && highest > 0);
+    assert.deepEqual(cache.map((x) => x.split(' ')[0]), ['1', '3', '5']); // UIDs with gaps
+
+    const there = await run(['migrate', '--from', src, '--to', db.url, '-q']);
+    assert.equal(there.code, 0, there.stderr);
+
+    const t = await openPostgresStore(db.url, { gcIntervalMs: 0 });
+    try {
+      await withSession(t, async (c) => {
+        // Same UIDVALIDITY, and from the cached HIGHESTMODSEQ: no VANISHED, no FETCH — nothing to do.
+        const sel = await c.command('S', `SELECT "Projects/Wörk" (QRESYNC (${uidValidity} ${highest} 1:5))`);
+        assert.match(sel.tagged, /^S OK/);
+        assert.ok(sel.untagged.some((l) => l.includes(`[UIDVALIDITY ${uidValidity}]`)), sel.untagged.join('\n'));
+        assert.deepEqual(sel.untagged.filter((l) => /VANISHED| FETCH /.test(l)), [], sel.untagged.join('\n'));
+        assert.deepEqual(uidFlags((await c.command('F', 'UID FETCH 1:* (FLAGS)')).untagged), cache);
+        // A change made on the target after the migration is exactly what the next resync reports.
+        assert.match((await c.command('ST', 'UID STORE 3 +FLAGS.SILENT (\\Flagged)')).tagged, /^ST OK/);
+        await c.command('U', 'UNSELECT');
+        const again = await c.command('S2', `SELECT "Projects/Wörk" (QRESYNC (${uidValidity} ${highest} 1:5))`);
+        const changes = again.untagged.filter((l) => /VANISHED| FETCH /.test(l));
+        assert.equal(changes.length, 1, again.untagged.join('\n'));
+        assert.match(changes[0]!, /UID 3\b.*\\Flagged|\\Flagged.*UID 3\b/);
+      });
+    } finally {
+      await t.close();
+    }
+  } finally {
+    await db.drop();
+  }
 });

@@ -1,11 +1,13 @@
 // Runs the real `petrel serve` (bin/petrel.js) as a child process on a data directory, for the soak and
-// stress tools: start, wait for the greeting, SIGKILL, graceful stop.
+// stress tools: start, wait for the greeting, SIGKILL, graceful stop. With PETREL_STORE=postgres://… in
+// `env` the node serves that database (several such nodes share it; issue 8).
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hashPassword } from '../../src/auth/password.js';
 import { provisionUser } from '../../src/store/provision.js';
+import { openPostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 
 /** Repository root, from dist/tools/lib/child-server.js. */
@@ -18,6 +20,17 @@ export const SOAK_PASSWORD = 'soak password';
  *  can log in thousands of sessions without spending minutes in password hashing (never for real accounts). */
 export async function provision(dataDir: string, users: string[] = [SOAK_USER], cheapHash = false): Promise<void> {
   const store = await openSqliteStore(dataDir);
+  try {
+    const hash = await hashPassword(SOAK_PASSWORD, cheapHash ? { ln: 4, r: 1, p: 1 } : undefined);
+    for (const u of users) if (!(await store.getUser(u))) await provisionUser(store, u, hash);
+  } finally {
+    await store.close();
+  }
+}
+
+/** As provision(), in a PostgreSQL store (the database every `petrel serve --store URL` node shares). */
+export async function provisionPostgres(url: string, users: string[] = [SOAK_USER], cheapHash = false): Promise<void> {
+  const store = await openPostgresStore(url, { gcIntervalMs: 0 });
   try {
     const hash = await hashPassword(SOAK_PASSWORD, cheapHash ? { ln: 4, r: 1, p: 1 } : undefined);
     for (const u of users) if (!(await store.getUser(u))) await provisionUser(store, u, hash);

@@ -9,6 +9,12 @@
 //     $S<i>, so each keyword is a register with one writer; a FETCH observed in [sent, answered] must show a
 //     value that some STORE of that writer could have produced in that window (STORE sent before the window
 //     ended, not superseded by a later STORE acknowledged before the window began).
+//   - at the end, when every session has stopped: each session's view (its sequence number → UID map after
+//     a NOOP) must be exactly the mailbox's UIDs, and every keyword its writer's last acknowledged value.
+// With `nodes: 2` (issue 8, item 5) the sessions are spread over two `petrel serve` processes on one
+// PostgreSQL database, so every rule above is also checked across nodes: a session on node B must be told
+// of node A's APPENDs, STOREs and EXPUNGEs (LISTEN/NOTIFY pokes + the change log) and never see its own
+// node's stale state; the final state is read on every node.
 // Plus idle connections (half in IDLE) with the server's memory per connection, measured from the child
 // process's RSS.
 import net from 'node:net';
@@ -17,19 +23,31 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImapTestClient } from '../../test/helpers/imap-client.js';
-import { provision, SOAK_PASSWORD, SOAK_USER, startChildServer } from './child-server.js';
+import { createTestDatabase, ensurePostgres, type PostgresServer } from '../../test/helpers/postgres.js';
+import { provision, provisionPostgres, SOAK_PASSWORD, SOAK_USER, startChildServer, type ChildServer } from './child-server.js';
 
 export interface StressOptions {
   sessions: number;
   seconds: number;
   seed?: number;
   log?: (line: string) => void;
+  /** `petrel serve` processes; sessions go round-robin over them. More than 1 needs PostgreSQL. Default 1. */
+  nodes?: number;
+  /** Run on PostgreSQL (a fresh database on this server; the role needs CREATEDB). Default with nodes > 1:
+   *  PETREL_TEST_PG_URL, else a throwaway cluster started by test/helpers/postgres.ts. */
+  postgresUrl?: string;
+  /** Use PostgreSQL also with one node. */
+  postgres?: boolean;
 }
 
 export interface StressReport {
   seed: number;
+  backend: 'sqlite' | 'postgres';
+  nodes: number;
   contradictions: string[];
   stats: { commands: number; appends: number; stores: number; fetches: number; expunges: number; flagChecks: number; expungeChecks: number };
+  /** Commands answered by each node. */
+  commandsPerNode: number[];
 }
 
 function rng(seed: number): () => number {
@@ -105,6 +123,7 @@ class StressSession {
     private readonly regs: Registers,
     private readonly report: StressReport,
     private readonly sessions: number,
+    readonly node: number,
   ) {}
 
   private flag(text: string): void {
@@ -117,6 +136,7 @@ class StressSession {
     const res = typeof text === 'string' ? await this.c!.command(tag, text, 30_000) : await this.c!.commandWithLiterals(tag, text, 30_000);
     const answered = Date.now();
     this.report.stats.commands++;
+    this.report.commandsPerNode[this.node] = (this.report.commandsPerNode[this.node] ?? 0) + 1;
     this.absorb(res.untagged, sent, answered);
     return { ok: new RegExp(`^${tag} OK`).test(res.tagged), tagged: res.tagged };
   }
@@ -188,15 +208,42 @@ class StressSession {
     return known.length === 0 ? 0 : this.pick(known);
   }
 
+  /** Works until the deadline; stays logged in (see finish) unless it fails. */
   async run(port: number, deadline: number): Promise<void> {
     this.c = await ImapTestClient.connect(port);
     try {
       if (!(await this.cmd(`LOGIN ${SOAK_USER} "${SOAK_PASSWORD}"`)).ok) throw new Error('login failed');
       await this.select(this.pick(MAILBOXES));
       while (!this.stopped && Date.now() < deadline) await this.step();
+    } catch (err) {
+      this.c.close();
+      this.c = null;
+      throw err;
+    }
+  }
+
+  get selected(): string {
+    return this.mailbox;
+  }
+
+  /**
+   * Once every session has stopped: after a NOOP (RFC 9051 §6.1.2, which reports pending changes) and a
+   * FETCH of every UID, the session's view must be exactly `uids`, the mailbox's UIDs — whatever node
+   * made the changes. Then LOGOUT.
+   */
+  async finish(uids: readonly number[]): Promise<void> {
+    if (!this.c) return;
+    try {
+      await this.cmd('NOOP');
+      if (this.view.length > 0) await this.cmd('FETCH 1:* (UID)');
+      if (this.view.length !== uids.length || this.view.some((u, i) => u !== uids[i])) {
+        const show = (xs: readonly number[]) => (xs.length > 12 ? `${xs.slice(0, 12).join(',')},… (${xs.length})` : xs.join(','));
+        this.flag(`final view [${show(this.view)}] is not the mailbox's UIDs [${show(uids)}]`);
+      }
       await this.cmd('LOGOUT');
     } finally {
       this.c.close();
+      this.c = null;
     }
   }
 
@@ -248,51 +295,116 @@ class StressSession {
   }
 }
 
+interface StressServers {
+  backend: 'sqlite' | 'postgres';
+  ports: number[];
+  stop(): Promise<void>;
+}
+
+/** One `petrel serve` on a fresh embedded store, or `nodes` of them on a fresh PostgreSQL database. */
+async function startServers(opts: StressOptions): Promise<StressServers> {
+  const nodes = Math.max(1, opts.nodes ?? 1);
+  const env = { PETREL_MAX_CONNECTIONS_PER_IP: String(opts.sessions + 10) };
+  const dirs: string[] = [];
+  const servers: ChildServer[] = [];
+  let cleanup: () => Promise<void> = async () => {};
+  const stop = async (): Promise<void> => {
+    await Promise.all(servers.map((s) => s.stop()));
+    await cleanup();
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  };
+  try {
+    if (nodes === 1 && !opts.postgres && opts.postgresUrl === undefined) {
+      const dataDir = await mkdtemp(join(tmpdir(), 'petrel-stress-'));
+      dirs.push(dataDir);
+      await provision(dataDir, [SOAK_USER], true);
+      servers.push(await startChildServer(dataDir, undefined, 20_000, env));
+      return { backend: 'sqlite', ports: servers.map((s) => s.port), stop };
+    }
+    const own = opts.postgresUrl === undefined;
+    const pg: PostgresServer = own ? await ensurePostgres() : { url: opts.postgresUrl!, stop: async () => {} };
+    const db = await createTestDatabase(pg);
+    cleanup = async () => {
+      await db.drop().catch(() => undefined);
+      if (own && !process.env.PETREL_TEST_PG_URL) await pg.stop();
+    };
+    await provisionPostgres(db.url, [SOAK_USER], true);
+    for (let i = 0; i < nodes; i++) {
+      // Each node: its own data directory (TLS certificate), the one database (PETREL_STORE).
+      const dataDir = await mkdtemp(join(tmpdir(), `petrel-stress-node${i + 1}-`));
+      dirs.push(dataDir);
+      servers.push(await startChildServer(dataDir, undefined, 30_000, { ...env, PETREL_STORE: db.url }));
+    }
+    return { backend: 'postgres', ports: servers.map((s) => s.port), stop };
+  } catch (err) {
+    await stop().catch(() => undefined);
+    throw err;
+  }
+}
+
 export async function runStress(opts: StressOptions): Promise<StressReport> {
   const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
-  const dataDir = await mkdtemp(join(tmpdir(), 'petrel-stress-'));
+  const servers = await startServers(opts);
+  const nodes = servers.ports.length;
   const report: StressReport = {
     seed,
+    backend: servers.backend,
+    nodes,
     contradictions: [],
     stats: { commands: 0, appends: 0, stores: 0, fetches: 0, expunges: 0, flagChecks: 0, expungeChecks: 0 },
+    commandsPerNode: servers.ports.map(() => 0),
   };
-  await provision(dataDir, [SOAK_USER], true);
-  const server = await startChildServer(dataDir, undefined, 20_000, { PETREL_MAX_CONNECTIONS_PER_IP: String(opts.sessions + 10) });
   try {
-    const setup = await ImapTestClient.connect(server.port);
+    const setup = await ImapTestClient.connect(servers.ports[0]!);
     await setup.command('L', `LOGIN ${SOAK_USER} "${SOAK_PASSWORD}"`);
     await setup.command('C', 'CREATE Stress');
     setup.close();
     const regs = new Registers();
     const deadline = Date.now() + opts.seconds * 1000;
-    const sessions = Array.from({ length: opts.sessions }, (_, i) => new StressSession(i + 1, rng(seed + i * 7919), regs, report, opts.sessions));
-    const results = await Promise.allSettled(sessions.map((s) => s.run(server.port, deadline)));
+    const sessions = Array.from(
+      { length: opts.sessions },
+      (_, i) => new StressSession(i + 1, rng(seed + i * 7919), regs, report, opts.sessions, i % nodes),
+    );
+    const results = await Promise.allSettled(sessions.map((s) => s.run(servers.ports[s.node]!, deadline)));
     for (const [i, res] of results.entries()) {
       if (res.status === 'rejected') report.contradictions.push(`session ${i + 1} failed: ${(res.reason as Error).message}`);
     }
-    // Quiescent state: each keyword must hold its writer's last acknowledged value (a lost update shows here).
-    const check = await ImapTestClient.connect(server.port);
-    await check.command('L', `LOGIN ${SOAK_USER} "${SOAK_PASSWORD}"`);
-    for (const mb of MAILBOXES) {
-      await check.command('S', `EXAMINE ${mb}`);
-      const f = await check.command('F', 'UID FETCH 1:* (FLAGS)', 60_000);
-      for (const line of f.untagged) {
-        const uid = Number(/UID (\d+)/.exec(line)?.[1]);
-        const flags = /FLAGS \(([^)]*)\)/.exec(line)?.[1];
-        if (!uid || flags === undefined) continue;
-        const set = new Set(flags.split(' ').map((x) => x.toLowerCase()));
-        for (let s = 1; s <= opts.sessions; s++) {
-          const want = regs.final(mb, uid, s);
-          if (want !== null && set.has(`$s${s}`) !== want) {
-            report.contradictions.push(`final ${mb} UID ${uid}: $S${s} is ${set.has(`$s${s}`) ? 'set' : 'clear'}, its writer last stored ${want ? 'set' : 'clear'} (lost update)`);
+    // Quiescent state, read on every node: each keyword must hold its writer's last acknowledged value (a
+    // lost update shows here), and every node must list the same UIDs.
+    const uidsOf = new Map<string, number[]>();
+    for (const [node, port] of servers.ports.entries()) {
+      const check = await ImapTestClient.connect(port);
+      await check.command('L', `LOGIN ${SOAK_USER} "${SOAK_PASSWORD}"`);
+      for (const mb of MAILBOXES) {
+        await check.command('S', `EXAMINE ${mb}`);
+        const f = await check.command('F', 'UID FETCH 1:* (FLAGS)', 60_000);
+        const uids: number[] = [];
+        for (const line of f.untagged) {
+          const uid = Number(/UID (\d+)/.exec(line)?.[1]);
+          const flags = /FLAGS \(([^)]*)\)/.exec(line)?.[1];
+          if (!uid || flags === undefined) continue;
+          uids.push(uid);
+          const set = new Set(flags.split(' ').map((x) => x.toLowerCase()));
+          for (let s = 1; s <= opts.sessions; s++) {
+            const want = regs.final(mb, uid, s);
+            if (want !== null && set.has(`$s${s}`) !== want) {
+              report.contradictions.push(
+                `final ${mb} UID ${uid} on node ${node + 1}: $S${s} is ${set.has(`$s${s}`) ? 'set' : 'clear'}, its writer last stored ${want ? 'set' : 'clear'} (lost update)`,
+              );
+            }
           }
         }
+        const known = uidsOf.get(mb);
+        if (known === undefined) uidsOf.set(mb, uids);
+        else if (known.join(',') !== uids.join(',')) report.contradictions.push(`final ${mb}: node ${node + 1} lists other UIDs than node 1`);
       }
+      await check.command('O', 'LOGOUT');
+      check.close();
     }
-    check.close();
+    // Every session's own view, after a NOOP, is the mailbox it has selected.
+    await Promise.all(sessions.map((s) => s.finish(uidsOf.get(s.selected) ?? [])));
   } finally {
-    await server.stop();
-    await rm(dataDir, { recursive: true, force: true });
+    await servers.stop();
   }
   return report;
 }
