@@ -222,6 +222,8 @@ interface Target {
   populateDirect(mailbox: string, count: number, seed: number): Promise<{ ms: number; method: string }>;
   /** Server memory (all of its processes). */
   memory(): Promise<MemorySample>;
+  /** The database server's memory (postmaster and all backends), when it runs on this machine. */
+  databaseMemory?(): Promise<MemorySample>;
   describe(): string;
   stop(): Promise<void>;
 }
@@ -379,6 +381,15 @@ async function startPostgresTarget(name: TargetName, nodes: number, server: Post
   const settings = await client.query<{ name: string; setting: string }>(
     `SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'shared_buffers')`,
   );
+  // The postmaster's PID (first line of postmaster.pid), to sample the local server's memory; null when the
+  // server is elsewhere or the role may not read data_directory.
+  let postmasterPid: number | null = null;
+  try {
+    const dir = (await client.query<{ d: string }>(`SELECT current_setting('data_directory') AS d`)).rows[0]?.d;
+    if (dir) postmasterPid = Number(readFileSync(join(dir, 'postmaster.pid'), 'utf8').split('\n')[0]) || null;
+  } catch {
+    postmasterPid = null;
+  }
   await client.end();
   const setting = (n: string) => settings.rows.find((r) => r.name === n)?.setting ?? '?';
   const durability = `fsync=${setting('fsync')}, synchronous_commit=${setting('synchronous_commit')}`;
@@ -400,6 +411,7 @@ async function startPostgresTarget(name: TargetName, nodes: number, server: Post
       const samples = children.map((c) => treeMemory(c.pid, false));
       return samples.reduce((a, b) => ({ rssKiB: a.rssKiB + b.rssKiB, pssKiB: a.pssKiB + b.pssKiB, processes: a.processes + b.processes }));
     },
+    ...(postmasterPid !== null ? { databaseMemory: async () => treeMemory(postmasterPid, true) } : {}),
     describe: () =>
       `${name}: ${nodes} × \`petrel serve --store postgres://…\` (Node ${process.version}) on PostgreSQL ${version} ` +
       `(loopback, ${durability}, shared_buffers ${Number(setting('shared_buffers')) * 8 / 1024} MiB, message bytes in the database)`,
@@ -904,6 +916,7 @@ async function benchMemory(t: Target, s: Sizes): Promise<void> {
   const settle = () => new Promise((r) => setTimeout(r, 1500));
   await settle();
   const before = await t.memory();
+  const dbBefore = await t.databaseMemory?.();
   const conns: ImapDriver[] = [];
   const idles: Array<{ done(): Promise<unknown> }> = [];
   const t0 = performance.now();
@@ -923,6 +936,7 @@ async function benchMemory(t: Target, s: Sizes): Promise<void> {
     const openMs = ms(t0);
     await settle();
     const after = await t.memory();
+    const dbAfter = await t.databaseMemory?.();
     const n = conns.length;
     const perRss = (after.rssKiB - before.rssKiB) / n;
     const perPss = (after.pssKiB - before.pssKiB) / n;
@@ -931,6 +945,10 @@ async function benchMemory(t: Target, s: Sizes): Promise<void> {
     record('memory', `server memory with ${n} connections (RSS)`, 'MiB', false, t.name, after.rssKiB / 1024, `PSS ${fmt(after.pssKiB / 1024)} MiB`);
     record('memory', `memory per idle connection (RSS)`, 'KiB', false, t.name, perRss, `half in IDLE; ${fmt(openMs / 1000)} s to open`);
     record('memory', `memory per idle connection (PSS)`, 'KiB', false, t.name, perPss);
+    if (dbBefore && dbAfter) {
+      record('memory', `PostgreSQL server memory with the connections (PSS; not in the rows above)`, 'MiB', false, t.name, dbAfter.pssKiB / 1024,
+        `${dbBefore.processes}→${dbAfter.processes} processes, +${fmt((dbAfter.pssKiB - dbBefore.pssKiB) / 1024)} MiB`);
+    }
     if (before.heapKiB !== undefined && after.heapKiB !== undefined) {
       console.log(`  ${t.name.padEnd(7)} JS heap + external per connection: ${fmt((after.heapKiB - before.heapKiB) / n)} KiB`);
     }
