@@ -176,7 +176,7 @@ export async function runSyncBench(o: SyncBenchOptions): Promise<SyncBenchResult
             // getrusage(2) in the child right after syncOnce(): exact, unlike the 10 ms samples.
             peakRssKiB: r.reply.maxRssKiB,
             cpuMs: r.reply.cpuMs,
-            detail: `downloaded ${s.downloaded}, uploaded ${s.uploaded}, flags ${s.flagsToLocal}/${s.flagsToRemote}, created ${s.mailboxesCreated}`,
+            detail: `downloaded ${s.downloaded}, uploaded ${s.uploaded}, flags ${s.flagsToLocal}/${s.flagsToRemote}, created ${s.mailboxesCreated}; tiers ${Object.entries(s.tiers).map(([k, v]) => `${k} ${v}`).join(', ')}`,
           };
           pe[phase] = res;
           (pe.summaries ??= []).push(s);

@@ -12,7 +12,12 @@ export interface PetrelSyncRequest {
 }
 
 /** The summary without its per-action list (10,000 entries on an initial sync). */
-export type SummaryTotals = Omit<SyncSummary, 'actions' | 'mailboxes'> & { actions: number; mailboxes: number };
+export type SummaryTotals = Omit<SyncSummary, 'actions' | 'mailboxes'> & {
+  actions: number;
+  mailboxes: number;
+  /** Mailboxes per resync tier (qresync, condstore, full). */
+  tiers: Record<string, number>;
+};
 
 export type PetrelSyncReply =
   | {
@@ -53,7 +58,9 @@ async function handle(req: PetrelSyncRequest): Promise<PetrelSyncReply> {
   const maxRssKiB = usage.maxRSS;
   const cpuMs = (usage.userCPUTime + usage.systemCPUTime) / 1000;
   const { actions, mailboxes, ...rest } = summary;
-  return { type: 'done', syncMs, maxRssKiB, cpuMs, summary: { ...rest, actions: actions.length, mailboxes: mailboxes.length } };
+  const tiers: Record<string, number> = {};
+  for (const m of mailboxes) tiers[m.tier] = (tiers[m.tier] ?? 0) + 1;
+  return { type: 'done', syncMs, maxRssKiB, cpuMs, summary: { ...rest, actions: actions.length, mailboxes: mailboxes.length, tiers } };
 }
 
 process.once('message', (raw: unknown) => {
