@@ -11,7 +11,9 @@ import pg from 'pg';
 import { fold } from '../../src/mime/search-text.js';
 import type { SearchKey } from '../../src/protocol/search-keys.js';
 import { openPostgresStore, type PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres/postgres-store.js';
-import { likePattern } from '../../src/store/postgres/pg-search.js';
+import { computeDoc, likePattern } from '../../src/store/postgres/pg-search.js';
+import { MimeIndexer } from '../../src/mime/indexer.js';
+import { MAX_INDEXED_TEXT } from '../../src/store/sqlite/search-index.js';
 import { createTestDatabase, ensurePostgres, withDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { appendAll, corpus, generated, rng, searchUids, selectedSearch, wrapStore } from './search-corpus.js';
 
@@ -98,6 +100,27 @@ function keysFor(needles: Iterable<string>): SearchKey[] {
 }
 
 describe('PostgreSQL full-text search', () => {
+  it('documents: unreadable bytes leave the content for the backfill, too much text is never indexed', async () => {
+    const index = (b: Buffer) => {
+      const ix = new MimeIndexer();
+      ix.push(b);
+      return ix.finish();
+    };
+    const small = generated(rng(1), 1);
+    const doc = await computeDoc(index(small), 'x', async (_id, start, end) => small.subarray(start, end));
+    assert.ok(typeof doc === 'object' && doc.body.includes('TOKEN1X'), JSON.stringify(doc));
+    assert.equal(await computeDoc(index(small), 'x', async () => Promise.reject(new Error('connection lost'))), 'failed');
+    const big = Buffer.from(`Subject: big\r\n\r\n${'x'.repeat(MAX_INDEXED_TEXT + 10)}\r\n`);
+    let read = false;
+    const bigDoc = await computeDoc(index(big), 'x', async (_id, start, end) => {
+      read = true;
+      return big.subarray(start, end);
+    });
+    assert.equal(bigDoc, 'large');
+    assert.equal(read, false);
+    assert.equal(likePattern('100%_a\\b'), '%100\\%\\_a\\\\b%');
+  });
+
   it('candidates are a superset and indexed SEARCH equals the exact scan (fixtures + generated mail)', async () => {
     const db = await freshDatabase();
     const r = rng(7);
