@@ -13,7 +13,7 @@
 // A UIDVALIDITY change (RFC 9051 §2.3.1.1) never deletes local data: messages are paired again by EMAILID
 // (RFC 8474) or content identity (size + digest of the header), the rest is downloaded or uploaded.
 import { topHeaderRange } from '../mime/sections.js';
-import { buildPartialMessage } from '../mime/partial.js';
+import { buildPartialMessage, isPartial, partialHeaderSections } from '../mime/partial.js';
 import type { ImapClient } from '../client/imap-client.js';
 import { ImapCommandError } from '../client/errors.js';
 import type { BodyStructure, FetchedMessage, ListEntry, SelectResult } from '../client/types.js';
@@ -1023,20 +1023,21 @@ class SyncRun {
     const head = await this.client.fetchOne(m.uid!, { uid: true, bodyStructure: true, sections: [{ section: 'HEADER', peek: true }] }, { uid: true });
     if (!head?.bodyStructure) return null;
     const header = head.sections.find((s) => s.section === 'HEADER')?.data ?? Buffer.alloc(0);
-    const parts = new Map<string, Buffer>();
-    let transferred = header.length;
+    // The parts' MIME headers (small) make the local BODYSTRUCTURE exact; text bodies as the policy says.
+    const wanted = partialHeaderSections(head.bodyStructure);
     if (policy.mode === 'text' && !(policy.maxMessageBytes !== undefined && (m.size ?? 0) > policy.maxMessageBytes)) {
       const limit = policy.maxTextBytes ?? 64 * 1024;
-      const want = textParts(head.bodyStructure).filter((b) => (b.size ?? 0) <= limit);
-      if (want.length > 0) {
-        const got = await this.client.fetchOne(m.uid!, { uid: true, sections: want.map((b) => ({ section: b.part || '1', peek: true })) }, { uid: true });
-        for (const b of want) {
-          const sec = b.part || '1';
-          const d = got?.sections.find((s) => s.section === sec)?.data;
-          if (d) {
-            parts.set(sec, d);
-            transferred += d.length;
-          }
+      for (const b of textParts(head.bodyStructure)) if ((b.size ?? 0) <= limit) wanted.push(b.part || '1');
+    }
+    const parts = new Map<string, Buffer>();
+    let transferred = header.length;
+    if (wanted.length > 0) {
+      const got = await this.client.fetchOne(m.uid!, { uid: true, sections: wanted.map((section) => ({ section, peek: true })) }, { uid: true });
+      for (const sec of wanted) {
+        const d = got?.sections.find((s) => s.section === sec)?.data;
+        if (d) {
+          parts.set(sec, d);
+          transferred += d.length;
         }
       }
     }
@@ -1114,6 +1115,12 @@ class SyncRun {
     let uidNext = sel.uidNext || 1;
     for (const m of fresh) {
       this.checkAbort();
+      const [full] = await this.store.getMessages(w.local!.id, [m.uid]);
+      if (full && isPartial(full.mime)) {
+        // A copy of a message the replica holds only partly: its synthetic bytes must never reach the server.
+        this.conflicts.push(`${p.localName}: local message ${m.uid} is a partly downloaded copy; not uploaded until it is complete`);
+        continue;
+      }
       const data = await this.store.readBlob(m.blobId, 0, m.size);
       const flags = normalizeFlags(m.flags);
       const intentId = this.state.addIntent({
