@@ -66,8 +66,8 @@ export interface PartialInput {
   /** The remote RFC822.SIZE. */
   size: number;
   /**
-   * Downloaded sections by section number: '1', '2.1' hold the exact BODY[n] bytes (a message/rfc822
-   * part's body is the whole encapsulated message); '2.MIME' a part's exact BODY[n.MIME] and '3.HEADER' a
+   * Downloaded sections by section number: '1', '2.1' hold the exact BODY[n] bytes of leaves and of
+   * message/rfc822 parts (whose body is the whole encapsulated message; a multipart's own body is not used); '2.MIME' a part's exact BODY[n.MIME] and '3.HEADER' a
    * message/rfc822 part's exact BODY[n.HEADER]. MIME headers make the index exact (types, parameters,
    * ids, descriptions as written); without them those fields come from `structure` (as the client
    * normalised them) and n.MIME / n.HEADER are not available. partialHeaderSections lists them.
@@ -320,7 +320,7 @@ class Builder {
       if (body) {
         // The whole encapsulated message is here: index it exactly.
         this.write(body);
-        part.g = shift(indexMessage(body).r, b);
+        part.g = conform(shift(indexMessage(body).r, b), node.children![0]!, depth + 1);
         part.e = this.pos;
         part.n = countLf(body);
         return part;
@@ -401,6 +401,34 @@ function isContainer(part: MimePart): boolean {
   const t = (part.t ?? (part.dg ? 'message' : '')).toLowerCase();
   const s = (part.s ?? (part.dg ? 'rfc822' : '')).toLowerCase();
   return t === 'multipart' || (t === 'message' && (s === 'rfc822' || s === 'global'));
+}
+
+/**
+ * An encapsulated message indexed on its own starts again at depth 0, so it may be parsed deeper than
+ * the remote (which stops at its nesting cap and sends what lies below as application/octet-stream).
+ * Where the remote structure has a leaf and the index a multipart or message, the part becomes such an
+ * opaque leaf.
+ */
+function conform(p: MimePart, node: PartialStructure, depth: number): MimePart {
+  if (depth > MAX_DEPTH) return p;
+  if (p.k && isMultipart(node) && node.children!.length === p.k.length) {
+    p.k = p.k.map((c, i) => conform(c, node.children![i]!, depth + 1));
+  } else if (p.g && isMessage(node)) {
+    p.g = conform(p.g, node.children![0]!, depth + 1);
+  } else if ((p.k || p.g) && node.children === undefined) {
+    // A capped message part's body is the whole encapsulated message, as indexed; a capped multipart's is
+    // only its preamble, which this index does not locate: then the body counts as not held.
+    const same = p.g !== undefined && node.size === p.e - p.b;
+    delete p.k;
+    delete p.g;
+    p.x = 1;
+    if (!same) {
+      p.u = 1;
+      p.e = p.b;
+      p.zs = node.size ?? 0;
+    }
+  }
+  return p;
 }
 
 /** The part tree of an encapsulated message indexed on its own, moved to `offset` in the blob. */

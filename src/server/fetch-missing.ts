@@ -28,6 +28,22 @@ export type FetchMissingHook = (req: FetchMissingRequest) => Promise<void>;
 /** Concurrent hook calls per FETCH batch. */
 const FILL_CONCURRENCY = 4;
 
+/** Hook calls in progress per server, by "mailboxId/uid": sessions asking for the same message share one. */
+const inFlight = new WeakMap<object, Map<string, Promise<void>>>();
+
+function shared(ctx: CommandContext, key: string, start: () => Promise<void>): Promise<void> {
+  let running = inFlight.get(ctx.server);
+  if (!running) {
+    running = new Map();
+    inFlight.set(ctx.server, running);
+  }
+  const existing = running.get(key);
+  if (existing) return existing;
+  const p = start().finally(() => running.delete(key));
+  running.set(key, p);
+  return p;
+}
+
 /** True when rendering `req` for a message with this index needs bytes it does not hold. */
 export function fetchNeedsMissing(req: FetchRequest, mime: MimeIndex): boolean {
   if (!isPartial(mime)) return false;
@@ -79,7 +95,9 @@ export async function fillMissing(
   let reason: string | null = null;
   const one = async (uid: number): Promise<void> => {
     try {
-      await hook({ userName: st.user.name, mailboxId, mailboxName, uid, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+      await shared(ctx, `${mailboxId}/${uid}`, () =>
+        hook({ userName: st.user.name, mailboxId, mailboxName, uid, ...(ctx.signal ? { signal: ctx.signal } : {}) }),
+      );
       const [fresh] = await ctx.store.getMessages(mailboxId, [uid]);
       if (!fresh) {
         records.delete(uid); // expunged meanwhile: skipped like any expunged message

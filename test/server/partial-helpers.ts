@@ -13,26 +13,37 @@ function node(p: MimePart, sec: string): PartialStructure {
   if (p.k) {
     return { part: sec, type: 'multipart', subtype: (p.s ?? 'mixed').toLowerCase(), parameters: params, children: p.k.map((c, i) => node(c, sec === '' ? String(i + 1) : `${sec}.${i + 1}`)) };
   }
-  const type = (p.t ?? (p.dg ? 'message' : 'text')).toLowerCase();
-  const subtype = (p.s ?? (p.dg ? 'rfc822' : 'plain')).toLowerCase();
+  const type = p.x ? 'application' : (p.t ?? (p.dg ? 'message' : 'text')).toLowerCase();
+  const subtype = p.x ? 'octet-stream' : (p.s ?? (p.dg ? 'rfc822' : 'plain')).toLowerCase();
   const out: PartialStructure = { part: sec, type, subtype, parameters: params, size: p.e - p.b, lines: p.n };
   if (p.c) out.encoding = p.c.toLowerCase();
   if (p.g) out.children = [p.g.k ? node(p.g, sec) : node(p.g, `${sec}.1`)];
   return out;
 }
 
-function spec(section: string): SectionSpec {
+export function spec(section: string): SectionSpec {
   const m = /^([\d.]*?)\.?(HEADER|MIME|TEXT)?$/.exec(section)!;
   const path = m[1] ? m[1].split('.').map(Number) : [];
   return m[2] ? { path, text: m[2] as SectionSpec['text'] } : { path };
 }
 
-/** The partial form of `raw` holding the top header, every MIME header and the bodies of `keep`. */
-export function makePartial(raw: Buffer, keep: readonly string[]): PartialMessage & { structure: PartialStructure } {
+/** The BODYSTRUCTURE-like tree of a whole message, numbered as RFC 9051 §6.4.5 (and our client) number parts. */
+export function structureOf(raw: Buffer): PartialStructure {
   const ix = indexMessage(raw);
-  const structure = ix.r.k ? node(ix.r, '') : node(ix.r, '1');
+  return ix.r.k ? node(ix.r, '') : node(ix.r, '1');
+}
+
+/** The partial form of `raw` holding the top header, the MIME headers (all, or those `headers` keeps)
+ *  and the bodies of `keep`. */
+export function makePartial(
+  raw: Buffer,
+  keep: readonly string[],
+  headers: (section: string) => boolean = () => true,
+): PartialMessage & { structure: PartialStructure } {
+  const ix = indexMessage(raw);
+  const structure = structureOf(raw);
   const parts = new Map<string, Buffer>();
-  for (const sec of [...partialHeaderSections(structure), ...keep]) {
+  for (const sec of [...partialHeaderSections(structure).filter(headers), ...keep]) {
     const loc = locateSection(ix, spec(sec));
     if (loc) parts.set(sec, raw.subarray(loc.start, loc.end));
   }
