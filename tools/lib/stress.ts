@@ -38,6 +38,9 @@ export interface StressOptions {
   postgresUrl?: string;
   /** Use PostgreSQL also with one node. */
   postgres?: boolean;
+  /** With 2+ nodes: SIGKILL the last node this long after the start; its sessions reconnect to node 1
+   *  (as behind a load balancer) and go on. */
+  killNodeAfterMs?: number;
 }
 
 export interface StressReport {
@@ -48,6 +51,21 @@ export interface StressReport {
   stats: { commands: number; appends: number; stores: number; fetches: number; expunges: number; flagChecks: number; expungeChecks: number };
   /** Commands answered by each node. */
   commandsPerNode: number[];
+  /** APPENDs acknowledged with an APPENDUID and checked at the end (present unless an expunge was tried). */
+  appendsChecked: number;
+  /** Set when a node was killed: which (1-based), and how many sessions moved to another node. */
+  killed?: { node: number; afterMs: number; sessionsMoved: number };
+}
+
+/** What was acknowledged, for the end: APPENDUIDs per mailbox, and UIDs any session tried to expunge. */
+class Ledger {
+  readonly appended = new Map<string, Set<number>>();
+  readonly expungeTried = new Map<string, Set<number>>();
+  add(map: Map<string, Set<number>>, mailbox: string, uid: number): void {
+    const set = map.get(mailbox);
+    if (set) set.add(uid);
+    else map.set(mailbox, new Set([uid]));
+  }
 }
 
 function rng(seed: number): () => number {
@@ -123,8 +141,12 @@ class StressSession {
     private readonly regs: Registers,
     private readonly report: StressReport,
     private readonly sessions: number,
-    readonly node: number,
+    public node: number,
+    private readonly ledger: Ledger,
   ) {}
+
+  /** Moved to another node after its node was killed. */
+  movedFrom: number | null = null;
 
   private flag(text: string): void {
     if (this.report.contradictions.length < 200) this.report.contradictions.push(`session ${this.id} (${this.mailbox}): ${text}`);
@@ -208,17 +230,27 @@ class StressSession {
     return known.length === 0 ? 0 : this.pick(known);
   }
 
-  /** Works until the deadline; stays logged in (see finish) unless it fails. */
-  async run(port: number, deadline: number): Promise<void> {
-    this.c = await ImapTestClient.connect(port);
-    try {
-      if (!(await this.cmd(`LOGIN ${SOAK_USER} "${SOAK_PASSWORD}"`)).ok) throw new Error('login failed');
-      await this.select(this.pick(MAILBOXES));
-      while (!this.stopped && Date.now() < deadline) await this.step();
-    } catch (err) {
-      this.c.close();
-      this.c = null;
-      throw err;
+  /**
+   * Works until the deadline; stays logged in (see finish) unless it fails. When its node dies
+   * (`failover` returns another node), it reconnects there once and starts over with a fresh view, as a
+   * client behind a load balancer would.
+   */
+  async run(ports: readonly number[], deadline: number, failover: (node: number) => number | null): Promise<void> {
+    for (;;) {
+      try {
+        this.c = await ImapTestClient.connect(ports[this.node]!);
+        if (!(await this.cmd(`LOGIN ${SOAK_USER} "${SOAK_PASSWORD}"`)).ok) throw new Error('login failed');
+        await this.select(this.pick(MAILBOXES));
+        while (!this.stopped && Date.now() < deadline) await this.step();
+        return;
+      } catch (err) {
+        this.c?.close();
+        this.c = null;
+        const next = this.movedFrom === null ? failover(this.node) : null;
+        if (next === null) throw err;
+        this.movedFrom = this.node;
+        this.node = next;
+      }
     }
   }
 
@@ -260,7 +292,10 @@ class StressSession {
     if (x < 0.15) {
       if (this.view.length > 150) return this.expunge();
       this.report.stats.appends++;
-      await this.cmd([`APPEND ${this.mailbox} `, Buffer.from(`Subject: stress ${this.id}.${this.n}\r\n\r\nbody\r\n`)]);
+      const r = await this.cmd([`APPEND ${this.mailbox} `, Buffer.from(`Subject: stress ${this.id}.${this.n}\r\n\r\nbody\r\n`)]);
+      // RFC 4315 §3: APPENDUID <uidvalidity> <uid> — this UID must exist at the end unless it is expunged.
+      const uid = r.ok ? /\[APPENDUID \d+ (\d+)\]/.exec(r.tagged)?.[1] : undefined;
+      if (uid !== undefined) this.ledger.add(this.ledger.appended, this.mailbox, Number(uid));
     } else if (x < 0.5) {
       const uid = this.knownUid();
       if (uid === 0) return;
@@ -289,6 +324,7 @@ class StressSession {
   private async expunge(): Promise<void> {
     const uid = this.knownUid();
     if (uid === 0) return;
+    this.ledger.add(this.ledger.expungeTried, this.mailbox, uid);
     await this.cmd(`UID STORE ${uid} +FLAGS.SILENT (\\Deleted)`);
     const r = await this.cmd(`UID EXPUNGE ${uid}`);
     if (r.ok) this.report.stats.expunges++;
@@ -298,6 +334,7 @@ class StressSession {
 interface StressServers {
   backend: 'sqlite' | 'postgres';
   ports: number[];
+  nodes: ChildServer[];
   stop(): Promise<void>;
 }
 
@@ -319,7 +356,7 @@ async function startServers(opts: StressOptions): Promise<StressServers> {
       dirs.push(dataDir);
       await provision(dataDir, [SOAK_USER], true);
       servers.push(await startChildServer(dataDir, undefined, 20_000, env));
-      return { backend: 'sqlite', ports: servers.map((s) => s.port), stop };
+      return { backend: 'sqlite', ports: servers.map((s) => s.port), nodes: servers, stop };
     }
     const own = opts.postgresUrl === undefined;
     const pg: PostgresServer = own ? await ensurePostgres() : { url: opts.postgresUrl!, stop: async () => {} };
@@ -335,7 +372,7 @@ async function startServers(opts: StressOptions): Promise<StressServers> {
       dirs.push(dataDir);
       servers.push(await startChildServer(dataDir, undefined, 30_000, { ...env, PETREL_STORE: db.url }));
     }
-    return { backend: 'postgres', ports: servers.map((s) => s.port), stop };
+    return { backend: 'postgres', ports: servers.map((s) => s.port), nodes: servers, stop };
   } catch (err) {
     await stop().catch(() => undefined);
     throw err;
@@ -353,7 +390,10 @@ export async function runStress(opts: StressOptions): Promise<StressReport> {
     contradictions: [],
     stats: { commands: 0, appends: 0, stores: 0, fetches: 0, expunges: 0, flagChecks: 0, expungeChecks: 0 },
     commandsPerNode: servers.ports.map(() => 0),
+    appendsChecked: 0,
   };
+  const ledger = new Ledger();
+  const dead = new Set<number>();
   try {
     const setup = await ImapTestClient.connect(servers.ports[0]!);
     await setup.command('L', `LOGIN ${SOAK_USER} "${SOAK_PASSWORD}"`);
@@ -363,9 +403,29 @@ export async function runStress(opts: StressOptions): Promise<StressReport> {
     const deadline = Date.now() + opts.seconds * 1000;
     const sessions = Array.from(
       { length: opts.sessions },
-      (_, i) => new StressSession(i + 1, rng(seed + i * 7919), regs, report, opts.sessions, i % nodes),
+      (_, i) => new StressSession(i + 1, rng(seed + i * 7919), regs, report, opts.sessions, i % nodes, ledger),
     );
-    const results = await Promise.allSettled(sessions.map((s) => s.run(servers.ports[s.node]!, deadline)));
+    let killTimer: NodeJS.Timeout | null = null;
+    let killing: Promise<void> = Promise.resolve();
+    if (opts.killNodeAfterMs !== undefined && nodes > 1) {
+      const victim = nodes - 1;
+      killTimer = setTimeout(() => {
+        dead.add(victim);
+        killing = servers.nodes[victim]!.kill9();
+        report.killed = { node: victim + 1, afterMs: opts.killNodeAfterMs!, sessionsMoved: 0 };
+      }, opts.killNodeAfterMs);
+    }
+    // A session whose node was killed moves to the first live node.
+    const failover = (node: number): number | null => {
+      if (!dead.has(node)) return null;
+      const next = servers.ports.findIndex((_, i) => !dead.has(i));
+      if (next < 0) return null;
+      if (report.killed) report.killed.sessionsMoved++;
+      return next;
+    };
+    const results = await Promise.allSettled(sessions.map((s) => s.run(servers.ports, deadline, failover)));
+    if (killTimer) clearTimeout(killTimer);
+    await killing;
     for (const [i, res] of results.entries()) {
       if (res.status === 'rejected') report.contradictions.push(`session ${i + 1} failed: ${(res.reason as Error).message}`);
     }
@@ -373,6 +433,7 @@ export async function runStress(opts: StressOptions): Promise<StressReport> {
     // lost update shows here), and every node must list the same UIDs.
     const uidsOf = new Map<string, number[]>();
     for (const [node, port] of servers.ports.entries()) {
+      if (dead.has(node)) continue;
       const check = await ImapTestClient.connect(port);
       await check.command('L', `LOGIN ${SOAK_USER} "${SOAK_PASSWORD}"`);
       for (const mb of MAILBOXES) {
@@ -396,10 +457,20 @@ export async function runStress(opts: StressOptions): Promise<StressReport> {
         }
         const known = uidsOf.get(mb);
         if (known === undefined) uidsOf.set(mb, uids);
-        else if (known.join(',') !== uids.join(',')) report.contradictions.push(`final ${mb}: node ${node + 1} lists other UIDs than node 1`);
+        else if (known.join(',') !== uids.join(',')) report.contradictions.push(`final ${mb}: node ${node + 1} lists other UIDs than another node`);
       }
       await check.command('O', 'LOGOUT');
       check.close();
+    }
+    // Nothing acknowledged is lost — also what the killed node acknowledged before it died.
+    for (const [mb, appended] of ledger.appended) {
+      const present = new Set(uidsOf.get(mb) ?? []);
+      const tried = ledger.expungeTried.get(mb) ?? new Set<number>();
+      for (const uid of appended) {
+        if (tried.has(uid)) continue;
+        report.appendsChecked++;
+        if (!present.has(uid)) report.contradictions.push(`final ${mb}: UID ${uid}, acknowledged by APPENDUID and never expunged, is gone`);
+      }
     }
     // Every session's own view, after a NOOP, is the mailbox it has selected.
     await Promise.all(sessions.map((s) => s.finish(uidsOf.get(s.selected) ?? [])));
