@@ -13,6 +13,9 @@ import type { RunningLmtpServer } from '../lmtp/lmtp-server.js';
 import type { RunningPop3Server } from '../pop3/pop3-server.js';
 import type { RunningServer } from '../server/server.js';
 import type { Store } from '../store/types.js';
+import { resolveAccount } from '../sync/account.js';
+import { ContentFetcher } from '../sync/on-demand.js';
+import type { AccountSettings } from '../sync/types.js';
 import { connectText, firstStartBox, hostPort, type ConnectInfo } from './banner.js';
 import { CliError, ensureDataDir, loadConfig, USER_NAME_PATTERN, withCommonOptions, type CommonOptions } from './common.js';
 import type { CliEnvironment } from './environment.js';
@@ -33,6 +36,7 @@ interface ServeOptions extends CommonOptions {
   allowInsecureAuth?: string;
   metricsPort?: string;
   metricsHost?: string;
+  syncAccount?: string;
 }
 
 /** Registers `serve`; `setExitCode` receives the command's result. */
@@ -53,6 +57,7 @@ export function addServeCommand(program: Command, env: CliEnvironment): void {
       .option('--tls-key <file>', 'PEM private key for --tls-cert (env PETREL_TLS_KEY)')
       .option('--metrics-port <port>', 'HTTP port for Prometheus metrics at /metrics (default off; env PETREL_METRICS_PORT)')
       .option('--metrics-host <address>', 'address the metrics port listens on (default 127.0.0.1; env PETREL_METRICS_HOST)')
+      .option('--sync-account <file>', 'serving a replica of `petrel sync`: fetch partly downloaded messages from the server of this account file on demand')
       .addOption(
         new Option('--allow-insecure-auth <when>', 'password login without TLS (default loopback; env PETREL_ALLOW_INSECURE_AUTH)')
           .choices(AUTH_POLICIES),
@@ -79,11 +84,11 @@ export function addServeCommand(program: Command, env: CliEnvironment): void {
       metricsPort: opts.metricsPort,
       metricsHost: opts.metricsHost,
     });
-    await serve(env, config);
+    await serve(env, config, opts.syncAccount !== undefined ? { syncAccount: opts.syncAccount } : {});
   });
 }
 
-export async function serve(env: CliEnvironment, config: PetrelConfig): Promise<void> {
+export async function serve(env: CliEnvironment, config: PetrelConfig, extra: { syncAccount?: string } = {}): Promise<void> {
   if (config.imapPort === null && config.imapsPort === null && config.pop3Port === null && config.pop3sPort === null) {
     throw new ConfigError('no listener enabled: imap_port, imaps_port, pop3_port and pop3s_port are all 0');
   }
@@ -96,7 +101,18 @@ export async function serve(env: CliEnvironment, config: PetrelConfig): Promise<
   const tls = await loadTls({ dataDir: config.dataDir, tlsCert: config.tlsCert, tlsKey: config.tlsKey, host: config.host });
   if (tls.generated) log.info({ cert: tls.certPath, sha256: tls.fingerprint256 }, 'generated a self-signed TLS certificate');
 
+  // A replica's partial messages (docs/sync.md) are completed from its server when an account is given.
+  let account: AccountSettings | null = null;
+  if (extra.syncAccount !== undefined) {
+    try {
+      account = (await resolveAccount({ file: extra.syncAccount, flags: {}, env: process.env, cwd: process.cwd() })).account;
+    } catch (err) {
+      throw new CliError(`--sync-account: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
   const store = await env.openStore(config.dataDir, config);
+  const fetcher = account ? new ContentFetcher(config.dataDir, store, account) : null;
+  const fetchMissing = fetcher ? (req: { mailboxId: number; uid: number; signal?: AbortSignal }) => fetcher.fetchMissing(req) : null;
   let server: RunningServer | null = null;
   let pop3: RunningPop3Server | null = null;
   let lmtp: RunningLmtpServer | null = null;
@@ -128,6 +144,7 @@ export async function serve(env: CliEnvironment, config: PetrelConfig): Promise<
           logger: log,
           throttle,
           ...(metrics ? { metrics } : {}),
+          ...(fetchMissing ? { fetchMissing } : {}),
         });
       }
       if (config.pop3Port !== null || config.pop3sPort !== null) {
@@ -141,6 +158,7 @@ export async function serve(env: CliEnvironment, config: PetrelConfig): Promise<
           maxConnectionsPerIp: config.maxConnectionsPerIp,
           logger: log,
           throttle,
+          ...(fetchMissing ? { fetchMissing } : {}),
         });
       }
       if (config.lmtpPort !== null || config.lmtpSocket !== null) {
@@ -191,6 +209,7 @@ export async function serve(env: CliEnvironment, config: PetrelConfig): Promise<
   } finally {
     // All listeners at once: each stops accepting, then closes its open sessions; the store closes last.
     await Promise.all([lmtp?.close(), pop3?.close(), server?.close(), metricsServer?.close()]);
+    await fetcher?.close();
     await store.close();
   }
   log.info('stopped');
