@@ -4,7 +4,8 @@
 // bytes of messages the index rules out and PostgreSQL answers it from the pg_trgm GIN index; COPY indexes
 // nothing new and documents go with their blobs; messages stored before the index existed (migration 3)
 // are always candidates until the backfill indexes them; without pg_trgm (a role that may not create
-// extensions) the same answers come from scanning the documents, and a log line says so.
+// extensions) the same answers come from scanning the documents, and a log line says so; over IMAP, SEARCH
+// on one node finds what another node appended, through the index.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
@@ -14,7 +15,10 @@ import { openPostgresStore, type PostgresStore, type PostgresStoreOptions } from
 import { computeDoc, likePattern } from '../../src/store/postgres/pg-search.js';
 import { MimeIndexer } from '../../src/mime/indexer.js';
 import { MAX_INDEXED_TEXT } from '../../src/store/sqlite/search-index.js';
+import { startServer } from '../../src/server/server.js';
+import { ImapTestClient } from '../helpers/imap-client.js';
 import { createTestDatabase, ensurePostgres, withDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { provisionAccounts, TEST_PASSWORD, TEST_USER } from '../helpers/server.js';
 import { appendAll, corpus, generated, rng, searchUids, selectedSearch, wrapStore } from './search-corpus.js';
 
 const databases: TestDatabase[] = [];
@@ -344,6 +348,65 @@ describe('PostgreSQL full-text search', () => {
       assert.deepEqual(await box.store.searchTextCandidates(box.mailboxId, 'body', 'TOKEN17X'), [18]);
     } finally {
       await box.store.close();
+    }
+  });
+
+  it('over IMAP: what node B appends, node A finds with SEARCH BODY/TEXT/SUBJECT from the index', async () => {
+    const db = await freshDatabase();
+    const stores = [await openPostgresStore(db.url, { gcIntervalMs: 0 }), await openPostgresStore(db.url, { gcIntervalMs: 0 })];
+    // Node A's answers to the server's index questions, counted.
+    const nodeA = stores[0]!;
+    const asked: string[] = [];
+    const original = nodeA.searchTextCandidates.bind(nodeA);
+    nodeA.searchTextCandidates = async (mailboxId, field, needle) => {
+      const r = await original(mailboxId, field, needle);
+      asked.push(`${field} ${needle} -> ${JSON.stringify(r)}`);
+      return r;
+    };
+    const servers = await Promise.all(stores.map((store) => startServer({ store, host: '127.0.0.1', imapPort: 0, imapsPort: null, tls: null })));
+    const clients: ImapTestClient[] = [];
+    try {
+      await provisionAccounts(stores[0]!);
+      const login = async (port: number) => {
+        const c = await ImapTestClient.connect(port);
+        clients.push(c);
+        assert.match((await c.command('l', `LOGIN "${TEST_USER}" "${TEST_PASSWORD}"`)).tagged, /^l OK/);
+        return c;
+      };
+      const b = await login(servers[1]!.imapPort!);
+      // The body is base64: its words are found only in the decoded text.
+      const body = Buffer.from('Die Straße nach Ærøskøbing, Rechnung Nr. 4711-ZEBRA\r\n', 'utf8').toString('base64');
+      const m1 = `From: Ann <ann@example.org>\r\nSubject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= aus Kiel\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n${body}\r\n`;
+      const m2 = 'From: Bob <bob@example.org>\r\nSubject: lunch\r\n\r\nnothing to see\r\n';
+      for (const [i, m] of [m1, m2].entries()) {
+        assert.match((await b.commandWithLiterals(`b${i}`, ['APPEND INBOX () ', Buffer.from(m)])).tagged, /OK \[APPENDUID \d+ \d\]/);
+      }
+      assert.deepEqual(await sql(db.url, 'SELECT state, count(*)::int AS n FROM search_docs GROUP BY state'), [{ state: 1, n: 2 }]);
+      const a = await login(servers[0]!.imapPort!);
+      assert.match((await a.command('a1', 'SELECT INBOX')).tagged, /^a1 OK/);
+      const ask = async (tag: string, criteria: string | Array<string | Buffer>) => {
+        const r = typeof criteria === 'string' ? await a.command(tag, `UID SEARCH ${criteria}`) : await a.commandWithLiterals(tag, ['UID SEARCH ', ...criteria]);
+        assert.match(r.tagged, new RegExp(`^${tag} OK`));
+        return r.untagged.filter((l) => l.startsWith('* SEARCH'));
+      };
+      assert.deepEqual(await ask('s1', 'BODY "4711-zebra"'), ['* SEARCH 1']);
+      assert.deepEqual(await ask('s2', 'TEXT "see"'), ['* SEARCH 2']);
+      assert.deepEqual(await ask('s3', 'SUBJECT "aus kiel"'), ['* SEARCH 1']);
+      assert.deepEqual(await ask('s4', 'BODY "zebra-4711"'), ['* SEARCH']);
+      const straße = Buffer.from('STRAßE', 'utf8');
+      assert.deepEqual(await ask('s5', ['CHARSET UTF-8 BODY ', straße]), ['* SEARCH 1']);
+      const grüße = Buffer.from('grüße', 'utf8');
+      assert.deepEqual(await ask('s6', ['CHARSET UTF-8 SUBJECT ', grüße]), ['* SEARCH 1']);
+      assert.deepEqual(await ask('s7', 'OR BODY "nothing" FROM "ann@"'), ['* SEARCH 1 2']);
+      // The server asked the index, which answered from node B's documents.
+      assert.ok(asked.includes('body 4711-ZEBRA -> [1]'), asked.join('\n'));
+      assert.ok(asked.includes('body ZEBRA-4711 -> []'), asked.join('\n'));
+      assert.ok(asked.includes('subject AUS KIEL -> [1]'), asked.join('\n'));
+      for (const c of clients) await c.command('z', 'LOGOUT');
+    } finally {
+      for (const c of clients) c.close();
+      for (const srv of servers) await srv.close();
+      for (const st of stores) await st.close();
     }
   });
 });
