@@ -25,6 +25,9 @@ import type { ResponseValue } from '../../src/protocol/types.js';
 import { ImapTestClient, logoutQuietly } from '../helpers/imap-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
+/** Generous per-command timeout: the machine may be busy with other test runs. */
+const T = 60_000;
+
 const dir = new URL('../../../test/fixtures/mime/', import.meta.url);
 const files = readdirSync(dir).filter((n) => n.endsWith('.eml')).sort();
 
@@ -138,9 +141,9 @@ test('partial messages of the whole corpus are served byte-identically for what 
     const b = await ImapTestClient.connect(replica.port);
     try {
       for (const c of [a, b]) {
-        assert.match((await c.command('L', `LOGIN ${remote.user} "${remote.password}"`)).tagged, /^L OK/);
-        if (rev2) assert.match((await c.command('E', 'ENABLE IMAP4rev2')).tagged, /^E OK/);
-        assert.match((await c.command('S', 'EXAMINE INBOX')).tagged, /^S OK/);
+        assert.match((await c.command('L', `LOGIN ${remote.user} "${remote.password}"`, T)).tagged, /^L OK/);
+        if (rev2) assert.match((await c.command('E', 'ENABLE IMAP4rev2', T)).tagged, /^E OK/);
+        assert.match((await c.command('S', 'EXAMINE INBOX', T)).tagged, /^S OK/);
       }
       for (const p of plan) {
         const items = [
@@ -156,8 +159,8 @@ test('partial messages of the whole corpus are served byte-identically for what 
           ...p.sections.map((s) => `BODY.PEEK[${s}]`),
         ];
         const cmd = `UID FETCH ${p.uid} (${items.join(' ')})`;
-        const ra = await a.command('F', cmd, 20_000);
-        const rb = await b.command('F', cmd, 20_000);
+        const ra = await a.command('F', cmd, T);
+        const rb = await b.command('F', cmd, T);
         assert.match(ra.tagged, /^F OK/, `${p.file}: remote ${ra.tagged}`);
         assert.match(rb.tagged, /^F OK/, `${p.file}: replica ${rb.tagged}`);
         assert.equal(rb.responses.length, 1, `${p.file}: one FETCH response`);

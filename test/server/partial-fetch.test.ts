@@ -17,6 +17,9 @@ import type { Store } from '../../src/store/types.js';
 import { ImapTestClient, logoutQuietly } from '../helpers/imap-client.js';
 import { makePartial, SAMPLE } from './partial-helpers.js';
 
+/** Generous per-command timeout: the machine may be busy with other test runs. */
+const T = 60_000;
+
 const PASSWORD = 'secret-pass';
 
 interface Rig {
@@ -75,8 +78,8 @@ async function rig(kind: 'replace' | 'throw' | 'none'): Promise<Rig> {
 
 async function login(r: Rig, mailbox = 'INBOX'): Promise<ImapTestClient> {
   const c = await ImapTestClient.connect(r.server.imapPort!);
-  assert.match((await c.command('L', `LOGIN alice ${PASSWORD}`)).tagged, /^L OK/);
-  assert.match((await c.command('S', `SELECT ${mailbox}`)).tagged, /^S OK/);
+  assert.match((await c.command('L', `LOGIN alice ${PASSWORD}`, T)).tagged, /^L OK/);
+  assert.match((await c.command('S', `SELECT ${mailbox}`, T)).tagged, /^S OK/);
   return c;
 }
 
@@ -94,14 +97,14 @@ describe('FETCH of partial messages', () => {
     const c = await login(r);
     const full = await login(r, 'Full');
     try {
-      const a = await c.command('F', `UID FETCH 1 (${PRESENT})`);
-      const b = await full.command('F', `UID FETCH 1 (${PRESENT})`);
+      const a = await c.command('F', `UID FETCH 1 (${PRESENT})`, T);
+      const b = await full.command('F', `UID FETCH 1 (${PRESENT})`, T);
       assert.match(a.tagged, /^F OK/);
       assert.equal(body(a), body(b));
       assert.match(body(a), /RFC822\.SIZE \d+/);
       assert.equal(r.calls.length, 0, 'the hook is not called for what is there');
       // A message of the replica that is whole never calls it either.
-      assert.match((await c.command('G', 'UID FETCH 2 (BODY.PEEK[])')).tagged, /^G OK/);
+      assert.match((await c.command('G', 'UID FETCH 2 (BODY.PEEK[])', T)).tagged, /^G OK/);
       assert.equal(r.calls.length, 0);
     } finally {
       await logoutQuietly(c);
@@ -116,7 +119,7 @@ describe('FETCH of partial messages', () => {
     const full = await login(r, 'Full');
     try {
       const items = 'BODY.PEEK[2] BINARY.PEEK[2] BINARY.SIZE[2] BODY.PEEK[3] BODY.PEEK[TEXT] RFC822.TEXT BODY.PEEK[]';
-      const a = await c.command('F', `UID FETCH 1 (${items})`);
+      const a = await c.command('F', `UID FETCH 1 (${items})`, T);
       assert.match(a.tagged, /^F OK/);
       assert.equal(r.calls.length, 1);
       assert.deepEqual(
@@ -124,13 +127,13 @@ describe('FETCH of partial messages', () => {
         { userName: 'alice', mailboxId: r.inboxId, mailboxName: 'INBOX', uid: 1, signal: undefined },
       );
       assert.ok(r.calls[0]!.signal instanceof AbortSignal);
-      const b = await full.command('F', `UID FETCH 1 (${items})`);
+      const b = await full.command('F', `UID FETCH 1 (${items})`, T);
       // RFC822.TEXT sets \Seen on both (not .PEEK): the FLAGS that follow are the same too.
       assert.equal(body(a), body(b));
       // Every session sees the full content now, with no further call.
-      await other.command('N', 'NOOP'); // takes the \\Seen update of RFC822.TEXT
-      const o = await other.command('F', 'UID FETCH 1 (BODY.PEEK[] RFC822)');
-      const p = await full.command('F', 'UID FETCH 1 (BODY.PEEK[] RFC822)');
+      await other.command('N', 'NOOP', T); // takes the \\Seen update of RFC822.TEXT
+      const o = await other.command('F', 'UID FETCH 1 (BODY.PEEK[] RFC822)', T);
+      const p = await full.command('F', 'UID FETCH 1 (BODY.PEEK[] RFC822)', T);
       assert.equal(body(o), body(p));
       assert.equal(r.calls.length, 1);
       // The message kept its UID, flags and mod-sequence.
@@ -148,10 +151,10 @@ describe('FETCH of partial messages', () => {
     const r = await rig('throw');
     const c = await login(r);
     try {
-      const res = await c.command('F', 'FETCH 1 (BODY[2])');
+      const res = await c.command('F', 'FETCH 1 (BODY[2])', T);
       assert.match(res.tagged, /^F NO \[UNAVAILABLE\] .*remote imap\.example\.org unreachable/);
       assert.equal(res.responses.length, 0);
-      const flags = await c.command('G', 'FETCH 1 (FLAGS)');
+      const flags = await c.command('G', 'FETCH 1 (FLAGS)', T);
       assert.match(flags.untagged[0]!, /^\* 1 FETCH \(FLAGS \((\\Recent)?\)\)$/);
     } finally {
       await logoutQuietly(c);
@@ -164,14 +167,14 @@ describe('FETCH of partial messages', () => {
     try {
       for (const item of ['BODY.PEEK[]', 'RFC822', 'RFC822.TEXT', 'BODY.PEEK[TEXT]', 'BODY.PEEK[2]', 'BODY.PEEK[3.TEXT]', 'BINARY.PEEK[2]', 'BINARY.SIZE[2]', 'BODY.PEEK[]<0.10>']) {
         const before = r.calls.length;
-        const res = await c.command('F', `UID FETCH 1:2 (${item})`);
+        const res = await c.command('F', `UID FETCH 1:2 (${item})`, T);
         assert.match(res.tagged, /^F NO \[UNAVAILABLE\] Message content is not downloaded/, item);
         assert.equal(r.calls.length, before + 1, `${item}: one call`);
         assert.equal(res.responses.length, 1, `${item}: the whole message 2 is answered`);
         assert.match(res.responses[0]!.text, /^\* 2 FETCH \(UID 2 /);
       }
-      assert.match((await c.command('N', 'NOOP')).tagged, /^N OK/);
-      assert.match((await c.command('H', 'UID FETCH 1 (BODY.PEEK[HEADER] BODYSTRUCTURE)')).tagged, /^H OK/);
+      assert.match((await c.command('N', 'NOOP', T)).tagged, /^N OK/);
+      assert.match((await c.command('H', 'UID FETCH 1 (BODY.PEEK[HEADER] BODYSTRUCTURE)', T)).tagged, /^H OK/);
     } finally {
       await logoutQuietly(c);
     }
@@ -181,9 +184,9 @@ describe('FETCH of partial messages', () => {
     const r = await rig('none');
     const c = await login(r);
     try {
-      const res = await c.command('F', 'FETCH 1 (BODY.PEEK[2])');
+      const res = await c.command('F', 'FETCH 1 (BODY.PEEK[2])', T);
       assert.match(res.tagged, /^F NO \[UNAVAILABLE\] .*no source is configured/);
-      assert.match((await c.command('G', 'FETCH 1 (BODY.PEEK[1])')).tagged, /^G OK/);
+      assert.match((await c.command('G', 'FETCH 1 (BODY.PEEK[1])', T)).tagged, /^G OK/);
     } finally {
       await logoutQuietly(c);
     }
@@ -193,14 +196,14 @@ describe('FETCH of partial messages', () => {
     const r = await rig('replace');
     const c = await login(r);
     try {
-      const search = async (q: string) => (await c.command('S', `UID SEARCH ${q}`)).untagged.find((l) => l.startsWith('* SEARCH'));
+      const search = async (q: string) => (await c.command('S', `UID SEARCH ${q}`, T)).untagged.find((l) => l.startsWith('* SEARCH'));
       assert.equal(await search('BODY "figures are attached"'), '* SEARCH 1 2');
       assert.equal(await search('TEXT "quarterly"'), '* SEARCH 1 2');
       // The forwarded message (part 3) was not downloaded: only the whole copy matches.
       assert.equal(await search('BODY "walrus"'), '* SEARCH 2');
       assert.equal(await search('LARGER 100'), '* SEARCH 1 2', 'sizes are the remote ones');
       assert.equal(r.calls.length, 0, 'SEARCH does not download');
-      assert.match((await c.command('F', 'UID FETCH 1 (BODY.PEEK[3])')).tagged, /^F OK/);
+      assert.match((await c.command('F', 'UID FETCH 1 (BODY.PEEK[3])', T)).tagged, /^F OK/);
       assert.equal(await search('BODY "walrus"'), '* SEARCH 1 2');
     } finally {
       await logoutQuietly(c);
