@@ -222,7 +222,7 @@ describe('PostgreSQL full-text search', () => {
 
   it('COPY shares documents, GC drops them with the blob, unindexed contents are candidates until the backfill', async () => {
     const db = await freshDatabase();
-    const box = await openBox(db.url, [generated(rng(3), 1), generated(rng(4), 2), generated(rng(5), 3)], { gcGraceMs: 0 });
+    const box = await openBox(db.url, [generated(rng(3), 1), generated(rng(4), 2), generated(rng(5), 3)], { gcGraceMs: 0, searchBackfill: false });
     try {
       const { store } = box;
       const dst = await store.createMailbox(box.userId, 'Copy');
@@ -288,7 +288,7 @@ describe('PostgreSQL full-text search', () => {
     await again.close();
   });
 
-  it('the background backfill at open indexes old messages; one node at a time', async () => {
+  it('the background backfill at open and after a search meets unindexed messages; one node at a time', async () => {
     const db = await freshDatabase();
     const old = await openBox(db.url, Array.from({ length: 150 }, (_, i) => generated(rng(40 + i), i)));
     await old.store.close();
@@ -315,6 +315,13 @@ describe('PostgreSQL full-text search', () => {
         }
         assert.equal(await b.backfillSearchIndex(), 1);
         assert.deepEqual(await b.searchTextCandidates(old.mailboxId, 'body', 'TOKEN99X'), [100]);
+        // Lazily: a search that meets messages without a document starts a backfill in the background
+        // (node a has automatic backfills on; its open-time run is long over).
+        await sql(db.url, `UPDATE search_docs SET state = 0, body = NULL WHERE body LIKE '%TOKEN7X%' OR body LIKE '%TOKEN8X%'`);
+        assert.deepEqual(await a.searchTextCandidates(old.mailboxId, 'body', 'TOKEN99X'), [8, 9, 100]);
+        assert.equal(await a.whenBackfilled(), 2);
+        assert.deepEqual(await a.searchTextCandidates(old.mailboxId, 'body', 'TOKEN99X'), [100]);
+        assert.equal(await a.whenBackfilled(), 2, 'no new run when nothing is pending');
       } finally {
         await b.close();
       }

@@ -240,11 +240,16 @@ export class PgSearchIndex {
 
   /**
    * UIDs of `mailboxId`, ascending, that may contain `needle` (folded) in `field`: those whose document
-   * matches, plus those without a usable document. null when this database keeps no documents, or the
+   * matches, plus those without a usable document (`pending`: the database has such messages). null when this database keeps no documents, or the
    * needle cannot be asked (shorter than 3 characters: trigrams; NUL: not in PostgreSQL text).
    * `c` should be a snapshot, so the two queries see the same messages.
    */
-  async candidates(c: pg.ClientBase, mailboxId: number, field: SearchTextField, needle: string): Promise<number[] | null> {
+  async candidates(
+    c: pg.ClientBase,
+    mailboxId: number,
+    field: SearchTextField,
+    needle: string,
+  ): Promise<{ uids: number[]; pending: boolean } | null> {
     if (!this.setup.documents || Array.from(needle).length < 3 || needle.includes('\u0000')) return null;
     const match = FIELD_COLUMNS[field].map((col) => `d.${col} LIKE $2`).join(' OR ');
     const hits = (
@@ -268,7 +273,7 @@ export class PgSearchIndex {
       );
       for (const r of more.rows) hits.push(r.uid);
     }
-    return [...new Set(hits)].sort((a, b) => a - b);
+    return { uids: [...new Set(hits)].sort((a, b) => a - b), pending: pending.rowCount !== 0 };
   }
 
   /**

@@ -103,7 +103,11 @@ export interface PostgresStoreOptions {
    * searchTextCandidates. false: none are written and the server scans messages. Default true.
    */
   searchIndex?: boolean;
-  /** Indexes messages stored before the search documents existed, in the background after open. Default true. */
+  /**
+   * Indexes messages without a search document (stored before the documents existed, by an older node,
+   * or whose content replaceContent swapped in) in the background: after open, and again whenever a
+   * search meets such messages. Default true.
+   */
   searchBackfill?: boolean;
   /** One-line notices (e.g. pg_trgm unavailable). Default: a line on stderr. */
   log?: (message: string) => void;
@@ -248,6 +252,9 @@ export class PostgresStore implements Store {
   private gcTimer: NodeJS.Timeout | null = null;
   private readonly search: PgSearchIndex;
   private backfillRun: Promise<number> = Promise.resolve(0);
+  private backfillActive = false;
+  private readonly autoBackfill: boolean;
+  private readonly onError: (err: unknown) => void;
 
   /** @internal use openPostgresStore */
   constructor(
@@ -272,15 +279,26 @@ export class PostgresStore implements Store {
       }, gcEvery);
       this.gcTimer.unref();
     }
-    if (searchSetup.documents && options.searchBackfill !== false) {
-      this.backfillRun = this.backfillSearchIndex().catch((err: unknown) => {
-        onError(err);
-        return 0;
-      });
-    }
+    this.onError = onError;
+    this.autoBackfill = searchSetup.documents && options.searchBackfill !== false;
+    this.startBackfill();
   }
 
-  /** Resolves when the backfill started at open is over, with the number of documents it wrote. */
+  /** Starts a background backfill unless one is running here (or automatic backfills are off). */
+  private startBackfill(): void {
+    if (!this.autoBackfill || this.backfillActive || this.closed) return;
+    this.backfillActive = true;
+    this.backfillRun = this.backfillSearchIndex()
+      .catch((err: unknown) => {
+        this.onError(err);
+        return 0;
+      })
+      .finally(() => {
+        this.backfillActive = false;
+      });
+  }
+
+  /** Resolves when the latest background backfill is over, with the number of documents it wrote. */
   whenBackfilled(): Promise<number> {
     return this.backfillRun;
   }
@@ -726,10 +744,13 @@ export class PostgresStore implements Store {
   }
 
   async searchTextCandidates(mailboxId: number, field: SearchTextField, needle: string): Promise<number[] | null> {
-    return this.snapshot(async (c) => {
+    const r = await this.snapshot(async (c) => {
       await this.requireMailbox(c, mailboxId);
       return this.search.candidates(c, mailboxId, field, needle);
     });
+    // Lazy backfill: messages without a document were found; index them for the next searches.
+    if (r?.pending) this.startBackfill();
+    return r ? r.uids : null;
   }
 
   async listMessages(mailboxId: number): Promise<MessageMeta[]> {
