@@ -63,7 +63,7 @@ export function addSyncCommand(program: Command, env: CliEnvironment, loadEngine
     .option('--since <date>', 'download only messages since YYYY-MM-DD, or the last N days (e.g. 90d)')
     .option('--quiet', 'no progress and no summary (errors still go to stderr)')
     .option('--json', 'print the summary as JSON on stdout (--watch: one line per cycle)')
-    .option('--progress <mode>', 'bar, lines, none or auto (bar when stderr is a terminal)', 'auto')
+    .option('--progress <mode>', 'bar, lines, none or auto (bar when stderr is a terminal, else lines; none for --watch)', 'auto')
     .option('--disable <extension...>', `do not use these extensions even when offered: ${DISABLE_NAMES.join(', ')} (diagnosing a server)`)
     .option('--host <host>', 'IMAP server host')
     .option('--port <n>', 'IMAP server port (default 993 for --tls implicit, else 143)')
@@ -105,7 +105,9 @@ function progressMode(env: CliEnvironment, flags: SyncFlags): SyncProgressMode {
   if (v !== 'bar' && v !== 'lines' && v !== 'none' && v !== 'auto') throw new CliError(`--progress must be bar, lines, none or auto (not "${v}")`, 2);
   if (flags.quiet) return 'none';
   if (v !== 'auto') return v;
-  return (env.stderr as { isTTY?: boolean }).isTTY === true ? 'bar' : 'lines';
+  if ((env.stderr as { isTTY?: boolean }).isTTY === true) return 'bar';
+  // --watch in a log: the line per cycle says enough; progress lines would repeat every cycle.
+  return flags.watch ? 'none' : 'lines';
 }
 
 function checkFlags(flags: SyncFlags): string[] | undefined {

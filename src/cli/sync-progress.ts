@@ -11,7 +11,7 @@ export type SyncProgressMode = 'bar' | 'lines' | 'none';
 export interface ProgressFigures {
   /** 0..1: by bytes when the total is known, else by messages, else by mailboxes. */
   fraction: number;
-  /** Average bytes and messages per second since the start; 0 before anything moved. */
+  /** Average bytes and messages per second over `elapsedMs`; 0 before anything moved. */
   bytesPerSecond: number;
   messagesPerSecond: number;
   /** Milliseconds left at the average rate; null when unknown (nothing moved yet, or done). */
@@ -112,6 +112,8 @@ export class SyncProgressReporter {
   private lastPhase = '';
   private drawn = false;
   private last: SyncProgress | null = null;
+  /** When the first transfer was planned: rates and ETA are measured from here, not from connecting. */
+  private transferStart: number | null = null;
 
   constructor(private readonly o: ReporterOptions) {
     this.now = o.now ?? Date.now;
@@ -123,6 +125,7 @@ export class SyncProgressReporter {
     this.last = p;
     if (this.o.mode === 'none' || p.phase === 'done') return;
     const t = this.now();
+    if (this.transferStart === null && (p.messagesTotal > 0 || p.bytesTotal > 0)) this.transferStart = t;
     // The bar shows a new phase or mailbox at once; otherwise (and always for lines) draws are throttled.
     const phase = `${p.phase}\0${p.mailbox ?? ''}`;
     const changed = phase !== this.lastPhase;
@@ -148,9 +151,10 @@ export class SyncProgressReporter {
   }
 
   private draw(p: SyncProgress, t: number): void {
-    const elapsed = t - this.started;
+    const elapsed = t - (this.transferStart ?? this.started);
     if (this.o.mode === 'bar') {
-      const width = Math.max(20, (this.o.columns?.() ?? 100) - 1);
+      const cols = this.o.columns?.();
+      const width = Math.max(20, cols !== undefined && cols > 0 ? cols - 1 : 99);
       this.o.sink.write(`\r${formatProgressBar(p, elapsed, width)}\x1b[K`);
       this.drawn = true;
     } else {

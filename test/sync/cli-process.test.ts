@@ -1,8 +1,10 @@
 // `petrel sync` end to end through the real executable (bin/petrel.js): a Petrel test server is the remote,
 // the sync fills a temporary replica (plain progress lines, the summary, --dry-run, --json), and then
-// `petrel serve --data REPLICA` serves the same messages to an IMAP client. Also the exit statuses and
+// `petrel serve --data REPLICA` serves the same messages to an IMAP client; --watch picks up a server
+// change by itself and stops cleanly on SIGINT. Also the exit statuses and
 // one-line reasons a user sees: usage errors (2), a bad account file, an unreachable server, a refused
 // login (1).
+import { spawn } from 'node:child_process';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -10,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImapClient } from '../../src/client/imap-client.js';
 import type { SyncSummary } from '../../src/sync/types.js';
-import { freePort, petrel, serve } from '../cli/serve-process.js';
+import { BIN, cleanEnv, freePort, petrel, ROOT, serve } from '../cli/serve-process.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
@@ -140,5 +142,45 @@ test('sync into a replica, then `petrel serve --data REPLICA` serves the same me
     }
   } finally {
     assert.equal(await serving.stop(), 0);
+  }
+});
+
+test('--watch: a line per cycle, a server change arrives without a rerun, SIGINT stops it with status 0', async () => {
+  const replica = join(dir, 'watched');
+  const child = spawn(process.execPath, [BIN, 'sync', '--replica', replica, '--account', join(dir, 'account.toml'), '--watch'], { cwd: ROOT, env: cleanEnv() });
+  let stdout = '';
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const waiters: Array<() => void> = [];
+  child.stdout.on('data', (d) => {
+    stdout += d;
+    for (const w of waiters.splice(0)) w();
+  });
+  child.stderr.on('data', (d) => (stderr += d));
+  // A safety net against a hang, not a timed assertion: the child is killed and the wait fails.
+  const failsafe = setTimeout(() => child.kill('SIGKILL'), 90_000);
+  const until = (pattern: RegExp) =>
+    new Promise<void>((resolve, reject) => {
+      const from = stdout.length;
+      const check = () => (pattern.test(stdout.slice(from)) ? resolve() : waiters.push(check));
+      void exited.then((code) => reject(new Error(`petrel sync --watch exited (${code}) before ${pattern}:\n${stdout}\n${stderr}`)));
+      check();
+    });
+  try {
+    await until(/synced: [1-9]\d* down/); // the first cycle downloads the account
+    const c = await ImapClient.connect({ host: '127.0.0.1', port: server.port, tls: 'none', auth: { user: server.user, password: server.password } });
+    const next = until(/synced: 1 down/);
+    await c.append('INBOX', message('while watching'));
+    await c.logout();
+    await next;
+    child.kill('SIGINT');
+    assert.equal(await exited, 0, stderr);
+    assert.match(stderr, /^petrel: watching alice@127\.0\.0\.1:\d+ → .*watched \(Ctrl-C to stop\)\n/);
+    assert.match(stderr, /petrel: stopped \(SIGINT\)\n$/);
+    assert.doesNotMatch(stderr, /sync: connecting/, 'no progress lines per cycle when stderr is not a terminal');
+    for (const line of stdout.trim().split('\n')) assert.match(line, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ synced: \d+ down, \d+ up, /);
+  } finally {
+    clearTimeout(failsafe);
+    child.kill('SIGKILL');
   }
 });

@@ -121,3 +121,14 @@ test('bar mode: redrawn in place, a new mailbox at once, logs above the bar, cle
   q.end();
   assert.deepEqual(none.out, []);
 });
+
+test('rate and ETA are measured from the first planned transfer, not from connecting', () => {
+  const c = clockAndSink();
+  const r = new SyncProgressReporter({ sink: c.sink, mode: 'lines', now: c.now, intervalMs: 0 });
+  r.update(event({ phase: 'connect', mailbox: undefined, messagesTotal: 0, messagesDone: 0, bytesTotal: 0, bytesDone: 0 }));
+  c.advance(10_000); // a slow login and mailbox listing
+  r.update(event({ messagesDone: 0, bytesDone: 0 }));
+  c.advance(5_000);
+  r.update(event());
+  assert.match(c.out.at(-1)!, /, 2\.0 MB\/s, ETA 0:15 \(25%\)\n$/, '10 MB in the 5 s since the transfer was planned');
+});
