@@ -101,7 +101,7 @@ const FILE_KEYS = [
   'mailboxes',
   'rules',
 ] as const;
-const RULE_KEYS = ['pattern', 'mode', 'maxTextKb', 'maxMessageKb', 'since'] as const;
+const RULE_KEYS = ['pattern', 'mode', 'maxTextKb', 'maxMessageKb', 'since', 'readOnly'] as const;
 const TLS_MODES: readonly TlsMode[] = ['implicit', 'starttls', 'none'];
 const MODES: readonly DownloadMode[] = ['full', 'headers', 'text'];
 /** How long passwordCommand may run (a pinentry prompt included). */
@@ -161,7 +161,7 @@ export function resolveRules(fileRules: readonly MailboxRule[], f: AccountFlags,
   if (f.since !== undefined) over.since = parseSince(f.since, now, '--since', true);
   const rules = [...fileRules];
   if (!rules.some((r) => r.pattern === '*')) rules.push({ pattern: '*', policy: { mode: 'full' } });
-  return rules.map((r) => ({ pattern: r.pattern, policy: { ...r.policy, ...over } }));
+  return rules.map((r) => ({ ...r, policy: { ...r.policy, ...over } }));
 }
 
 /** Reads and validates an account file; passwords are not read yet. */
@@ -262,7 +262,12 @@ function parseRule(raw: unknown, where: string, now: Date): MailboxRule {
   if (raw.maxTextKb !== undefined) policy.maxTextBytes = kilobytes(raw.maxTextKb, `${where}: "maxTextKb"`, false);
   if (raw.maxMessageKb !== undefined) policy.maxMessageBytes = kilobytes(raw.maxMessageKb, `${where}: "maxMessageKb"`, false);
   if (raw.since !== undefined) policy.since = parseSince(raw.since, now, `${where}: "since"`, false);
-  return { pattern: raw.pattern, policy };
+  const rule: MailboxRule = { pattern: raw.pattern, policy };
+  if (raw.readOnly !== undefined) {
+    if (typeof raw.readOnly !== 'boolean') throw new AccountError(`${where}: "readOnly" must be true or false`);
+    rule.readOnly = raw.readOnly;
+  }
+  return rule;
 }
 
 function kilobytes(v: unknown, what: string, usage: boolean): number {

@@ -54,6 +54,10 @@ test('a TOML account file: every field, rules with modes, sizes and since', asyn
       'mode = "headers"',
       'maxMessageKb = 512',
       'since = 2025-01-31',
+      '',
+      '[[rules]]',
+      'pattern = "Shared/News/*"',
+      'readOnly = true',
     ].join('\n'),
   );
   const r = await resolveIn(d, 'work.toml');
@@ -72,6 +76,7 @@ test('a TOML account file: every field, rules with modes, sizes and since', asyn
   assert.deepEqual(r.rules, [
     { pattern: 'Lists/*', policy: { mode: 'text', maxTextBytes: 64 * 1024, since: new Date('2025-12-15T00:00:00Z') } },
     { pattern: 'Archive/%', policy: { mode: 'headers', maxMessageBytes: 512 * 1024, since: new Date('2025-01-31T00:00:00Z') } },
+    { pattern: 'Shared/News/*', policy: { mode: 'full' }, readOnly: true },
     { pattern: '*', policy: { mode: 'full' } },
   ]);
 });
@@ -184,6 +189,7 @@ test('invalid values name the field and the file', async () => {
     ['host = "h"\nuser = "u"\npassword = "p"\n[[rules]]\npattern = "*"\nsince = "last year"\n', /rules\[1\]: "since" must be a date YYYY-MM-DD or a number of days/],
     ['host = "h"\nuser = "u"\npassword = "p"\n[[rules]]\npattern = "*"\nsince = "2025-02-30"\n', /"since" must be a date/],
     ['host = "h"\nuser = "u"\npassword = "p"\n[[rules]]\npattern = "*"\nmaxSize = 3\n', /rules\[1\]: unknown setting "maxSize"/],
+    ['host = "h"\nuser = "u"\npassword = "p"\n[[rules]]\npattern = "*"\nreadOnly = "yes"\n', /rules\[1\]: "readOnly" must be true or false/],
     ['host = "h"\nuser = \n', /bad\.toml:2:\d+: invalid TOML/],
   ];
   for (const [text, pattern] of cases) {
@@ -231,6 +237,8 @@ test('download flags replace that field in every rule and in the catch-all', asy
     { pattern: 'Lists/*', policy: { mode: 'text', maxTextBytes: 8 * 1024, since, maxMessageBytes: 1024 * 1024 } },
     { pattern: '*', policy: { mode: 'full', since, maxMessageBytes: 1024 * 1024 } },
   ]);
+  await writeFile(join(d, 'ro.toml'), 'host = "h"\nuser = "u"\npassword = "p"\n[[rules]]\npattern = "News/*"\nreadOnly = true\n');
+  assert.deepEqual((await resolveIn(d, 'ro.toml', { mode: 'headers' })).rules[0], { pattern: 'News/*', policy: { mode: 'headers' }, readOnly: true });
   const m = await resolveIn(d, 'a.toml', { mode: 'text', maxTextKb: '16' });
   assert.ok(m.rules.every((x) => x.policy.mode === 'text' && x.policy.maxTextBytes === 16 * 1024));
   await rejects(resolveIn(d, 'a.toml', { mode: 'everything' }), /--mode must be full, headers or text/, true);
