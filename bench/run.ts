@@ -123,7 +123,7 @@ function parseArgs(argv: string[]): Options {
         'usage: npm run bench -- [--quick] [--only ' +
           BENCHES.join(',') +
           '] [--no-dovecot] [--no-petrel] [--postgres] [--postgres-url URL] [--nodes N] [--dovecot-format maildir|sdbox]' +
-          ' [--repeat N] [--json FILE] [--markdown]',
+          ' [--repeat N] [--json FILE] [--markdown]\n       npm run bench -- --only sync [--quick] ... (Petrel sync vs mbsync; --only sync --help)',
       );
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
