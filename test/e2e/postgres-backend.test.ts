@@ -33,6 +33,8 @@ export const POSTGRES_E2E_SUITES = [
   'e2e/nul-bytes.test.js',
 ];
 
+const SUITE_TIMEOUT_MS = 300_000;
+
 let pg: PostgresServer | null = null;
 let unavailable: string | null = null;
 try {
@@ -56,8 +58,16 @@ function runSuite(file: string, url: string): Promise<ChildRun> {
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    // A hung suite must not hang `npm test`.
+    const timer = setTimeout(() => {
+      output += `\n[postgres-backend] ${file} still running after ${SUITE_TIMEOUT_MS / 1000} s: killed\n`;
+      child.kill('SIGKILL');
+    }, SUITE_TIMEOUT_MS);
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, output }));
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
   });
 }
 
