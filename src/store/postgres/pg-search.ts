@@ -12,9 +12,9 @@
 //
 // Written at APPEND, in the append's transaction, for blobs whose document is not there yet (state 0);
 // computed before the transaction (the blob's bytes are read then). Rows with state 0 (stored before
-// migration 3, by an older node, or whose bytes could not be read) are filled by a backfill at open;
-// rows with state 0 or 2 (too large to index) are always candidates, so results never depend on how far
-// the backfill got.
+// migration 3, by an older node, swapped in by replaceContent, or whose bytes could not be read) are
+// filled by a backfill, at open and when a search meets them; rows with state 0 or 2 (too large to index)
+// are always candidates, so results never depend on how far the backfill got.
 //
 // Without pg_trgm (the role may not create the extension, the contrib files may be missing) the documents
 // are still written and queried: PostgreSQL then scans the mailbox's documents with LIKE, which is slower
