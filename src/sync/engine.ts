@@ -12,6 +12,9 @@
 //     uploads of new local mail exactly once (intent → APPEND → APPENDUID, RFC 4315 §3).
 // A UIDVALIDITY change (RFC 9051 §2.3.1.1) never deletes local data: messages are paired again by EMAILID
 // (RFC 8474) or content identity (size + digest of the header), the rest is downloaded or uploaded.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DestinationLockedError, lockDestination } from '../offline/dest-lock.js';
 import { topHeaderRange } from '../mime/sections.js';
 import { buildPartialMessage, isPartial, partialHeaderSections } from '../mime/partial.js';
 import type { ImapClient } from '../client/imap-client.js';
@@ -43,7 +46,22 @@ const SPECIAL_USES = new Set(['\\Drafts', '\\Sent', '\\Trash', '\\Junk', '\\Arch
 export async function syncOnce(opts: SyncOptions): Promise<SyncSummary> {
   const started = Date.now();
   const disable = new Set((opts.disable ?? []).map((s) => s.toUpperCase()));
-  const replica = await openReplica(opts.replicaDir, { userName: opts.account.user, password: opts.account.password });
+  // One sync per replica at a time (a lock left by a killed run is taken over).
+  mkdirSync(opts.replicaDir, { recursive: true });
+  let unlock: () => Promise<void>;
+  try {
+    unlock = await lockDestination(join(opts.replicaDir, 'sync.lock'));
+  } catch (err) {
+    if (err instanceof DestinationLockedError) throw new Error(`another petrel sync (pid ${err.pid}) is working on ${opts.replicaDir}`);
+    throw err;
+  }
+  let replica: Replica;
+  try {
+    replica = await openReplica(opts.replicaDir, { userName: opts.account.user, password: opts.account.password });
+  } catch (err) {
+    await unlock();
+    throw err;
+  }
   let client: ImapClient | null = null;
   try {
     const run = new SyncRun(replica, opts);
@@ -54,6 +72,7 @@ export async function syncOnce(opts: SyncOptions): Promise<SyncSummary> {
   } finally {
     if (client) await client.logout().catch(() => undefined);
     await replica.close();
+    await unlock();
   }
 }
 
