@@ -162,9 +162,10 @@ async function syncAction(env: CliEnvironment, flags: SyncFlags, loadEngine: Eng
   });
   const controller = new AbortController();
   let stoppedBy: string | null = null;
+  const quiet = flags.quiet === true;
   void env.shutdownSignal().then((name) => {
     stoppedBy = name;
-    reporter.log(`petrel: ${name}: stopping (the replica stays consistent; press Ctrl-C again to quit at once)`);
+    if (!quiet) reporter.log(`petrel: ${name}: stopping (the replica stays consistent; press Ctrl-C again to quit at once)`);
     controller.abort(new Error(`stopped by ${name}`));
   });
   const options: SyncOptions = {
@@ -174,12 +175,13 @@ async function syncAction(env: CliEnvironment, flags: SyncFlags, loadEngine: Eng
     dryRun: flags.dryRun === true,
     signal: controller.signal,
     onProgress: (p) => reporter.update(p),
-    onLog: (line) => reporter.log(`petrel: ${line}`),
+    onLog: (line) => {
+      if (!quiet) reporter.log(`petrel: ${line}`);
+    },
   };
   if (resolved.mailboxes !== undefined) options.mailboxes = resolved.mailboxes;
   if (disable !== undefined) options.disable = disable;
   const where = `${resolved.account.user}@${resolved.account.host}:${resolved.account.port ?? ''}`;
-  const quiet = flags.quiet === true;
 
   if (flags.watch) {
     if (!quiet && !flags.json) env.stderr.write(`petrel: watching ${where} → ${replicaDir} (Ctrl-C to stop)\n`);

@@ -136,9 +136,8 @@ export class SyncProgressReporter {
     this.draw(p, t);
   }
 
-  /** A line (an action, a warning) printed above the bar. */
+  /** A line (an action, a warning) printed above the bar; printed in every mode (the caller silences it). */
   log(line: string): void {
-    if (this.o.mode === 'none') return;
     if (this.drawn) this.o.sink.write('\r\x1b[K');
     this.o.sink.write(line + '\n');
     if (this.drawn && this.last) this.draw(this.last, this.now());

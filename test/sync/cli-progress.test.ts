@@ -117,9 +117,10 @@ test('bar mode: redrawn in place, a new mailbox at once, logs above the bar, cle
   const none = clockAndSink();
   const q = new SyncProgressReporter({ sink: none.sink, mode: 'none', now: none.now });
   q.update(event());
-  q.log('x');
   q.end();
-  assert.deepEqual(none.out, []);
+  assert.deepEqual(none.out, [], 'no progress');
+  q.log('petrel: created mailbox X');
+  assert.deepEqual(none.out, ['petrel: created mailbox X\n'], 'log lines still print');
 });
 
 test('rate and ETA are measured from the first planned transfer, not from connecting', () => {

@@ -153,6 +153,18 @@ test('progress events and log lines reach stderr as plain lines when it is not a
   assert.match(r.stderr, /^petrel: sync: connecting, mailbox 0\/0, 0\/0 msgs, 0 B \(0%\)\npetrel: created mailbox Projects on the server\n$/);
   assert.doesNotMatch(r.stderr, /\x1b/);
 
+  const noBar = await runSync(['--replica', '/tmp/x', ...FLAGS, '--progress', 'none'], {
+    env: ENV,
+    engine: {
+      syncOnce: async (opts) => {
+        opts.onProgress?.({ phase: 'connect', mailboxesDone: 0, mailboxesTotal: 0, messagesDone: 0, messagesTotal: 0, bytesDone: 0, bytesTotal: 0 });
+        opts.onLog?.('created mailbox Projects on the server');
+        return summary();
+      },
+    },
+  });
+  assert.equal(noBar.stderr, 'petrel: created mailbox Projects on the server\n', '--progress none: log lines, no progress');
+
   const quiet = await runSync(['--replica', '/tmp/x', ...FLAGS, '--quiet'], {
     env: ENV,
     engine: {
