@@ -40,6 +40,8 @@ import type {
 /** Bytes of message data fetched per FETCH command when downloading whole messages. */
 const DOWNLOAD_BATCH_BYTES = 8 * 1024 * 1024;
 const DOWNLOAD_BATCH_MESSAGES = 250;
+/** Messages written into the replica's blob store at once. */
+const PREPARE_CONCURRENCY = 4;
 const SPECIAL_USES = new Set(['\\Drafts', '\\Sent', '\\Trash', '\\Junk', '\\Archive', '\\All', '\\Flagged']);
 
 /** Runs one sync of the replica with the account; see the header comment. */
@@ -701,15 +703,18 @@ class SyncRun {
     } else await this.upload(w, delta, sel);
 
     if (!this.dry) {
-      const maxUid = Math.max(0, ...candidates);
-      this.state.putPair({
+      let maxUid = 0;
+      for (const u of candidates) if (u > maxUid) maxUid = u;
+      const next: MailboxPair = {
         ...p,
         uidValidity: sel.uidValidity,
         uidNext: Math.max(sel.uidNext || maxUid + 1, repair ? 1 : p.uidNext),
         highestModSeq: modseqOk ? sel.highestModSeq! : 0,
         localModSeq: delta.startModSeq,
         readOnly: w.readOnly || sel.readOnly,
-      });
+      };
+      const stored = this.state.pair(p.localId);
+      if (!stored || JSON.stringify(stored) !== JSON.stringify(next)) this.state.putPair(next);
     }
   }
 
@@ -1014,16 +1019,24 @@ class SyncRun {
 
     const whole = wanted.filter((m) => this.wantsWhole(policy, m));
     const partial = wanted.filter((m) => !this.wantsWhole(policy, m));
-    for (const batch of batches(whole)) {
-      this.checkAbort();
-      const got: Array<{ m: FetchedMessage; data: Buffer }> = [];
-      for await (const f of this.client.fetch(batch.map((m) => m.uid!), { uid: true, sections: [{ section: '', peek: true }] }, { uid: true })) {
-        const data = f.sections.find((s) => s.section === '')?.data;
-        const m = f.uid !== undefined ? meta.get(f.uid) : undefined;
-        if (!data || !m) continue;
-        got.push({ m, data });
+    // The next batch is fetched while the previous one is being stored.
+    let storing: Promise<void> | null = null;
+    try {
+      for (const batch of batches(whole)) {
+        this.checkAbort();
+        const got: Array<{ m: FetchedMessage; data: Buffer }> = [];
+        for await (const f of this.client.fetch(batch.map((m) => m.uid!), { uid: true, sections: [{ section: '', peek: true }] }, { uid: true })) {
+          const data = f.sections.find((s) => s.section === '')?.data;
+          const m = f.uid !== undefined ? meta.get(f.uid) : undefined;
+          if (!data || !m) continue;
+          got.push({ m, data });
+        }
+        if (storing) await storing;
+        storing = this.storeDownloads(w, got.map(({ m, data }) => ({ m, prepare: () => this.store.prepare(data), bytes: data.length })), remoteFlags, emailIds);
+        storing.catch(() => undefined); // awaited below or at the next batch
       }
-      await this.storeDownloads(w, got.map(({ m, data }) => ({ m, prepare: () => this.store.prepare(data), bytes: data.length })), remoteFlags, emailIds);
+    } finally {
+      if (storing) await storing;
     }
     for (const m of partial) {
       this.checkAbort();
@@ -1074,7 +1087,17 @@ class SyncRun {
     if (items.length === 0) return;
     const local = w.local!;
     const prepared: Array<{ it: (typeof items)[number]; msg: PreparedMessage }> = [];
-    for (const it of items) prepared.push({ it, msg: await it.prepare() });
+    // Blob writes (each ends with an fsync) overlap a few at a time.
+    const results = new Array<PreparedMessage | undefined>(items.length);
+    let nextIndex = 0;
+    const worker = async () => {
+      while (nextIndex < items.length) {
+        const i = nextIndex++;
+        results[i] = await items[i]!.prepare();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PREPARE_CONCURRENCY, items.length) }, worker));
+    items.forEach((it, i) => prepared.push({ it, msg: results[i]! }));
     const mbox = await this.store.getMailboxById(local.id);
     if (!mbox) throw new Error(`the replica's mailbox ${local.name} vanished during the sync`);
     const flagsOf = (m: FetchedMessage) => normalizeFlags(m.flags ?? remoteFlags.get(m.uid!) ?? []);
