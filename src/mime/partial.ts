@@ -158,7 +158,7 @@ export function buildPartialMessage(input: PartialInput): PartialMessage {
   }
   const b = new Builder(parts);
   const top = indexMessage(header);
-  const r = b.root(structure, isMultipart(structure) ? '' : '1', header, 0);
+  const r = b.part(structure, isMultipart(structure) ? '' : '1', header, 0, true);
   const mime: MimeIndexV1 = { v: 1, z: size, dt: top.dt, r, pz: 1 };
   if (top.dz !== undefined) mime.dz = top.dz;
   return { bytes: b.finish(), mime };
@@ -272,16 +272,11 @@ class Builder {
   }
 
   /**
-   * A message root (the top level, or the encapsulated message of a message part at `msgSec`'s parent):
-   * `sec` is the number of its body (multipart: its own number). `header` null: not downloaded.
+   * Lays out one part (header, then body or children) and returns its index entry. `sec` is the number
+   * of its body (a multipart's: its own number, '' at the top); `header` null: not downloaded; `isRoot`:
+   * a message's own header (the top level or an encapsulated message), else a MIME part header.
    */
-  root(node: PartialStructure, sec: string, header: Buffer | null, depth: number): MimePart {
-    const part = this.part(node, sec, header, depth, true);
-    return part;
-  }
-
-  /** Lays out one part (header, then body or children) and returns its index entry. */
-  private part(node: PartialStructure, sec: string, header: Buffer | null, depth: number, isRoot: boolean): MimePart {
+  part(node: PartialStructure, sec: string, header: Buffer | null, depth: number, isRoot: boolean): MimePart {
     const h = this.pos;
     const fields = header ? headerFields(header, isRoot) : structureFields(node, isRoot);
     if (header) this.write(header);
