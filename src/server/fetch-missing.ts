@@ -44,6 +44,9 @@ function shared(ctx: CommandContext, key: string, start: () => Promise<void>): P
   return p;
 }
 
+/** The FETCH items that can need bytes a partial message does not hold. */
+const CONTENT_ITEMS = new Set<string>(['RFC822', 'RFC822.TEXT', 'BODY[]', 'BINARY[]', 'BINARY.SIZE']);
+
 /** True when rendering `req` for a message with this index needs bytes it does not hold. */
 export function fetchNeedsMissing(req: FetchRequest, mime: MimeIndex): boolean {
   if (!isPartial(mime)) return false;
@@ -83,6 +86,8 @@ export async function fillMissing(
   req: FetchRequest,
   records: Map<number, MessageRecord>,
 ): Promise<FillResult> {
+  // Items answered from metadata never need content: do not even parse the stored indexes (lazy JSON).
+  if (!req.items.some((it) => CONTENT_ITEMS.has(it.kind))) return { failed: [], reason: null };
   const todo = [...records.values()].filter((r) => fetchNeedsMissing(req, r.mime)).map((r) => r.uid);
   if (todo.length === 0) return { failed: [], reason: null };
   const hook = ctx.server.fetchMissing;

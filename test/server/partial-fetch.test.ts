@@ -37,7 +37,7 @@ after(async () => {
 });
 
 /** A replica store served with `hook` (built from the calls it records when a function is given). */
-async function rig(kind: 'replace' | 'throw' | 'none'): Promise<Rig> {
+async function rig(kind: 'replace' | 'throw' | 'none' | 'hang'): Promise<Rig> {
   const dir = await mkdtemp(join(tmpdir(), 'petrel-partial-'));
   const store = await openSqliteStore(dir);
   const user = await provisionUser(store, 'alice', await hashPassword(PASSWORD));
@@ -53,6 +53,14 @@ async function rig(kind: 'replace' | 'throw' | 'none'): Promise<Rig> {
     hook = async (req) => {
       calls.push(req);
       await store.replaceContent(req.mailboxId, req.uid, await store.prepare(SAMPLE));
+    };
+  } else if (kind === 'hang') {
+    // Waits until the session's connection goes away (the signal), then fails.
+    hook = (req) => {
+      calls.push(req);
+      return new Promise<void>((_, reject) => {
+        req.signal!.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
+      });
     };
   } else if (kind === 'throw') {
     hook = async (req) => {
@@ -178,6 +186,22 @@ describe('FETCH of partial messages', () => {
     } finally {
       await logoutQuietly(c);
     }
+  });
+
+  it('aborts the hook\'s signal when the client goes away, and other sessions carry on', async () => {
+    const r = await rig('hang');
+    const c = await login(r);
+    const other = await login(r);
+    c.send('F UID FETCH 1 (BODY.PEEK[2])');
+    while (r.calls.length === 0) await new Promise((resolve) => setImmediate(resolve));
+    const signal = r.calls[0]!.signal!;
+    assert.equal(signal.aborted, false);
+    const aborted = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    c.close(); // the client drops the connection in the middle of the FETCH
+    await aborted;
+    assert.equal(signal.aborted, true);
+    assert.match((await other.command('N', 'UID FETCH 1 (BODY.PEEK[1])', T)).tagged, /^N OK/);
+    await logoutQuietly(other);
   });
 
   it('ends NO [UNAVAILABLE] without a hook', async () => {
