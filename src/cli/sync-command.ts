@@ -342,12 +342,15 @@ export function describeSyncError(err: unknown, account?: ResolvedAccount, repli
         case 'connect':
           return `cannot connect to ${server}: ${stripPrefix(msg)}`;
         case 'tls':
-          return `TLS with ${server} failed: ${msg}${/certificate|self.signed|verify/i.test(msg) ? ' (give --ca FILE to trust its certificate, or --insecure)' : ''}`;
+          return `TLS with ${server} failed: ${msg.replace(/^(TLS (handshake )?failed: )+/, '')}${/certificate|self.signed|verify/i.test(msg) ? ' (give --ca FILE to trust its certificate, or --insecure)' : ''}`;
         case 'timeout':
           return `${server} stopped answering: ${msg}`;
         case 'bye':
           return `${server} closed the connection: ${msg}`;
         case 'refused':
+          if (a?.tls === 'none' && /LOGIN/.test(msg)) {
+            return `${server} takes no password over an unencrypted connection (${msg.replace(/^The server/, 'it')}): use --tls starttls or implicit`;
+          }
           return `${msg} (${server})`;
         case 'aborted':
           return 'sync stopped';

@@ -236,7 +236,7 @@ test('failures exit 1 with one readable line naming the cause', async () => {
   const cases: Array<[unknown, RegExp]> = [
     [refused, /^petrel: cannot connect to imap\.test:993: connect ECONNREFUSED 127\.0\.0\.1:993\n$/],
     [login, /^petrel: login refused for ann@imap\.test:993: Invalid credentials \(password from environment variable PW\)\n$/],
-    [cert, /^petrel: TLS with imap\.test:993 failed: TLS handshake failed: self-signed certificate \(give --ca FILE to trust its certificate, or --insecure\)\n$/],
+    [cert, /^petrel: TLS with imap\.test:993 failed: self-signed certificate \(give --ca FILE to trust its certificate, or --insecure\)\n$/],
     [wrapped, /^petrel: imap\.test:993 stopped answering: No response from the server for 120000 ms/],
     [store, /^petrel: replica \/tmp\/x: the replica is locked by another petrel sync \(INUSE\)\n$/],
     [new Error('first line\nsecond line'), /^petrel: first line\n$/],
