@@ -61,6 +61,24 @@ async function explain(url: string, mailboxId: number, needle: string): Promise<
   }
 }
 
+/** On-disk sizes: the documents (with TOAST), the trigram index, the message bytes. */
+async function sizes(url: string): Promise<string> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const r = await c.query<{ docs: string; trgm: string; chunks: string; messages: string }>(
+      `SELECT pg_size_pretty(pg_table_size('search_docs')) AS docs,
+              pg_size_pretty(pg_relation_size('search_docs_trgm')) AS trgm,
+              pg_size_pretty(pg_total_relation_size('blob_chunks')) AS chunks,
+              pg_size_pretty(pg_total_relation_size('messages')) AS messages`,
+    );
+    const x = r.rows[0]!;
+    return `sizes: search_docs ${x.docs}, search_docs_trgm ${x.trgm}, blob_chunks ${x.chunks}, messages ${x.messages}`;
+  } finally {
+    await c.end();
+  }
+}
+
 async function sql(url: string, text: string): Promise<void> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
@@ -102,6 +120,7 @@ async function main(): Promise<void> {
     console.log(`APPEND with documents + trigram index: ${(idxAppend / 1000).toFixed(1)} s (${((idxAppend / N) * 1000).toFixed(0)} µs/message)`);
     await sql(db.url, 'VACUUM ANALYZE');
     await sql(plainDb.url, 'VACUUM ANALYZE');
+    console.log(await sizes(db.url));
 
     const withIdx = await timeKeys('trigram GIN index', store, box.id, true, RUNS);
     console.log(await explain(db.url, box.id, String((KEYS[0]![1] as { value: string }).value).toUpperCase()));
