@@ -258,7 +258,7 @@ export function formatDryRun(actions: readonly SyncAction[]): string {
 
 /** The summary after a sync: a table of the mailboxes that changed, then totals and conflicts. */
 export function formatSummary(s: SyncSummary, where: string, replicaDir: string): string {
-  const verb = s.dryRun ? 'Would sync' : 'Synced';
+  const verb = s.dryRun ? 'Dry run of' : 'Synced';
   const tiers = [...new Set(s.mailboxes.map((m) => m.tier))];
   const lines: string[] = [
     `${verb} ${where} with ${replicaDir} in ${seconds(s.elapsedMs)}: ${s.mailboxes.length} mailbox${s.mailboxes.length === 1 ? '' : 'es'}` +
@@ -268,6 +268,11 @@ export function formatSummary(s: SyncSummary, where: string, replicaDir: string)
     (m) => m.downloaded + m.uploaded + m.flagsToRemote + m.flagsToLocal + m.expungedRemote + m.expungedLocal > 0,
   );
   let text = lines.join('\n') + '\n';
+  const counted =
+    s.downloaded + s.uploaded + s.flagsToRemote + s.flagsToLocal + s.expungedRemote + s.expungedLocal +
+    s.mailboxesCreated + s.mailboxesRenamed + s.mailboxesDeleted + s.conflicts.length;
+  // A dry run that counted nothing: the plan above says it all; zero totals would only contradict it.
+  if (s.dryRun && counted === 0) return text;
   if (changed.length > 0) {
     text += table(
       ['mailbox', 'tier', 'down', 'up', 'flags to server', 'flags to replica', 'expunged on server', 'expunged in replica'],

@@ -107,7 +107,7 @@ test('sync into a replica, then `petrel serve --data REPLICA` serves the same me
   assert.equal(plan.code, 0, plan.stderr);
   assert.match(plan.stdout, /^Dry run: nothing was changed\. \d+ changes? would be made:\n/);
   assert.match(plan.stdout, /\n  replica\s+download\s+INBOX\s/);
-  assert.match(plan.stdout, /\nWould sync /);
+  assert.match(plan.stdout, /\nDry run of alice@127\.0\.0\.1:\d+ with /);
 
   const json = await petrel(['sync', '--replica', replica, '--account', join(dir, 'account.toml'), '--json', '--progress', 'none']);
   assert.equal(json.code, 0, json.stderr);

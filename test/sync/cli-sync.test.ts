@@ -197,13 +197,19 @@ test('--dry-run passes dryRun and prints the plan; --json prints the summary as 
   assert.match(r.stdout, /\n  server\s+upload\s+Sent\s+2 messages written offline\n/);
   assert.match(r.stdout, /\n  server\s+create-mailbox\s+Projects\s+created in the replica\n/);
   assert.match(r.stdout, /\(1 kept as it is: see --json\)/);
-  assert.match(r.stdout, /\nWould sync ann@imap\.test:993 with \/tmp\/x/);
+  assert.match(r.stdout, /\nDry run of ann@imap\.test:993 with \/tmp\/x/);
 
   const j = await runSync(['--replica', '/tmp/x', ...FLAGS, '--dry-run', '--json'], { env: ENV, engine: { syncOnce: async () => plan } });
   assert.equal(j.code, 0);
   assert.deepEqual(JSON.parse(j.stdout), plan, 'stdout is exactly the JSON summary');
 
   assert.equal(formatDryRun([]), 'Dry run: nothing to change; the replica and the server agree.\n');
+  // An engine that counts nothing in a dry run: the summary is its first line only.
+  const zero = summary({
+    dryRun: true, mailboxes: [], downloaded: 0, uploaded: 0, bytesDown: 0, bytesUp: 0, flagsToRemote: 0, flagsToLocal: 0,
+    expungedLocal: 0, mailboxesCreated: 0, conflicts: [], elapsedMs: 200,
+  });
+  assert.equal(formatSummary(zero, 'ann@h:993', '/r'), 'Dry run of ann@h:993 with /r in 0.2 s: 0 mailboxes\n');
 });
 
 test('usage errors exit 2 before the engine runs', async () => {
