@@ -37,7 +37,7 @@ after(async () => {
 });
 
 /** A replica store served with `hook` (built from the calls it records when a function is given). */
-async function rig(kind: 'replace' | 'throw' | 'none' | 'hang'): Promise<Rig> {
+async function rig(kind: 'replace' | 'throw' | 'none' | 'hang' | 'gated', gate?: Promise<void>): Promise<Rig & { lookups: number }> {
   const dir = await mkdtemp(join(tmpdir(), 'petrel-partial-'));
   const store = await openSqliteStore(dir);
   const user = await provisionUser(store, 'alice', await hashPassword(PASSWORD));
@@ -54,6 +54,12 @@ async function rig(kind: 'replace' | 'throw' | 'none' | 'hang'): Promise<Rig> {
       calls.push(req);
       await store.replaceContent(req.mailboxId, req.uid, await store.prepare(SAMPLE));
     };
+  } else if (kind === 'gated') {
+    hook = async (req) => {
+      calls.push(req);
+      await gate;
+      await store.replaceContent(req.mailboxId, req.uid, await store.prepare(SAMPLE));
+    };
   } else if (kind === 'hang') {
     // Waits until the session's connection goes away (the signal), then fails.
     hook = (req) => {
@@ -68,8 +74,22 @@ async function rig(kind: 'replace' | 'throw' | 'none' | 'hang'): Promise<Rig> {
       throw new Error('remote imap.example.org unreachable');
     };
   }
-  const server = await startServer({ store, host: '127.0.0.1', imapPort: 0, imapsPort: null, tls: null, ...(hook ? { fetchMissing: hook } : {}) });
-  const r: Rig = {
+  // Counts the mailbox lookups fillMissing makes right before it calls (or joins) the hook.
+  const spied = new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === 'getMailboxById') {
+        return (id: number) => {
+          r.lookups++;
+          return target.getMailboxById(id);
+        };
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  const server = await startServer({ store: spied, host: '127.0.0.1', imapPort: 0, imapsPort: null, tls: null, ...(hook ? { fetchMissing: hook } : {}) });
+  const r: Rig & { lookups: number } = {
+    lookups: 0,
     store,
     server,
     calls,
@@ -202,6 +222,38 @@ describe('FETCH of partial messages', () => {
     assert.equal(signal.aborted, true);
     assert.match((await other.command('N', 'UID FETCH 1 (BODY.PEEK[1])', T)).tagged, /^N OK/);
     await logoutQuietly(other);
+  });
+
+  it('sessions asking for the same missing message at once share one hook call', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const r = await rig('gated', gate);
+    const a = await login(r);
+    const b = await login(r);
+    const full = await login(r, 'Full');
+    try {
+      const before = r.lookups;
+      a.send('A UID FETCH 1 (BODY.PEEK[3])');
+      while (r.calls.length === 0) await new Promise((resolve) => setImmediate(resolve));
+      b.send('B UID FETCH 1 (BODY.PEEK[3])');
+      // B has looked the mailbox up, so it is at the hook now (joining A's call, or making its own).
+      while (r.lookups < before + 2) await new Promise((resolve) => setImmediate(resolve));
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(r.calls.length, 1, 'B joined the call in progress');
+      open();
+      const ra = await a.readTagged('A', T);
+      const rb = await b.readTagged('B', T);
+      const want = await full.command('W', 'UID FETCH 1 (BODY.PEEK[3])', T);
+      assert.match(ra.tagged, /^A OK/);
+      assert.match(rb.tagged, /^B OK/);
+      assert.equal(body(ra), body(want));
+      assert.equal(body(rb), body(want));
+      assert.equal(r.calls.length, 1);
+    } finally {
+      await logoutQuietly(a);
+      await logoutQuietly(b);
+      await logoutQuietly(full);
+    }
   });
 
   it('ends NO [UNAVAILABLE] without a hook', async () => {
