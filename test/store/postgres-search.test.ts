@@ -322,6 +322,11 @@ describe('PostgreSQL full-text search', () => {
         assert.equal(await a.whenBackfilled(), 2);
         assert.deepEqual(await a.searchTextCandidates(old.mailboxId, 'body', 'TOKEN99X'), [100]);
         assert.equal(await a.whenBackfilled(), 2, 'no new run when nothing is pending');
+        // At most one such run a minute: a second search soon after leaves new unindexed content as it is.
+        await sql(db.url, `UPDATE search_docs SET state = 0, body = NULL WHERE body LIKE '%TOKEN5X%'`);
+        assert.deepEqual(await a.searchTextCandidates(old.mailboxId, 'body', 'TOKEN99X'), [6, 100]);
+        assert.equal(await a.whenBackfilled(), 2);
+        assert.deepEqual(await sql(db.url, 'SELECT count(*)::int AS n FROM search_docs WHERE state = 0'), [{ n: 1 }]);
       } finally {
         await b.close();
       }

@@ -114,6 +114,8 @@ export interface PostgresStoreOptions {
 }
 
 const DEFAULT_GC_GRACE_MS = 15 * 60 * 1000;
+/** A search that meets unindexed messages starts a backfill at most this often. */
+const LAZY_BACKFILL_INTERVAL_MS = 60 * 1000;
 /** streamBlob yields at most this many octets at a time (as the file blob store does). */
 const STREAM_PIECE = 64 * 1024;
 
@@ -253,6 +255,7 @@ export class PostgresStore implements Store {
   private readonly search: PgSearchIndex;
   private backfillRun: Promise<number> = Promise.resolve(0);
   private backfillActive = false;
+  private lastLazyBackfill = -Infinity;
   private readonly autoBackfill: boolean;
   private readonly onError: (err: unknown) => void;
 
@@ -748,8 +751,12 @@ export class PostgresStore implements Store {
       await this.requireMailbox(c, mailboxId);
       return this.search.candidates(c, mailboxId, field, needle);
     });
-    // Lazy backfill: messages without a document were found; index them for the next searches.
-    if (r?.pending) this.startBackfill();
+    // Lazy backfill: messages without a document were found; index them for the next searches. At most
+    // once a minute from here, so contents that cannot be read are not re-read by every search.
+    if (r?.pending && Date.now() - this.lastLazyBackfill >= LAZY_BACKFILL_INTERVAL_MS) {
+      this.lastLazyBackfill = Date.now();
+      this.startBackfill();
+    }
     return r ? r.uids : null;
   }
 
