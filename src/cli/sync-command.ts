@@ -153,6 +153,8 @@ async function syncAction(env: CliEnvironment, flags: SyncFlags, loadEngine: Eng
     if (err instanceof AccountError) throw new CliError(err.message, err.usage ? 2 : 1);
     throw err;
   }
+  // Printed even with --quiet: a password others can read matters more than a quiet cron job.
+  for (const w of resolved.warnings) env.stderr.write(`petrel: warning: ${w}\n`);
   const engine = await loadEngine(flags.watch ? 'watch' : 'once');
 
   const reporter = new SyncProgressReporter({

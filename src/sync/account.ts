@@ -4,7 +4,7 @@
 // The password travels in IMAP LOGIN / AUTHENTICATE PLAIN (RFC 9051 §6.2.3, RFC 4616 §2), so it may not
 // contain NUL, CR or LF. `since` is a date only, as IMAP SEARCH SINCE compares dates (RFC 9051 §6.4.4).
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import type { AccountSettings, DownloadPolicy, MailboxRule } from './types.js';
@@ -76,6 +76,8 @@ export interface ResolvedAccount {
   rules: MailboxRule[];
   /** Where the password came from, for messages ("passwordCommand in /home/ann/mail.toml"). */
   passwordSource: string;
+  /** Things to tell the user that do not stop the sync (a password file other users can read). */
+  warnings: string[];
 }
 
 export interface ResolveAccountOptions {
@@ -140,6 +142,7 @@ export async function resolveAccount(o: ResolveAccountOptions): Promise<Resolved
     file: file?.path ?? null,
     rules: resolveRules(file?.rules ?? [], f, now),
     passwordSource: source,
+    warnings: await readableByOthers(file, f, o.cwd),
   };
   if (mailboxes !== undefined) result.mailboxes = mailboxes;
   return result;
@@ -299,6 +302,24 @@ export function parseSince(v: unknown, now: Date, what = 'since', usage = false)
     }
   }
   throw new AccountError(`${what} must be a date YYYY-MM-DD or a number of days such as 90d (not ${JSON.stringify(v)})`, usage);
+}
+
+/** A password kept in a file that group or other users can read is worth a warning (like ssh's keys). */
+async function readableByOthers(file: AccountFile | null, f: AccountFlags, cwd: string): Promise<string[]> {
+  const paths: string[] = [];
+  const usesFilePassword = f.passwordEnv === undefined && f.passwordFile === undefined && f.passwordCommand === undefined;
+  if (file && usesFilePassword && file.password !== undefined) paths.push(file.path);
+  if (file && usesFilePassword && file.passwordFile !== undefined) paths.push(file.passwordFile);
+  if (f.passwordFile !== undefined) paths.push(resolve(cwd, expandHome(f.passwordFile)));
+  const out: string[] = [];
+  for (const p of paths) {
+    try {
+      if (((await stat(p)).mode & 0o077) !== 0) out.push(`${p} holds a password and other users can read it (chmod 600 ${p})`);
+    } catch {
+      // Read errors were reported when the password was read.
+    }
+  }
+  return out;
 }
 
 function flagTls(v: string): TlsMode {

@@ -3,7 +3,7 @@
 // download rules (modes, sizes, since dates and day counts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AccountError, parseAccountText, parseSince, resolveAccount, type AccountFlags } from '../../src/sync/account.js';
@@ -148,6 +148,25 @@ test('password flags: --password-env, --password-file, --password-command; a fla
   assert.equal(flagsOnly.file, null);
   assert.deepEqual(flagsOnly.account, { host: 'h2', port: 993, tls: 'implicit', user: 'u2', password: 'x', rejectUnauthorized: true });
   await rejects(resolveIn(d, undefined, { host: 'h', user: 'u', passwordEnv: 'UNSET_VAR' }), /environment variable UNSET_VAR is not set/, true);
+});
+
+test('warnings: a password in a file that group or others can read', async () => {
+  const d = await dir();
+  await writeFile(join(d, 'open.toml'), 'host = "h"\nuser = "u"\npassword = "p"\n');
+  await chmod(join(d, 'open.toml'), 0o640);
+  assert.deepEqual((await resolveIn(d, 'open.toml')).warnings, [`${join(d, 'open.toml')} holds a password and other users can read it (chmod 600 ${join(d, 'open.toml')})`]);
+  assert.deepEqual((await resolveIn(d, 'open.toml', { passwordEnv: 'P' }, { P: 'x' })).warnings, [], 'the file\'s password is not used');
+  await chmod(join(d, 'open.toml'), 0o600);
+  assert.deepEqual((await resolveIn(d, 'open.toml')).warnings, []);
+
+  await writeFile(join(d, 'pw'), 'secret\n');
+  await chmod(join(d, 'pw'), 0o604);
+  await writeFile(join(d, 'pf.toml'), 'host = "h"\nuser = "u"\npasswordFile = "pw"\n');
+  assert.deepEqual((await resolveIn(d, 'pf.toml')).warnings, [`${join(d, 'pw')} holds a password and other users can read it (chmod 600 ${join(d, 'pw')})`]);
+  assert.equal((await resolveIn(d, undefined, { host: 'h', user: 'u', passwordFile: 'pw' })).warnings.length, 1);
+  await writeFile(join(d, 'cmd.toml'), 'host = "h"\nuser = "u"\npasswordCommand = "echo x"\n');
+  await chmod(join(d, 'cmd.toml'), 0o644);
+  assert.deepEqual((await resolveIn(d, 'cmd.toml')).warnings, [], 'a command holds no password');
 });
 
 test('two password sources are refused, in the file and among the flags', async () => {

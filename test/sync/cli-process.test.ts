@@ -28,7 +28,7 @@ function message(subject: string): Buffer {
 before(async () => {
   server = await startTestServer();
   dir = await mkdtemp(join(tmpdir(), 'petrel-cli-process-'));
-  await writeFile(join(dir, 'pw'), `${server.password}\n`);
+  await writeFile(join(dir, 'pw'), `${server.password}\n`, { mode: 0o600 });
   await writeFile(join(dir, 'wrong-pw'), 'not the password\n');
   await writeFile(
     join(dir, 'account.toml'),

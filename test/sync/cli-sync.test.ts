@@ -4,7 +4,7 @@
 // failures, SIGINT stopping a sync through its AbortSignal, and --watch printing a line per cycle.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
@@ -109,7 +109,7 @@ const ENV = { PW: 'pw1' };
 
 test('the engine gets the resolved account, rules, mailboxes and options; the summary follows', async () => {
   const d = await mkdtemp(join(tmpdir(), 'petrel-cli-sync-'));
-  await writeFile(join(d, 'acct.toml'), 'host = "file.test"\nport = 10993\nuser = "ann"\npassword = "pw"\nmailboxes = ["INBOX"]\n[[rules]]\npattern = "Lists/*"\nmode = "headers"\n');
+  await writeFile(join(d, 'acct.toml'), 'host = "file.test"\nport = 10993\nuser = "ann"\npassword = "pw"\nmailboxes = ["INBOX"]\n[[rules]]\npattern = "Lists/*"\nmode = "headers"\n', { mode: 0o600 });
   const r = await runSync(
     ['--replica', 'rep', '--account', 'acct.toml', '--mailbox', 'INBOX', 'Sent', '--mailbox', 'Lists/*', '--since', '2026-01-01', '--disable', 'qresync,MOVE', '--progress', 'none'],
     { cwd: d },
@@ -136,6 +136,16 @@ test('the engine gets the resolved account, rules, mailboxes and options; the su
   assert.match(r.stdout, /Total: 3 downloaded \(3\.0 MB\); 2 uploaded \(2\.0 KB\); flags: 1 to the server, 2 to the replica; expunged: 0 on the server, 1 in the replica; mailboxes: 1 created\n/);
   assert.match(r.stdout, /Conflicts resolved \(docs\/sync\.md\):\n  - INBOX uid 7: expunged on the server/);
   assert.equal(r.stderr, '');
+});
+
+test('a password in a file other users can read: a warning, even with --quiet', async () => {
+  const d = await mkdtemp(join(tmpdir(), 'petrel-cli-sync-'));
+  await writeFile(join(d, 'acct.toml'), 'host = "h"\nuser = "ann"\npassword = "pw"\n', { mode: 0o644 });
+  await chmod(join(d, 'acct.toml'), 0o644);
+  const r = await runSync(['--replica', 'rep', '--account', 'acct.toml', '--quiet'], { cwd: d });
+  assert.equal(r.code, 0);
+  assert.equal(r.stderr, `petrel: warning: ${join(d, 'acct.toml')} holds a password and other users can read it (chmod 600 ${join(d, 'acct.toml')})\n`);
+  assert.equal(r.calls.length, 1, 'the sync still runs');
 });
 
 test('progress events and log lines reach stderr as plain lines when it is not a terminal', async () => {
