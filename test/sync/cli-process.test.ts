@@ -29,7 +29,7 @@ before(async () => {
   server = await startTestServer();
   dir = await mkdtemp(join(tmpdir(), 'petrel-cli-process-'));
   await writeFile(join(dir, 'pw'), `${server.password}\n`, { mode: 0o600 });
-  await writeFile(join(dir, 'wrong-pw'), 'not the password\n');
+  await writeFile(join(dir, 'wrong-pw'), 'not the password\n', { mode: 0o600 });
   await writeFile(
     join(dir, 'account.toml'),
     `host = "127.0.0.1"\nport = ${server.port}\ntls = "none"\nuser = "${server.user}"\npasswordFile = "pw"\n`,
