@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { bodyStructureValue } from '../../src/mime/body-structure.js';
 import { envelopeValue } from '../../src/mime/envelope.js';
 import { indexMessage } from '../../src/mime/indexer.js';
-import { isPartial, partialSectionAvailable } from '../../src/mime/partial.js';
+import { buildPartialMessage, isPartial, partialHeaderSections, partialSectionAvailable, type PartialStructure } from '../../src/mime/partial.js';
 import { filterHeaderFields, locateSection } from '../../src/mime/sections.js';
 import type { MimePart } from '../../src/mime/types.js';
 import { encodeValue } from '../../src/protocol/encoder.js';
@@ -89,5 +89,53 @@ test('random partial forms of every fixture answer like the whole message for wh
       for (const s of keep) assert.ok(partialSectionAvailable(ix, spec(s)), `${name}: ${s} kept`);
     }),
     { numRuns: 300, seed: 1733 },
+  );
+});
+
+test('any structure, header and parts (also inconsistent ones) give an index inside its blob that renders', () => {
+  const leafType = fc.constantFrom(['text', 'plain'], ['text', 'html'], ['application', 'octet-stream'], ['image', 'png'], ['message', 'rfc822'], ['message', 'global']);
+  const { node } = fc.letrec<{ node: PartialStructure }>((tie) => ({
+    node: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      fc.record({
+        type: leafType.map((t) => t[0]!),
+        subtype: fc.constant('plain'),
+        size: fc.option(fc.nat(5000), { nil: undefined }),
+        lines: fc.option(fc.nat(100), { nil: undefined }),
+        parameters: fc.dictionary(fc.constantFrom('charset', 'name', 'boundary'), fc.string({ maxLength: 8 })),
+      }),
+      fc.record({
+        type: fc.constant('multipart'),
+        subtype: fc.constantFrom('mixed', 'digest', 'alternative'),
+        parameters: fc.dictionary(fc.constantFrom('boundary'), fc.string({ maxLength: 8 })),
+        children: fc.array(tie('node'), { maxLength: 4 }),
+      }),
+      fc.record({
+        type: fc.constant('message'),
+        subtype: fc.constant('rfc822'),
+        size: fc.nat(5000),
+        lines: fc.nat(100),
+        envelope: fc.record({ subject: fc.string({ maxLength: 10 }), from: fc.array(fc.record({ name: fc.string({ maxLength: 6 }), address: fc.emailAddress() }), { maxLength: 2 }) }),
+        children: fc.array(tie('node'), { minLength: 0, maxLength: 2 }),
+      }),
+    ),
+  }));
+  const header = fc.constantFrom(
+    'Subject: x\r\n\r\n',
+    'Content-Type: multipart/mixed; boundary=b\r\n\r\n',
+    'Content-Type: message/rfc822\r\n\r\n',
+    'no colon line\r\n',
+    '',
+  );
+  fc.assert(
+    fc.property(node, header, fc.array(fc.tuple(fc.constantFrom('1', '2', '1.1', '2.1', '1.MIME', '2.HEADER', '1.2.MIME'), fc.string({ maxLength: 40 })), { maxLength: 6 }), fc.nat(100_000), (structure, h, partList, size) => {
+      const parts = new Map(partList.map(([k, v]) => [k, Buffer.from(v)] as const));
+      const built = buildPartialMessage({ header: Buffer.from(h), structure, size, parts });
+      assert.ok(inside(built.mime.r, built.bytes.length));
+      wire(bodyStructureValue(built.mime, true));
+      wire(envelopeValue(built.mime));
+      for (const sec of partialHeaderSections(structure)) partialSectionAvailable(built.mime, spec(sec));
+    }),
+    { numRuns: 500, seed: 2045 },
   );
 });
