@@ -189,7 +189,7 @@ async function syncAction(env: CliEnvironment, flags: SyncFlags, loadEngine: Eng
     if (!quiet && !flags.json) env.stderr.write(`petrel: watching ${where} → ${replicaDir} (Ctrl-C to stop)\n`);
     // A refused login or an untrusted certificate will not heal by retrying (and retrying a wrong
     // password can lock the account): stop. An unreachable server is the disconnected model: keep going.
-    let fatal: Error | null = null;
+    let fatal = null as Error | null;
     try {
       await engine.watch({
         ...options,
