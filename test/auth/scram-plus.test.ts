@@ -10,6 +10,7 @@ import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { generate } from 'selfsigned';
 import { channelBindingData, channelBindingType } from '../../src/auth/channel-binding.js';
+import { parseClientFirst, scramCredential, startScram } from '../../src/auth/scram.js';
 import { ImapClient } from '../../src/client/imap-client.js';
 import { ImapConnectionError, ImapNoError } from '../../src/client/errors.js';
 import { authenticate, chooseAuthMethod, ScramClient, type ChannelBinding } from '../../src/client/commands/auth.js';
@@ -156,6 +157,8 @@ test('our client logs in with SCRAM-SHA-256-PLUS: implicit TLS 1.3, STARTTLS, an
 
   assert.equal(chooseAuthMethod(new Set(['AUTH=PLAIN', 'AUTH=SCRAM-SHA-256']), s12), 'PLAIN', 'without -PLUS offered: PLAIN');
   assert.equal(chooseAuthMethod(new Set(['AUTH=PLAIN', 'AUTH=SCRAM-SHA-256-PLUS']), null), 'PLAIN', 'no -PLUS without TLS');
+  assert.equal(chooseAuthMethod(new Set(['AUTH=SCRAM-SHA-256', 'LOGINDISABLED']), null), 'SCRAM-SHA-256', 'SCRAM before LOGIN');
+  assert.equal(chooseAuthMethod(new Set(['IMAP4rev1']), null), 'LOGIN');
   // Plain SCRAM-SHA-256 in clear text on loopback (flag "n").
   const clear = await ImapClient.connect({ host: '127.0.0.1', port: imap.imapPort!, tls: 'none' });
   await clear.login(TEST_USER, TEST_PASSWORD, 'SCRAM-SHA-256');
@@ -301,3 +304,75 @@ async function startTlsCapped(version: tls.SecureVersion): Promise<ImapTestClien
   await c.startTls({ minVersion: version, maxVersion: version });
   return c;
 }
+
+test('the client without SASL-IR: the client-first goes after "+ "; a server using src/auth/scram.ts accepts the binding', async () => {
+  // A small IMAP server that offers only AUTH=SCRAM-SHA-256-PLUS and no SASL-IR, built on the server-side
+  // SCRAM functions, so the client's continuation path and its binding are checked end to end.
+  const cred = scramCredential('pw', randomBytes(16), 4096);
+  const seen: string[] = [];
+  const server = tls.createServer({ key: pems.private, cert: pems.cert }, (s) => {
+    s.write('* OK [CAPABILITY IMAP4rev1 AUTH=SCRAM-SHA-256-PLUS] fake\r\n');
+    let buf = '';
+    let step: ((line: string) => void) | null = null;
+    s.on('data', (d: Buffer) => {
+      buf += d.toString('latin1');
+      let i: number;
+      while ((i = buf.indexOf('\r\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        seen.push(line);
+        if (step) {
+          step(line);
+          continue;
+        }
+        const [tag, ...words] = line.split(' ');
+        const cmd = words.join(' ').toUpperCase();
+        if (cmd === 'AUTHENTICATE SCRAM-SHA-256-PLUS') {
+          s.write('+ \r\n');
+          step = (first) => {
+            const cf = parseClientFirst(Buffer.from(first, 'base64').toString('utf8'), { allowChannelBinding: true });
+            const ex = startScram(cf, cred, undefined, channelBindingData(s, cf.cbName ?? '', 'server'));
+            s.write(`+ ${b64(ex.serverFirst)}\r\n`);
+            step = (final) => {
+              let v: string | null = null;
+              try {
+                v = ex.finish(Buffer.from(final, 'base64').toString('utf8'));
+              } catch {
+                v = null;
+              }
+              if (!v) {
+                step = null;
+                s.write(`${tag} NO [AUTHENTICATIONFAILED] no\r\n`);
+                return;
+              }
+              s.write(`+ ${b64(v)}\r\n`);
+              step = (empty) => {
+                step = null;
+                s.write(empty === '' ? `${tag} OK [CAPABILITY IMAP4rev1] in\r\n` : `${tag} BAD expected empty\r\n`);
+              };
+            };
+          };
+        } else if (cmd === 'LOGOUT') {
+          s.end(`* BYE bye\r\n${tag} OK bye\r\n`);
+        } else {
+          s.write(`${tag} BAD what\r\n`);
+        }
+      }
+    });
+    s.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const port = (server.address() as net.AddressInfo).port;
+    const opts = { host: '127.0.0.1', port, tls: 'implicit' as const, ca: pems.cert, servername: 'localhost' };
+    const c = await ImapClient.connect({ ...opts, auth: { user: 'u', password: 'pw' } });
+    assert.ok(c.authenticated);
+    const auth = seen.find((l) => / AUTHENTICATE /.test(l))!;
+    assert.match(auth, /^\S+ AUTHENTICATE SCRAM-SHA-256-PLUS$/, 'no initial response without SASL-IR');
+    assert.match(Buffer.from(seen[seen.indexOf(auth) + 1]!, 'base64').toString(), /^p=tls-exporter,,n=u,r=/);
+    await c.logout();
+    await assert.rejects(ImapClient.connect({ ...opts, auth: { user: 'u', password: 'wrong' } }), (e: unknown) => e instanceof ImapNoError);
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+});

@@ -31,13 +31,14 @@ export type AuthMethod = 'PLAIN' | 'LOGIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-256-PL
 /**
  * Picks the method when none was asked for: SCRAM-SHA-256-PLUS on TLS when offered (the password never
  * reaches the server, and a man in the middle with an accepted certificate is detected), else PLAIN, else
- * LOGIN. Plain SCRAM-SHA-256 is used only when asked for: accounts whose password predates the server's
- * SCRAM credential can still log in with PLAIN. PLAIN is not tried after a failed -PLUS (that would hand
+ * SCRAM-SHA-256, else LOGIN. PLAIN comes before SCRAM-SHA-256 so that accounts whose password predates the
+ * server's SCRAM credential can still log in. PLAIN is not tried after a failed -PLUS (that would hand
  * the password to the very man in the middle channel binding detects); pass `method` to choose.
  */
 export function chooseAuthMethod(caps: ReadonlySet<string>, tls: TLSSocket | null): AuthMethod {
   if (tls && caps.has('AUTH=SCRAM-SHA-256-PLUS') && channelBindingType(tls)) return 'SCRAM-SHA-256-PLUS';
-  return caps.has('AUTH=PLAIN') ? 'PLAIN' : 'LOGIN';
+  if (caps.has('AUTH=PLAIN')) return 'PLAIN';
+  return caps.has('AUTH=SCRAM-SHA-256') ? 'SCRAM-SHA-256' : 'LOGIN';
 }
 
 /** Logs in; returns the method used. Capabilities are refreshed afterwards (RFC 9051 §6.2.2). */
