@@ -228,11 +228,22 @@ function main(): void {
       const d = describe(err);
       report(d.kind, d.message, input);
     }
-    const ms = performance.now() - t0;
+    let ms = performance.now() - t0;
     execs++;
     // The bound grows with the input (a 64 KB input gets twice the time): this looks for super-linear work.
     const bound = wd.perInputMs * (1 + input.length / 65536);
-    if (ms > bound) report('slow', `one input took ${Math.round(ms)} ms (bound ${Math.round(bound)} ms), ${input.length} octets`, input);
+    // Wall-clock time on a loaded machine has spikes (descheduling, a GC): an input counts as slow only if
+    // it is slow every time, so it is timed twice more and the fastest run is taken.
+    for (let again = 0; again < 2 && ms > bound; again++) {
+      const t1 = performance.now();
+      try {
+        t.run(input);
+      } catch {
+        // reported above
+      }
+      ms = Math.min(ms, performance.now() - t1);
+    }
+    if (ms > bound) report('slow', `one input took ${Math.round(ms)} ms (bound ${Math.round(bound)} ms) in each of 3 runs, ${input.length} octets`, input);
     if (coverage && coverage.take() > 0 && pool.length < 5000 && poolBytes < 32 * 1024 * 1024) {
       pool.push(input);
       poolBytes += input.length;
