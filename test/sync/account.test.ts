@@ -3,7 +3,7 @@
 // download rules (modes, sizes, since dates and day counts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AccountError, parseAccountText, parseSince, resolveAccount, type AccountFlags } from '../../src/sync/account.js';
@@ -274,4 +274,21 @@ test('parseSince: dates and day counts become the start of a UTC day; parseAccou
   const parsed = parseAccountText('host = "h"\npasswordFile = "secret/pw"\n', '/etc/petrel/a.conf');
   assert.equal(parsed.passwordFile, '/etc/petrel/secret/pw', 'relative to the file\'s directory');
   assert.throws(() => parseAccountText('[1, 2]', '/x/a.json'), /the top level must be a table/);
+});
+
+test('the example account file in docs/sync.md parses as documented', async () => {
+  const doc = await readFile(new URL('../../../docs/sync.md', import.meta.url), 'utf8');
+  const section = doc.slice(doc.indexOf('### The account file'));
+  const toml = /```toml\n([\s\S]*?)```/.exec(section)?.[1];
+  assert.ok(toml, 'a TOML example in the section');
+  const parsed = parseAccountText(toml, '/home/ann/.config/petrel/work.toml', NOW);
+  assert.equal(parsed.host, 'imap.example.org');
+  assert.equal(parsed.tls, 'implicit');
+  assert.equal(parsed.passwordCommand, 'pass show mail/work');
+  assert.deepEqual(parsed.mailboxes, ['INBOX', 'Sent', 'Lists/*']);
+  assert.deepEqual(parsed.rules, [
+    { pattern: 'Lists/*', policy: { mode: 'text', maxTextBytes: 64 * 1024, since: new Date('2025-12-15T00:00:00Z') } },
+    { pattern: 'Archive/*', policy: { mode: 'headers' } },
+    { pattern: 'Shared/News/%', policy: { mode: 'full' }, readOnly: true },
+  ]);
 });
