@@ -31,6 +31,8 @@ export const POSTGRES_E2E_SUITES = [
   'e2e/rfc1733-partial-fetch.test.js',
   'e2e/list-extended.test.js',
   'e2e/nul-bytes.test.js',
+  'e2e/limits.test.js',
+  'security/isolation.test.js',
 ];
 
 const SUITE_TIMEOUT_MS = 300_000;
