@@ -134,11 +134,11 @@ function b64(s: string): string {
 
 test('our client logs in with SCRAM-SHA-256-PLUS: implicit TLS 1.3, STARTTLS, and TLS 1.2 (tls-unique)', async () => {
   resetThrottle();
-  const common = { host: '127.0.0.1', ca: pems.cert, servername: 'localhost', auth: { user: TEST_USER, password: TEST_PASSWORD } };
+  const common = { host: '127.0.0.1', ca: pems.cert, servername: 'localhost', auth: { user: TEST_USER, password: TEST_PASSWORD, method: 'SCRAM-SHA-256-PLUS' as const } };
   const { auth: _auth, ...noAuth } = common;
   const implicit = await ImapClient.connect({ ...noAuth, port: imap.imapsPort!, tls: 'implicit' });
   assert.equal((implicit.transport as tls.TLSSocket).getProtocol(), 'TLSv1.3');
-  assert.equal(await authenticate(implicit, TEST_USER, TEST_PASSWORD), 'SCRAM-SHA-256-PLUS', 'the default on TLS');
+  assert.equal(await authenticate(implicit, TEST_USER, TEST_PASSWORD, 'SCRAM-SHA-256-PLUS'), 'SCRAM-SHA-256-PLUS');
   const box = await implicit.select('INBOX');
   assert.ok(box.uidValidity > 0);
   await implicit.logout();
@@ -151,11 +151,13 @@ test('our client logs in with SCRAM-SHA-256-PLUS: implicit TLS 1.3, STARTTLS, an
   const s12 = await tlsTo(imap.imapsPort!, 'TLSv1.2');
   const c12 = await ImapClient.connect({ tls: 'none', stream: s12 });
   assert.ok(c12.capabilities.has('AUTH=SCRAM-SHA-256-PLUS'));
-  assert.equal(await authenticate(c12, TEST_USER, TEST_PASSWORD), 'SCRAM-SHA-256-PLUS');
+  assert.equal(await authenticate(c12, TEST_USER, TEST_PASSWORD, 'SCRAM-SHA-256-PLUS'), 'SCRAM-SHA-256-PLUS');
   await c12.select('INBOX');
+  assert.equal(chooseAuthMethod(new Set(['AUTH=SCRAM-SHA-256', 'AUTH=SCRAM-SHA-256-PLUS']), s12), 'SCRAM-SHA-256-PLUS', 'no PLAIN: -PLUS on TLS');
   await c12.logout();
 
   assert.equal(chooseAuthMethod(new Set(['AUTH=PLAIN', 'AUTH=SCRAM-SHA-256']), s12), 'PLAIN', 'without -PLUS offered: PLAIN');
+  assert.equal(chooseAuthMethod(new Set(['AUTH=PLAIN', 'AUTH=SCRAM-SHA-256-PLUS']), s12), 'PLAIN', 'PLAIN by default even with -PLUS offered');
   assert.equal(chooseAuthMethod(new Set(['AUTH=PLAIN', 'AUTH=SCRAM-SHA-256-PLUS']), null), 'PLAIN', 'no -PLUS without TLS');
   assert.equal(chooseAuthMethod(new Set(['AUTH=SCRAM-SHA-256', 'LOGINDISABLED']), null), 'SCRAM-SHA-256', 'SCRAM before LOGIN');
   assert.equal(chooseAuthMethod(new Set(['IMAP4rev1']), null), 'LOGIN');
@@ -169,10 +171,10 @@ test('our client logs in with SCRAM-SHA-256-PLUS: implicit TLS 1.3, STARTTLS, an
 test('the client library: a wrong password fails with NO [AUTHENTICATIONFAILED] over -PLUS', async () => {
   resetThrottle();
   const c = await ImapClient.connect({ host: '127.0.0.1', port: imap.imapsPort!, tls: 'implicit', ca: pems.cert, servername: 'localhost' });
-  await assert.rejects(c.login(TEST_USER, 'not the password'), (e: unknown) => e instanceof ImapNoError && e.code === 'AUTHENTICATIONFAILED');
+  await assert.rejects(c.login(TEST_USER, 'not the password', 'SCRAM-SHA-256-PLUS'), (e: unknown) => e instanceof ImapNoError && e.code === 'AUTHENTICATIONFAILED');
   assert.ok(!c.authenticated);
   // The connection stays usable: the right password works next.
-  await c.login(TEST_USER, TEST_PASSWORD);
+  await c.login(TEST_USER, TEST_PASSWORD, 'SCRAM-SHA-256-PLUS');
   assert.ok(c.authenticated);
   await c.logout();
   resetThrottle();

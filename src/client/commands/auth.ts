@@ -36,8 +36,12 @@ export type AuthMethod = 'PLAIN' | 'LOGIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-256-PL
  * the password to the very man in the middle channel binding detects); pass `method` to choose.
  */
 export function chooseAuthMethod(caps: ReadonlySet<string>, tls: TLSSocket | null): AuthMethod {
-  if (tls && caps.has('AUTH=SCRAM-SHA-256-PLUS') && channelBindingType(tls)) return 'SCRAM-SHA-256-PLUS';
+  // PLAIN first when offered: servers list SCRAM for every account, also for accounts whose stored
+  // credential cannot do it (Petrel's hashes from before SCRAM, many Dovecot passdbs), and a default that
+  // locks those accounts out is worse than PLAIN inside TLS with a verified certificate (what Thunderbird
+  // and mbsync do). SCRAM-SHA-256-PLUS is used when asked for, or when PLAIN is not offered.
   if (caps.has('AUTH=PLAIN')) return 'PLAIN';
+  if (tls && caps.has('AUTH=SCRAM-SHA-256-PLUS') && channelBindingType(tls)) return 'SCRAM-SHA-256-PLUS';
   return caps.has('AUTH=SCRAM-SHA-256') ? 'SCRAM-SHA-256' : 'LOGIN';
 }
 
