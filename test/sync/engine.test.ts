@@ -120,19 +120,23 @@ for (const tier of TIERS) {
       assert.deepEqual(await remoteSnapshot(account), remote);
     });
 
-    test('a move between mailboxes in the replica becomes a move on the server, without uploading the message', async () => {
+    test('a move and a copy between mailboxes in the replica become a move and a copy on the server, without uploading', async () => {
       await withReplica(replica, account.user, async (store, uid) => {
         const inbox = await localMailbox(store, uid, 'INBOX');
         const archive = await localMailbox(store, uid, 'Archive');
-        const first = (await store.listMessages(inbox.id))[0]!;
-        await store.moveMessages(inbox.id, [first.uid], archive.id);
+        const drafts = await localMailbox(store, uid, 'Drafts');
+        const [first, second] = await store.listMessages(inbox.id);
+        await store.moveMessages(inbox.id, [first!.uid], archive.id);
+        await store.copyMessages(inbox.id, [second!.uid], drafts.id);
       });
       const s = await run();
       assert.equal(s.bytesUp, 0, 'no message bytes were uploaded');
       const remote = await remoteSnapshot(account);
       assert.deepEqual(await localSnapshot(replica, account.user), remote);
       assert.equal(counts(remote).Archive, 1);
+      assert.equal(counts(remote).Drafts, 1);
       assert.equal(counts(remote).INBOX, 2);
+      assert.equal(remote.Drafts![0]!.split('|')[0], remote.INBOX!.find((r) => r.startsWith(remote.Drafts![0]!.split('|')[0]!))?.split('|')[0]);
     });
 
     test('mailboxes created, renamed and deleted on either side', async () => {
