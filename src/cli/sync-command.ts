@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { formatBytes } from '../mailfile/progress.js';
 import { AccountError, resolveAccount, type AccountFlags, type ResolvedAccount } from '../sync/account.js';
+import { storedAccount } from '../sync/state.js';
 import type { SyncAction, SyncOptions, SyncSummary } from '../sync/types.js';
 import { CliError, table } from './common.js';
 import type { CliEnvironment, TextSink } from './environment.js';
@@ -146,6 +147,16 @@ async function syncAction(env: CliEnvironment, flags: SyncFlags, loadEngine: Eng
     since: flags.since,
   };
   for (const k of Object.keys(accountFlags) as Array<keyof AccountFlags>) if (accountFlags[k] === undefined) delete accountFlags[k];
+  // Without an account file, a replica synchronised before remembers its server (not the password).
+  if (flags.account === undefined) {
+    const stored = storedAccount(replicaDir);
+    if (stored) {
+      if (accountFlags.host === undefined && stored.host !== undefined) accountFlags.host = stored.host;
+      if (accountFlags.port === undefined && stored.port !== undefined) accountFlags.port = stored.port;
+      if (accountFlags.tls === undefined && stored.tls !== undefined) accountFlags.tls = stored.tls;
+      if (accountFlags.user === undefined && stored.user !== undefined) accountFlags.user = stored.user;
+    }
+  }
   let resolved: ResolvedAccount;
   try {
     resolved = await resolveAccount({ file: flags.account, flags: accountFlags, env: env.env, cwd: env.cwd });

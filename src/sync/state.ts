@@ -9,6 +9,7 @@
 // interface stays free of client concerns, and every write here is a small synchronous transaction with
 // synchronous=FULL, so "acknowledged means durable" holds for sync steps too.
 import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface MailboxPair {
@@ -297,5 +298,27 @@ export class SyncState {
 
   dropIntent(id: number): void {
     this.db.prepare('DELETE FROM intents WHERE id = ?').run(id);
+  }
+}
+
+/** The account a replica was last synchronised with (host, port, TLS mode, user; never a password), or null. */
+export function storedAccount(replicaDir: string): { host?: string; port?: number; tls?: string; user?: string } | null {
+  const file = join(replicaDir, 'sync.db');
+  if (!existsSync(file)) return null;
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const row = db.prepare("SELECT value FROM meta WHERE key = 'account'").get() as { value: string } | undefined;
+    if (!row) return null;
+    const v = JSON.parse(row.value) as Record<string, unknown>;
+    return {
+      ...(typeof v.host === 'string' ? { host: v.host } : {}),
+      ...(typeof v.port === 'number' ? { port: v.port } : {}),
+      ...(typeof v.tls === 'string' ? { tls: v.tls } : {}),
+      ...(typeof v.user === 'string' ? { user: v.user } : {}),
+    };
+  } catch {
+    return null;
+  } finally {
+    db.close();
   }
 }

@@ -116,6 +116,11 @@ test('sync into a replica, then `petrel serve --data REPLICA` serves the same me
   assert.equal(summary.downloaded, 1, 'only the new message; the dry run applied nothing');
   assert.equal(summary.uploaded, 0);
 
+  // Without --account the replica remembers its server and user; only the password is asked for.
+  const remembered = await petrel(['sync', '--replica', replica, '--password-file', join(dir, 'pw'), '--json', '--progress', 'none']);
+  assert.equal(remembered.code, 0, remembered.stderr);
+  assert.equal((JSON.parse(remembered.stdout) as SyncSummary).downloaded, 0);
+
   const imapPort = await freePort();
   const serving = await serve(['--data', replica, '--imap-port', String(imapPort), '--imaps-port', '0', '--pop3-port', '0', '--pop3s-port', '0']);
   try {
