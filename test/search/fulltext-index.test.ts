@@ -9,71 +9,15 @@ import { existsSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import iconv from 'iconv-lite';
 import { evaluateSearch } from '../../src/server/search-eval.js';
 import { SelectedView } from '../../src/server/selected-view.js';
 import type { Session } from '../../src/server/session.js';
 import type { SearchKey } from '../../src/protocol/search-keys.js';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { AppendItem, Store } from '../../src/store/types.js';
+import { generated, rng } from '../store/search-corpus.js';
 
 const ROOT = new URL('../../../', import.meta.url);
-const CRLF = '\r\n';
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const WORDS = [
-  'alpha', 'budget', 'Meeting', 'quarterly', 'REPORT', 'invoice', 'lunch', 'Tuesday', 'project', 'deadline',
-  'Straße', 'café', 'naïve', 'Ærø', 'Привет', 'встреча', '東京', '会議', '안녕', 'Ελλάδα', 'ﬁnal', 'résumé',
-  'zebra', 'quokka', 'xylophone', 'marmalade', 'hello', 'world', 'the', 'and', 'of', 'ok',
-];
-
-/** A generated message: random words, varying charset and transfer encoding, sometimes multipart. */
-function generated(r: () => number, i: number): Buffer {
-  const pick = () => WORDS[Math.floor(r() * WORDS.length)]!;
-  const words = (n: number) => Array.from({ length: n }, pick).join(' ');
-  const subject = `${words(3)} #${i}`;
-  const body = `${words(8 + Math.floor(r() * 30))}\r\nline two ${words(5)} token${i}x\r\n`;
-  const kind = Math.floor(r() * 5);
-  const head = [`From: Sender ${i % 37} <s${i % 37}@example.com>`, `To: rcpt${i % 11}@example.org`, `Date: Mon, 1 Jan 2024 10:00:00 +0000`, 'MIME-Version: 1.0'];
-  if (kind === 0) {
-    return Buffer.from([...head, `Subject: ${subject}`, 'Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 8bit', '', body].join(CRLF), 'utf8');
-  }
-  if (kind === 1) {
-    const b64 = Buffer.from(body, 'utf8').toString('base64').replace(/.{76}/g, `$&${CRLF}`);
-    return Buffer.from([...head, `Subject: =?UTF-8?B?${Buffer.from(subject).toString('base64')}?=`, 'Content-Type: text/plain; charset=UTF-8', 'Content-Transfer-Encoding: base64', '', b64].join(CRLF), 'latin1');
-  }
-  if (kind === 2) {
-    // windows-1251 can hold only part of the words: keep what it can.
-    const text = body.replace(/[^\x00-\x7f\u0400-\u04ff]/g, '?');
-    return Buffer.concat([Buffer.from([...head, `Subject: ${subject.replace(/[^\x00-\x7f]/g, '?')}`, 'Content-Type: text/plain; charset=windows-1251', '', ''].join(CRLF), 'latin1'), iconv.encode(text, 'windows-1251')]);
-  }
-  if (kind === 3) {
-    const html = `<p>${words(6)} <b>${words(2)}</b></p>`;
-    return Buffer.from(
-      [...head, `Subject: ${subject}`, 'Content-Type: multipart/alternative; boundary="b"', '', '--b', 'Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: quoted-printable', '',
-        Buffer.from(body, 'utf8').toString('latin1').replace(/[\x80-\xff=]/g, (c) => `=${c.charCodeAt(0).toString(16).toUpperCase()}`),
-        '--b', 'Content-Type: text/html; charset=utf-8', `X-Part: ${words(1)}`, '', html, '--b--', ''].join(CRLF),
-      'latin1',
-    );
-  }
-  // A text part and an attachment (whose words BODY does not search: RFC 9051 §6.4.4 lets servers skip it).
-  return Buffer.from(
-    [...head, `Subject: ${subject}`, `X-Label: ${words(2)}`, 'Content-Type: multipart/mixed; boundary=mm', '', '--mm', 'Content-Type: text/plain', '', body,
-      '--mm', 'Content-Type: application/octet-stream', 'Content-Transfer-Encoding: base64', '', Buffer.from(words(5)).toString('base64'), '--mm--', ''].join(CRLF),
-    'utf8',
-  );
-}
 
 interface Fixture {
   store: SqliteStore;
