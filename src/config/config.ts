@@ -419,8 +419,8 @@ async function isFile(path: string): Promise<boolean> {
   }
 }
 
-/** ' (did you mean X?)' for the closest known name within edit distance 2, else ''. */
-function suggest(word: string, known: readonly string[]): string {
+/** The known name closest to `word` within edit distance 2 (case-insensitive), or null. */
+export function closestName(word: string, known: readonly string[]): string | null {
   let best: string | null = null;
   let bestDistance = 3;
   for (const k of known) {
@@ -430,6 +430,12 @@ function suggest(word: string, known: readonly string[]): string {
       bestDistance = d;
     }
   }
+  return best;
+}
+
+/** ' (did you mean X?)' for the closest known name within edit distance 2, else ''. */
+function suggest(word: string, known: readonly string[]): string {
+  const best = closestName(word, known);
   return best ? ` (did you mean ${best}?)` : '';
 }
 
