@@ -27,8 +27,11 @@ after(async () => {
   await rm(replica, { recursive: true, force: true });
 });
 
-/** Runs a sync in a child and SIGKILLs it after `ms` (or lets it finish). Returns true if it completed. */
-function syncInChild(ms: number): Promise<boolean> {
+/**
+ * Runs a sync in a child and SIGKILLs it `ms` after the sync started (null: let it finish). Resolves with
+ * the sync's own duration when it completed, or null when it was killed.
+ */
+function syncInChild(ms: number | null): Promise<number | null> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CHILD], {
       env: { ...process.env, PETREL_SYNC_TEST: JSON.stringify({ replicaDir: replica, account }) },
@@ -36,14 +39,18 @@ function syncInChild(ms: number): Promise<boolean> {
     });
     let out = '';
     let err = '';
-    child.stdout.on('data', (d) => (out += d));
+    let timer: NodeJS.Timeout | null = null;
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (ms !== null && timer === null && out.includes('ready')) timer = setTimeout(() => child.kill('SIGKILL'), ms);
+    });
     child.stderr.on('data', (d) => (err += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
     child.on('error', reject);
     child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (signal === 'SIGKILL') resolve(false);
-      else if (code === 0 && out.includes('done')) resolve(true);
+      if (timer) clearTimeout(timer);
+      const done = /done (\d+)/.exec(out);
+      if (signal === 'SIGKILL') resolve(null);
+      else if (code === 0 && done) resolve(Number(done[1]));
       else reject(new Error(`sync child failed (${code}): ${err}`));
     });
   });
@@ -56,13 +63,14 @@ function noDuplicates(s: Record<string, string[]>): void {
   }
 }
 
-test('kill -9 at random points of syncs: nothing lost, nothing duplicated', async () => {
+test('kill -9 at random points of syncs: nothing lost, nothing duplicated', async (t) => {
   const c = await connect(account);
   for (let i = 0; i < 40; i++) await c.append('INBOX', message(`server ${i}`, `body ${i}\r\n`.repeat(50)));
   await c.logout();
   let seed = 12345;
   const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
   let kills = 0;
+  let lastSyncMs = 600;
   for (let round = 0; round < 4; round++) {
     // Work on both sides between runs: new mail, flags, deletions, local drafts.
     const cl = await connect(account);
@@ -89,13 +97,17 @@ test('kill -9 at random points of syncs: nothing lost, nothing duplicated', asyn
       }
     }
     await store.close();
-    // A few killed attempts, then one that completes.
-    for (let k = 0; k < 3; k++) {
-      const completed = await syncInChild(150 + Math.floor(random() * 900));
-      if (!completed) kills++;
+    // A few attempts killed at a random moment of the sync (scaled to how long the last complete one
+    // took, so the kills land inside the work on a fast or a slow machine), then one that completes.
+    for (let k = 0; k < 4; k++) {
+      const done = await syncInChild(Math.floor(random() * 0.6 * lastSyncMs));
+      if (done === null) kills++;
     }
-    assert.equal(await syncInChild(120_000), true);
+    const took = await syncInChild(null);
+    assert.ok(took !== null);
+    lastSyncMs = Math.max(50, took, lastSyncMs / 2);
   }
+  t.diagnostic(`${kills} of 16 syncs killed mid-way`);
   assert.ok(kills >= 4, `only ${kills} syncs were killed mid-way`);
   await syncOnce({ replicaDir: replica, account });
   const local = await localSnapshot(replica, account.user);
