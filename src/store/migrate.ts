@@ -23,6 +23,8 @@
 // and HIGHESTMODSEQ (the target's at least the source's) and a SHA-256 digest over (UID, MODSEQ, flags,
 // INTERNALDATE, blob digest) of every message must match, and users' password hashes must be equal.
 import { createHash } from 'node:crypto';
+import { isPartial } from '../mime/partial.js';
+import type { MimeIndex } from '../mime/types.js';
 import type { MailboxRecord, MessageMeta, RestoreItem, RestoreState, Store } from './types.js';
 
 export interface MigrateProgress {
@@ -205,7 +207,17 @@ async function copyMailbox(
     const batch = src.slice(start, start + batchSize);
     const items: RestoreItem[] = [];
     try {
+      // A replica's partly downloaded messages (docs/sync.md) keep their synthetic bytes and their index.
+      const partial = new Map<number, MimeIndex>();
+      for (const r of await source.getMessages(sb.id, batch.map((m) => m.uid))) if (isPartial(r.mime)) partial.set(r.uid, r.mime);
       for (const m of batch) {
+        const mime = partial.get(m.uid);
+        if (mime) {
+          const bytes = await source.readBlob(m.blobId, 0, m.size);
+          const prepared = await target.preparePartial(bytes, mime, m.size);
+          items.push({ message: prepared, flags: m.flags, internalDate: m.internalDate, uid: m.uid, modSeq: m.modSeq });
+          continue;
+        }
         const writer = target.beginIngest();
         try {
           for await (const chunk of source.streamBlob(m.blobId, 0, m.size)) await writer.write(chunk);
