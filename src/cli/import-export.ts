@@ -8,6 +8,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { isPartial } from '../mime/partial.js';
 import { ImapError } from '../server/errors.js';
 import { ancestors, normalizeInbox, validateNewName } from '../server/mailbox-names.js';
 import { StoreError, type AppendItem, type IngestWriter, type MailboxRecord, type PreparedMessage, type Store } from '../store/types.js';
@@ -94,6 +95,8 @@ export interface ExportSummary {
   files: string[];
   elapsedMs: number;
   lostKeywords: number;
+  /** A replica's partly downloaded messages (docs/sync.md): their bytes are not all here, so they are left out. */
+  skippedPartial: number;
 }
 
 interface Io {
@@ -281,6 +284,9 @@ export function exportSummaryText(s: ExportSummary, opts: ExportOptions): string
     `${rate(s.messages, s.elapsedMs)} messages/s`;
   if (s.present > 0) text += `; ${s.present} were already there`;
   if (s.lostKeywords > 0) text += `; ${s.lostKeywords} keywords had no Maildir letter left (26 per folder) and were dropped`;
+  if (s.skippedPartial > 0) {
+    text += `; ${s.skippedPartial} partly downloaded messages of this replica were left out (read them once through petrel serve --sync-account to complete them)`;
+  }
   return text + '.\n';
 }
 
@@ -851,11 +857,20 @@ export async function exportMail(store: Store, opts: ExportOptions, io: Io): Pro
       if (!boxes.includes(mb)) boxes.push(mb);
     }
   }
-  const summary: ExportSummary = { messages: 0, bytes: 0, present: 0, mailboxes: boxes.map((b) => b.name), files: [], elapsedMs: 0, lostKeywords: 0 };
+  const summary: ExportSummary = { messages: 0, bytes: 0, present: 0, mailboxes: boxes.map((b) => b.name), files: [], elapsedMs: 0, lostKeywords: 0, skippedPartial: 0 };
   const lists = new Map<number, Awaited<ReturnType<Store['listMessages']>>>();
   let total = 0;
   for (const b of boxes) {
-    const list = await store.listMessages(b.id);
+    let list = await store.listMessages(b.id);
+    // A replica's partial messages hold synthetic bytes: exporting them would write mail that is not the mail.
+    const partial = new Set<number>();
+    for (let i = 0; i < list.length; i += 500) {
+      for (const r of await store.getMessages(b.id, list.slice(i, i + 500).map((m) => m.uid))) if (isPartial(r.mime)) partial.add(r.uid);
+    }
+    if (partial.size > 0) {
+      list = list.filter((m) => !partial.has(m.uid));
+      summary.skippedPartial += partial.size;
+    }
     lists.set(b.id, list);
     total += list.length;
   }

@@ -1,14 +1,16 @@
-// petrel migrate of a replica (docs/sync.md "Partial messages"): a partly downloaded message keeps its
-// synthetic bytes, its index (BODYSTRUCTURE, sizes) and its full RFC822.SIZE in the target store, so it
-// can still be completed on demand there.
+// Store tools on a replica (docs/sync.md "Partial messages"): petrel migrate keeps a partly downloaded
+// message's synthetic bytes, index (BODYSTRUCTURE, sizes) and full RFC822.SIZE, so it can still be
+// completed on demand in the target; petrel export leaves such messages out (and says so) rather than
+// writing bytes that are not the message.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { buildPartialMessage, isPartial } from '../../src/mime/partial.js';
 import { migrateStore, type MigrateProgress } from '../../src/store/migrate.js';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { petrel } from '../cli/serve-process.js';
 
 test('a partial message migrates as a partial message', async () => {
   const a = await mkdtemp(join(tmpdir(), 'petrel-mig-a-'));
@@ -54,8 +56,19 @@ test('a partial message migrates as a partial message', async () => {
     assert.ok(isPartial(m.mime), 'still partial in the target');
     assert.deepEqual(m.mime, built.mime);
     assert.ok((await target.readBlob(m.blobId, 0, m.size)).equals(built.bytes));
-  } finally {
+
+    // Export: the complete message is written, the partial one is left out with a note.
+    await source.append(inbox.id, [{ message: await source.prepare(Buffer.from('Subject: whole\r\n\r\nall here\r\n')), flags: [] }]);
     await source.close();
+    const out = join(b, 'out.mbox');
+    const r = await petrel(['export', '--data', a, '--user', 'ann', '--mbox', out, '--mailbox', 'INBOX']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout + r.stderr, /1 partly downloaded messages of this replica were left out/);
+    const mbox = await readFile(out, 'latin1');
+    assert.match(mbox, /Subject: whole/);
+    assert.doesNotMatch(mbox, /Subject: report/);
+  } finally {
+    await source.close().catch(() => undefined);
     await target.close();
     await rm(a, { recursive: true, force: true });
     await rm(b, { recursive: true, force: true });
