@@ -650,7 +650,6 @@ class SyncRun {
     if (!repair && wantQresync && sel.changed !== undefined && modseqOk) tier = 'qresync';
     else if (!repair && modseqOk && p.highestModSeq > 0) tier = 'condstore';
     w.summary.tier = tier;
-    if (!repair && sel.uidValidity !== p.uidValidity) throw new Error('unreachable');
     if (repair && p.uidValidity !== 0 && sel.uidValidity !== p.uidValidity) {
       this.conflicts.push(`${p.localName}: UIDVALIDITY changed on the server (${p.uidValidity} → ${sel.uidValidity}); messages paired again by content`);
       this.log(`${p.localName}: UIDVALIDITY changed; pairing messages again by content`);
