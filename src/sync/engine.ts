@@ -274,18 +274,32 @@ class SyncRun {
           const to = toRemoteName(local.name, this.delimiter);
           if (to !== null && !remote.has(local.name)) {
             this.act('remote', 'rename-mailbox', local.name, `from ${remoteName}`);
-            if (!this.dry) await this.client.rename(remote.get(remoteName)!.path, to);
+            const fromPath = remote.get(remoteName)!.path;
+            if (!this.dry) await this.client.rename(fromPath, to);
             this.renamed++;
-            remote.set(local.name, { ...remote.get(remoteName)!, path: to });
-            remote.delete(remoteName);
+            // RENAME takes the children along (RFC 9051 §6.3.6): so does the view of the server's list.
+            for (const [name, e] of [...remote]) {
+              if (name !== remoteName && !name.startsWith(`${remoteName}/`)) continue;
+              remote.delete(name);
+              remote.set(local.name + name.slice(remoteName.length), { ...e, path: to + e.path.slice(fromPath.length) });
+            }
             remoteName = local.name;
           }
         } else if (remoteRenamed && !localRenamed && !localByName.has(remoteName)) {
           this.act('local', 'rename-mailbox', remoteName, `from ${local.name}`);
           if (!this.dry) {
             await this.ensureParents(remoteName);
-            await this.store.renameMailbox(this.userId, local.name, remoteName);
+            const from = local.name;
+            await this.store.renameMailbox(this.userId, from, remoteName);
             local = (await this.store.getMailbox(this.userId, remoteName)) ?? local;
+            // The store renamed the children too: later pairs must see their new names.
+            for (const [id, m] of [...localById]) {
+              if (m.name !== from && !m.name.startsWith(`${from}/`)) continue;
+              const moved = { ...m, name: remoteName + m.name.slice(from.length) };
+              localById.set(id, moved);
+              localByName.delete(m.name);
+              localByName.set(moved.name, moved);
+            }
           }
           this.renamed++;
         }
