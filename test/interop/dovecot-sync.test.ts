@@ -6,7 +6,7 @@ import { rm } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import type { AccountSettings } from '../../src/sync/types.js';
 import { ensureDovecotInstalled, startDovecot, type DovecotServer } from '../helpers/dovecot.js';
-import { concurrentScenario, seedAccount } from '../sync/scenario.js';
+import { concurrentScenario, namesScenario, seedAccount } from '../sync/scenario.js';
 import { tempReplica } from '../sync/sync-helpers.js';
 
 const CONFIGS: Array<{ name: string; user: string; disable: string[] }> = [
@@ -20,7 +20,7 @@ let dc: DovecotServer;
 
 before(async () => {
   assert.ok(await ensureDovecotInstalled(), 'Dovecot (dovecot-imapd) is needed for the interop tests and could not be installed');
-  const d = await startDovecot({ extraUsers: CONFIGS.map((c) => ({ user: c.user, password: `pw-${c.user}` })) });
+  const d = await startDovecot({ extraUsers: [...CONFIGS.map((c) => ({ user: c.user, password: `pw-${c.user}` })), { user: 'n', password: 'pw-n' }] });
   assert.ok(d, 'Dovecot did not start');
   dc = d;
 });
@@ -47,3 +47,12 @@ for (const cfg of CONFIGS) {
     });
   });
 }
+
+test('sync engine against Dovecot: non-ASCII names, nested levels with its "." delimiter, parent renames both ways', async () => {
+  const replica = await tempReplica();
+  try {
+    await namesScenario({ host: dc.host, port: dc.port, tls: 'none', user: 'n', password: 'pw-n' }, replica, '.');
+  } finally {
+    await rm(replica, { recursive: true, force: true });
+  }
+});

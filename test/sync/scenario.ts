@@ -95,3 +95,46 @@ export async function concurrentScenario(account: AccountSettings, replica: stri
   const quiet = await run();
   assert.equal(quiet.downloaded + quiet.uploaded + quiet.flagsToLocal + quiet.flagsToRemote + quiet.expungedLocal + quiet.expungedRemote, 0, JSON.stringify(quiet.actions));
 }
+
+/**
+ * Non-ASCII and nested mailbox names both ways, and a parent renamed on either side taking its children
+ * along. `sep` is the server's hierarchy delimiter ('/' on Petrel, '.' on Dovecot's maildir).
+ */
+export async function namesScenario(account: AccountSettings, replica: string, sep: string): Promise<void> {
+  const c = await connect(account);
+  await c.create('Entwürfe');
+  await c.append('Entwürfe', message('entwurf'));
+  await c.create(`Projekte${sep}Café ☕`);
+  await c.append(`Projekte${sep}Café ☕`, message('kaffee'));
+  await c.logout();
+  await syncOnce({ replicaDir: replica, account });
+
+  const store = await openSqliteStore(replica);
+  const u = (await store.getUser(account.user))!;
+  const recus = await store.createMailbox(u.id, 'Reçus');
+  await store.append(recus.id, [{ message: await store.prepare(message('reçu')), flags: [] }]);
+  await store.renameMailbox(u.id, 'Projekte', 'Archiv 2026');
+  await store.close();
+  await syncOnce({ replicaDir: replica, account });
+
+  const remote = await remoteSnapshot(account);
+  const local = await localSnapshot(replica, account.user);
+  assert.ok(sameSnapshot(local, remote), JSON.stringify({ local: counts(local), remote: counts(remote) }));
+  assert.equal(counts(remote)['Entwürfe'], 1);
+  assert.equal(counts(remote)['Reçus'], 1);
+  assert.equal(counts(remote)['Archiv 2026/Café ☕'], 1, Object.keys(remote).join(', '));
+  assert.ok(!('Projekte/Café ☕' in remote));
+
+  // And a parent renamed on the server: the replica's children follow.
+  const c2 = await connect(account);
+  await c2.rename('Archiv 2026', 'Alt');
+  await c2.logout();
+  const renamed = await syncOnce({ replicaDir: replica, account });
+  assert.equal(renamed.downloaded, 0, 'nothing downloaded again');
+  const after = await localSnapshot(replica, account.user);
+  assert.ok(sameSnapshot(after, await remoteSnapshot(account)));
+  assert.equal(counts(after)['Alt/Café ☕'], 1, Object.keys(after).join(', '));
+
+  const quiet = await syncOnce({ replicaDir: replica, account });
+  assert.equal(quiet.downloaded + quiet.uploaded + quiet.mailboxesCreated + quiet.mailboxesDeleted + quiet.mailboxesRenamed, 0, JSON.stringify(quiet.actions));
+}
