@@ -489,7 +489,7 @@ class SyncRun {
     const local = w.local!;
     const rows = this.state.messages(w.pair.localId);
     const pairs = new Map(rows.map((r) => [r.localUid, r]));
-    const pending = new Set(this.state.intents(w.pair.localId).filter((i) => i.kind !== 'download').map((i) => i.localUid));
+    const pending = this.pendingUploads(w);
     const status = await this.store.mailboxStatus(local.id);
     const delta: LocalDelta = { startModSeq: status.highestModSeq, pairs, expunged: new Set(), changed: new Map(), fresh: [] };
     let changed: MessageMeta[] | null = null;
@@ -792,7 +792,8 @@ class SyncRun {
           if (m.emailId) emailIds.set(m.uid, m.emailId);
         }
       }
-      delta.fresh = localMsgs.filter((m) => !this.pendingUpload(w, m.uid));
+      const pending = this.pendingUploads(w);
+      delta.fresh = localMsgs.filter((m) => !pending.has(m.uid));
       if (!this.dry) this.state.dropAllMessages(w.pair.localId);
       return;
     }
@@ -816,6 +817,7 @@ class SyncRun {
       remoteByKey.set(key, [...(remoteByKey.get(key) ?? []), m.uid]);
     }
     const taken = new Set<number>();
+    const pending = this.pendingUploads(w);
     const rows: MessagePair[] = [];
     const fresh: MessageMeta[] = [];
     const withMime = await this.store.getMessages(w.local!.id, localMsgs.map((m) => m.uid));
@@ -833,7 +835,7 @@ class SyncRun {
         remoteUid = list.find((u) => !taken.has(u));
       }
       if (remoteUid === undefined) {
-        if (!this.pendingUpload(w, m.uid)) fresh.push(m);
+        if (!pending.has(m.uid)) fresh.push(m);
         continue;
       }
       taken.add(remoteUid);
@@ -862,9 +864,11 @@ class SyncRun {
     this.log(`${w.pair.localName}: paired ${rows.length} message(s) by content; ${fresh.length} only in the replica`);
   }
 
-  private pendingUpload(w: Work, localUid: number): boolean {
-    return this.state.intents(w.pair.localId).some((i) => i.kind !== 'download' && i.localUid === localUid);
+  /** Local UIDs an upload, move or copy intent is still pending for (settled later, not uploaded again). */
+  private pendingUploads(w: Work): Set<number> {
+    return new Set(this.state.intents(w.pair.localId).filter((i) => i.kind !== 'download').map((i) => i.localUid));
   }
+
 
   private async mergePairs(
     w: Work,

@@ -5,29 +5,17 @@
 // wrong binding and wrong password fail, the "y" flag on TLS is refused (RFC 5802 §6), clear text works with "n".
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
 import { startPop3Server, type RunningPop3Server } from '../../src/pop3/pop3-server.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
+import { runProgram } from '../helpers/run-program.js';
 import { REPO_ROOT, startTestServer, TEST_PASSWORD, TEST_USER, type TestServer } from '../helpers/server.js';
 
 let srv: TestServer;
 let imap: RunningServer;
 let pop3: RunningPop3Server;
 let out: Record<string, unknown>;
-
-function run(cmd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 before(async () => {
   srv = await startTestServer();
@@ -36,7 +24,7 @@ before(async () => {
   imap = await startServer({ store: srv.store, host: '127.0.0.1', imapPort: 0, imapsPort: 0, tls: material });
   pop3 = await startPop3Server({ store: srv.store, host: '127.0.0.1', port: null, tlsPort: 0, tls: material });
   const script = join(REPO_ROOT, 'test/auth/scram_session.py');
-  const r = await run('python3', [script, String(imap.imapPort), String(imap.imapsPort), String(pop3.tlsPort), TEST_USER, TEST_PASSWORD]);
+  const r = await runProgram('python3', [script, String(imap.imapPort), String(imap.imapsPort), String(pop3.tlsPort), TEST_USER, TEST_PASSWORD]);
   assert.equal(r.code, 0, `python failed:\n${r.stderr}\n${r.stdout}`);
   out = JSON.parse(r.stdout) as Record<string, unknown>;
 });

@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../helpers/ports.js';
+import { freePort } from '../../tools/lib/ports.js';
 export { freePort };
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));

@@ -5,29 +5,17 @@
 // COPY with COPYUID, STATUS, EXPUNGE (§6.4.3), CLOSE, LSUB, LOGOUT.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { runProgram } from '../helpers/run-program.js';
 import { REPO_ROOT, startTestServer, type TestServer } from '../helpers/server.js';
 
 type Pair = [string, unknown];
 let srv: TestServer;
 let out: Record<string, unknown>;
 
-function run(cmd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 before(async () => {
   srv = await startTestServer();
-  const r = await run('python3', [join(REPO_ROOT, 'test/python/imaplib_session.py'), String(srv.port), srv.user, srv.password]);
+  const r = await runProgram('python3', [join(REPO_ROOT, 'test/python/imaplib_session.py'), String(srv.port), srv.user, srv.password]);
   assert.equal(r.code, 0, `python failed:\n${r.stderr}\n${r.stdout}`);
   out = JSON.parse(r.stdout) as Record<string, unknown>;
 });

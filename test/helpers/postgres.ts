@@ -15,7 +15,7 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { freePort } from './ports.js';
+import { freePort } from '../../tools/lib/ports.js';
 
 export interface PostgresServer {
   /** URL of a database on the server (postgres://...). */

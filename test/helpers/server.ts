@@ -6,9 +6,7 @@
 // or on a PostgresStore in a fresh database of its own when `backend: 'postgres'` is given or the
 // environment says PETREL_TEST_BACKEND=postgres (test/e2e/postgres-backend.test.ts runs whole e2e files
 // that way, with PETREL_TEST_PG_URL naming the one PostgreSQL server they share).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +16,8 @@ import { openPostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { provisionUser } from '../../src/store/provision.js';
 import type { Store } from '../../src/store/types.js';
-import { freePort } from './ports.js';
+import { startChildServer, type ChildServer } from '../../tools/lib/child-server.js';
+import { freePort } from '../../tools/lib/ports.js';
 import { createTestDatabase, ensurePostgres, type TestDatabase } from './postgres.js';
 export { freePort };
 
@@ -128,103 +127,14 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   }
 }
 
-export interface ChildServer {
-  port: number;
-  child: ChildProcess;
-  /** Everything the child wrote to stdout and stderr so far. */
-  output(): string;
-  /** SIGKILL, then wait for the exit. */
-  kill9(): Promise<void>;
-  /** SIGTERM (then SIGKILL after a while), and wait for the exit. */
-  stop(): Promise<void>;
-}
+export type { ChildServer };
 
 /**
  * Runs `node bin/petrel.js serve --data DIR --host 127.0.0.1 --imap-port N --imaps-port 0 --pop3-port 0
- * --pop3s-port 0` and waits until
- * the port answers with a greeting. Accounts must exist in DIR already (see provisionAccounts).
+ * --pop3s-port 0` (tools/lib/child-server.ts) and waits until the port answers with a greeting. Accounts
+ * must exist in DIR already (see provisionAccounts). No POP3 listeners: their default ports would collide
+ * between servers running at the same time.
  */
-export async function startCliServer(dataDir: string, opts: { imapsPort?: number; timeoutMs?: number } = {}): Promise<ChildServer> {
-  const port = await freePort();
-  const args = [
-    join(REPO_ROOT, 'bin/petrel.js'),
-    'serve',
-    '--data',
-    dataDir,
-    '--host',
-    '127.0.0.1',
-    '--imap-port',
-    String(port),
-    '--imaps-port',
-    String(opts.imapsPort ?? 0),
-    // No POP3 listeners: their default ports would collide between servers running at the same time.
-    '--pop3-port',
-    '0',
-    '--pop3s-port',
-    '0',
-  ];
-  return spawnAndWait(args, port, opts.timeoutMs ?? 15000);
-}
-
-async function spawnAndWait(args: string[], port: number, timeoutMs: number): Promise<ChildServer> {
-  const child = spawn(process.execPath, args, {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, PETREL_LOG_LEVEL: process.env.PETREL_LOG_LEVEL ?? 'warn' },
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  let exited = child.exitCode !== null;
-  const exitPromise = new Promise<void>((resolve) => {
-    child.once('exit', () => {
-      exited = true;
-      resolve();
-    });
-  });
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (exited) throw new Error(`server process exited early: ${out}`);
-    if (await greets(port)) break;
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`server did not answer on port ${port}: ${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    port,
-    child,
-    output: () => out,
-    async kill9() {
-      if (!exited) child.kill('SIGKILL');
-      await exitPromise;
-    },
-    async stop() {
-      if (exited) return;
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exitPromise;
-      clearTimeout(t);
-    },
-  };
-}
-
-/** True if something on the port sends an IMAP greeting. */
-function greets(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ port, host: '127.0.0.1' });
-    let data = '';
-    const done = (ok: boolean): void => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.setTimeout(2000, () => done(false));
-    s.on('data', (d: Buffer) => {
-      data += d.toString('latin1');
-      if (data.includes('\r\n')) done(data.startsWith('* OK'));
-    });
-    s.on('error', () => done(false));
-    s.on('close', () => done(false));
-  });
+export function startCliServer(dataDir: string, opts: { imapsPort?: number; timeoutMs?: number } = {}): Promise<ChildServer> {
+  return startChildServer(dataDir, undefined, opts.timeoutMs ?? 15_000, {}, opts.imapsPort ?? 0);
 }

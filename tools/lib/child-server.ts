@@ -9,6 +9,9 @@ import { hashPassword } from '../../src/auth/password.js';
 import { provisionUser } from '../../src/store/provision.js';
 import { openPostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { freePort } from './ports.js';
+
+export { freePort };
 
 /** Repository root, from dist/tools/lib/child-server.js. */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -39,18 +42,6 @@ export async function provisionPostgres(url: string, users: string[] = [SOAK_USE
   }
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 export interface ChildServer {
   port: number;
   pid: number;
@@ -61,11 +52,17 @@ export interface ChildServer {
   exited(): boolean;
 }
 
-export async function startChildServer(dataDir: string, port?: number, timeoutMs = 20_000, env: Record<string, string> = {}): Promise<ChildServer> {
+export async function startChildServer(
+  dataDir: string,
+  port?: number,
+  timeoutMs = 20_000,
+  env: Record<string, string> = {},
+  imapsPort = 0,
+): Promise<ChildServer> {
   const p = port ?? (await freePort());
   const child = spawn(
     process.execPath,
-    [join(REPO_ROOT, 'bin/petrel.js'), 'serve', '--data', dataDir, '--host', '127.0.0.1', '--imap-port', String(p), '--imaps-port', '0', '--pop3-port', '0', '--pop3s-port', '0'],
+    [join(REPO_ROOT, 'bin/petrel.js'), 'serve', '--data', dataDir, '--host', '127.0.0.1', '--imap-port', String(p), '--imaps-port', String(imapsPort), '--pop3-port', '0', '--pop3s-port', '0'],
     { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PETREL_LOG_LEVEL: process.env.PETREL_LOG_LEVEL ?? 'warn', ...env } },
   );
   let out = '';

@@ -1,4 +1,4 @@
-// Free TCP ports for tests that must name a port before a child process binds it.
+// Free TCP ports for tests and tools that must name a port before a child process binds it.
 //
 // The kernel may hand the same ephemeral port to two `listen(0)` calls in a row once the first
 // socket is closed, so a test asking for four ports could get one twice (CI saw POP3 and LMTP
