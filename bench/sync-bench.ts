@@ -5,7 +5,7 @@
 // so the octets both ways are measured outside the clients. Reported per client and phase: wall time of the
 // process, octets up and down, TCP connections, peak RSS; and the Petrel / mbsync ratios.
 //
-//   node dist/bench/run.js --only sync [--quick] [--messages N --mailboxes N] [--no-petrel] [--no-mbsync] [--petrel-first]
+//   node dist/bench/run.js --only sync [--quick] [--messages N --mailboxes N] [--no-petrel] [--no-mbsync] [--petrel-first] [--cpu-prof DIR]
 //                          [--json FILE]        (the results table is printed as Markdown)
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,6 +32,8 @@ export interface SyncBenchOptions {
   petrelFirst?: boolean;
   /** Print progress lines (default true). */
   verbose?: boolean;
+  /** Write a V8 CPU profile of each Petrel sync process into this directory (node --cpu-prof). */
+  cpuProfDir?: string;
 }
 
 export interface PhaseResult {
@@ -155,7 +157,7 @@ export async function runSyncBench(o: SyncBenchOptions): Promise<SyncBenchResult
     const runPe = async (phase: 'initial' | 'resync') => {
       if (pe.available) {
         const before = peProxy.counts();
-        const r = await runPetrelSync({ replicaDir, account });
+        const r = await runPetrelSync({ replicaDir, account }, o.cpuProfDir);
         const bytes = await settled(peProxy, before);
         if (r.reply.type === 'unavailable') {
           pe.available = false;
@@ -296,10 +298,11 @@ interface PetrelRun {
 }
 
 /** One `syncOnce()` in a forked process (bench/sync-petrel-child.ts). */
-function runPetrelSync(req: PetrelSyncRequest): Promise<PetrelRun> {
+function runPetrelSync(req: PetrelSyncRequest, cpuProfDir?: string): Promise<PetrelRun> {
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const child = fork(new URL('./sync-petrel-child.js', import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const execArgv = cpuProfDir ? [...process.execArgv, '--cpu-prof', '--cpu-prof-dir', cpuProfDir] : process.execArgv;
+    const child = fork(new URL('./sync-petrel-child.js', import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
     let reply: PetrelSyncReply | null = null;
     let peak = 0;
     const timer = setInterval(() => {
@@ -372,6 +375,7 @@ export async function runSyncBenchCli(argv: readonly string[]): Promise<void> {
   let petrel = true;
   let mbsync = true;
   let petrelFirst = false;
+  let cpuProfDir: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -393,15 +397,16 @@ export async function runSyncBenchCli(argv: readonly string[]): Promise<void> {
     else if (a === '--no-petrel') petrel = false;
     else if (a === '--no-mbsync') mbsync = false;
     else if (a === '--petrel-first') petrelFirst = true;
+    else if (a === '--cpu-prof') cpuProfDir = value();
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench -- --only sync [--quick] [--messages N] [--mailboxes N] [--no-petrel] [--no-mbsync] [--petrel-first] [--json FILE]');
+      console.log('usage: npm run bench -- --only sync [--quick] [--messages N] [--mailboxes N] [--no-petrel] [--no-mbsync] [--petrel-first] [--cpu-prof DIR] [--json FILE]');
       return;
     } else throw new Error(`unknown option for --only sync: ${a}`);
   }
   size = { ...size, ...custom };
   if (size.mailboxes > size.messages) throw new Error('--mailboxes must not exceed --messages');
   console.log(`Petrel sync benchmark${size === SYNC_QUICK ? ' (quick)' : ''}: Petrel syncOnce() vs mbsync against Dovecot`);
-  const r = await runSyncBench({ size, petrel, mbsync, petrelFirst });
+  const r = await runSyncBench({ size, petrel, mbsync, petrelFirst, ...(cpuProfDir ? { cpuProfDir } : {}) });
   console.log(`\nmachine: ${r.machine}`);
   console.log(`server: ${r.server}; clients: ${r.client.Petrel}; ${r.client.mbsync}`);
   console.log(`load average at start: ${r.loadBefore}; at end: ${r.loadAfter}`);
