@@ -118,8 +118,6 @@ export async function serve(env: CliEnvironment, config: PetrelConfig, extra: { 
   let lmtp: RunningLmtpServer | null = null;
   let metricsServer: RunningMetricsServer | null = null;
   try {
-    const created = await createFirstUser(env, store);
-    if (created) log.info({ user: created.name }, 'first start: created an account');
     // One failed-login throttle for IMAP and POP3, so password guesses cannot be spread over both.
     const { LoginThrottle } = await import('../server/server-context.js');
     const metrics = config.metricsPort !== null ? new PetrelMetrics() : null;
@@ -189,6 +187,10 @@ export async function serve(env: CliEnvironment, config: PetrelConfig, extra: { 
     } catch (err) {
       throw listenFailure(err, config);
     }
+    // The first account is made only once every listener is up: a start that fails (a port in use, say) must not
+    // leave behind an account whose generated password nobody ever saw.
+    const created = await createFirstUser(env, store);
+    if (created) log.info({ user: created.name }, 'first start: created an account');
     const info: ConnectInfo = {
       dataDir: config.dataDir,
       host: config.host,

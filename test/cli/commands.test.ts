@@ -403,6 +403,8 @@ test('serve: a listener that cannot start stops the ones already started', async
     assert.equal(server.pop3Calls.length, 1);
     assert.equal(server.closed, 2, 'IMAP and POP3 were closed again');
     assert.equal(stores.get(data)!.closed, 1);
+    // The first account is made only after every listener is up, so no password is generated that nobody saw.
+    assert.deepEqual(await stores.get(data)!.listUsers(), [], 'a failed first start creates no account');
 
     const noDir = await run(['serve', '--data', data, '--lmtp-socket', join(dir, 'missing', 's'), '--log-level', 'silent'], {
       ...overrides,
