@@ -114,6 +114,17 @@ export interface AppendItem {
   internalDate?: number;
 }
 
+/** Options of Store.append (all optional; a store may ignore them). */
+export interface AppendOptions {
+  /**
+   * Bulk ingest (the sync's initial download): the store MAY leave the full-text documents of the new
+   * blobs for later — marked "not yet indexed", so SEARCH treats them as candidates and stays exact —
+   * and write them in indexPending(), in fewer and larger transactions. A crash in between leaves the
+   * marks, and the next indexPending() (or the store's background upkeep) picks them up.
+   */
+  deferIndex?: boolean;
+}
+
 export interface AppendResult {
   uidValidity: number;
   uids: number[];
@@ -217,7 +228,12 @@ export interface Store {
   /** Convenience: ingest a whole buffer. */
   prepare(data: Buffer): Promise<PreparedMessage>;
   /** Appends atomically (all or none; MULTIAPPEND, RFC 3502). TRYCREATE if the mailbox is gone. */
-  append(mailboxId: number, items: AppendItem[]): Promise<AppendResult>;
+  append(mailboxId: number, items: AppendItem[], opts?: AppendOptions): Promise<AppendResult>;
+  /**
+   * Writes the full-text documents left for later by append(..., { deferIndex: true }) (or a crash);
+   * resolves with how many were written. Optional: stores that always index at append lack it.
+   */
+  indexPending?(): Promise<number>;
   /**
    * A partly downloaded message (docs/sync.md "Partial messages"): stores `bytes` (the synthetic blob of
    * src/mime/partial.ts buildPartialMessage) as a blob and returns it with the given index and `size` (the

@@ -388,6 +388,8 @@ test('§3.2.7, §3.2.9, §3.2.10: EXPUNGE / UID EXPUNGE / MOVE send VANISHED and
   const mv = await c.command('M', `UID MOVE 6 ${dest}`);
   assert.match(mv.untagged[0]!, /^\* OK \[COPYUID \d+ 6 1\]/);
   assert.equal(mv.untagged[1], '* VANISHED 6');
+  // RFC 6851 §4.4: a MOVE that moved something reports the source's new HIGHESTMODSEQ.
+  assert.equal(Number(/^M OK \[HIGHESTMODSEQ (\d+)\]/.exec(mv.tagged)?.[1]), await statusHighest(c, box), mv.tagged);
   // Another session's expunge arrives as VANISHED too.
   const other = await session();
   assert.match((await other.command('S', `SELECT ${box}`)).tagged, /^S OK/);

@@ -1,6 +1,7 @@
 // COPY / UID COPY (RFC 9051 §6.4.7) with COPYUID (RFC 4315 §3, RFC 9051 §7.1), MOVE / UID MOVE
 // (RFC 6851, RFC 9051 §6.4.8): COPYUID in an untagged OK before the EXPUNGEs (or VANISHED under
-// QRESYNC, RFC 7162 §3.2.10). [TRYCREATE] when the destination does not exist. RFC 2180 §4.4.1: a COPY
+// QRESYNC, RFC 7162 §3.2.10) and, when something moved under QRESYNC, the tagged OK carries the source's
+// new HIGHESTMODSEQ (RFC 6851 §4.4). [TRYCREATE] when the destination does not exist. RFC 2180 §4.4.1: a COPY
 // naming a message another session expunged copies nothing and answers NO [EXPUNGEISSUED].
 import type { NumSet } from '../../protocol/types.js';
 import { StoreError, type CopyResult } from '../../store/types.js';
@@ -8,6 +9,7 @@ import type { ArgReader } from '../args.js';
 import { bad, no, type TaggedResult } from '../errors.js';
 import { compactSet, resolveTargets } from '../message-targets.js';
 import { defineCommand, type CommandContext } from '../session.js';
+import { expungeResult } from './select.js';
 
 interface CopyArgs {
   set: NumSet;
@@ -71,7 +73,7 @@ async function runMove(ctx: CommandContext, args: CopyArgs, byUid: boolean): Pro
   // The session itself expunged these: announce them now, before the tagged OK (RFC 6851 §3.3).
   view.noteOwnExpunge(res.expunged);
   await ctx.flushUpdates(true);
-  return `${ctx.name} completed`;
+  return expungeResult(ctx, view, res.expunged, `${ctx.name} completed`);
 }
 
 export const copyMoveCommands = [

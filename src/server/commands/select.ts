@@ -208,11 +208,11 @@ function parseSelect(r: ArgReader, session: Session): SelectParams {
 }
 
 /**
- * RFC 7162 §3.2.7 / §3.2.9: when something was expunged and QRESYNC is on, the tagged OK carries the
- * mailbox's new HIGHESTMODSEQ. The value is read after the expunge; everything up to it is announced by
+ * RFC 7162 §3.2.7 / §3.2.9 (and RFC 6851 §4.4 for MOVE): when something was expunged and QRESYNC is on,
+ * the tagged OK carries the mailbox's new HIGHESTMODSEQ. The value is read after the expunge; everything up to it is announced by
  * the update flush that runs before the tagged response.
  */
-async function expungeResult(ctx: CommandContext, view: SelectedView, uids: number[], text: string): Promise<TaggedResult | string> {
+export async function expungeResult(ctx: CommandContext, view: SelectedView, uids: number[], text: string): Promise<TaggedResult | string> {
   if (uids.length === 0 || !ctx.session.enabled.has('QRESYNC')) return text;
   const mbox = await ctx.store.getMailboxById(view.mailboxId);
   if (!mbox) return text;

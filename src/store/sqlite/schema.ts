@@ -186,8 +186,22 @@ CREATE TRIGGER blobs_after_delete_search AFTER DELETE ON blobs BEGIN
 END;
 `;
 
+// Deferred full-text documents (Store.append with deferIndex, the sync's bulk download): such a blob's
+// search_docs row says complete = 0 (always a SEARCH candidate, so results stay exact) and a row here
+// says its document is still to be written; SqliteStore.indexPending() writes it and drops the row. A
+// crash in between leaves the row for the next indexPending() (the sync's end, the store's upkeep).
+const V4 = `
+CREATE TABLE search_pending (
+  blob_id TEXT PRIMARY KEY
+) STRICT, WITHOUT ROWID;
+
+CREATE TRIGGER blobs_after_delete_pending AFTER DELETE ON blobs BEGIN
+  DELETE FROM search_pending WHERE blob_id = OLD.id;
+END;
+`;
+
 /** Migrations in order; index i brings the schema from version i to i + 1. Never edit a shipped one. */
-export const MIGRATIONS: readonly string[] = [V1, V2, V3];
+export const MIGRATIONS: readonly string[] = [V1, V2, V3, V4];
 
 /** Creates or upgrades the schema. Each migration runs in its own IMMEDIATE transaction that re-reads
  *  the version, so two processes opening a new store at once do not both migrate. */

@@ -6,8 +6,9 @@
 //
 // Maintained at APPEND (every ingest path ends there): every blob row gets a search_docs row. Blobs stored
 // before this index existed (schema v3 marks them) and blobs whose text is larger than MAX_INDEXED_TEXT
-// are `complete = 0`: always candidates, i.e. the server scans them as it did without an index (there is
-// no lazy backfill yet).
+// are `complete = 0`: always candidates, i.e. the server scans them as it did without an index. A bulk
+// append may defer a blob's document (`defer`): `complete = 0` plus a search_pending row, until
+// `fillPending` writes the document (SqliteStore.indexPending); until then the blob is a candidate too.
 import type BetterSqlite3 from 'better-sqlite3';
 import type { MimeIndex } from '../../mime/types.js';
 import { messageSize } from '../../mime/sections.js';
@@ -66,6 +67,11 @@ export class SearchIndex {
   private readonly matchStmt: BetterSqlite3.Statement;
   private readonly anyIncomplete: BetterSqlite3.Statement;
   private readonly incompleteStmt: BetterSqlite3.Statement;
+  private readonly insertPending: BetterSqlite3.Statement;
+  private readonly deletePending: BetterSqlite3.Statement;
+  private readonly pendingStmt: BetterSqlite3.Statement;
+  private readonly docidOf: BetterSqlite3.Statement;
+  private readonly markComplete: BetterSqlite3.Statement;
 
   constructor(db: BetterSqlite3.Database) {
     this.has = db.prepare('SELECT 1 FROM search_docs WHERE blob_id = ?').pluck();
@@ -86,6 +92,13 @@ export class SearchIndex {
     this.incompleteStmt = db
       .prepare('SELECT uid FROM messages WHERE mailbox_id = ? AND blob_id IN (SELECT blob_id FROM search_docs WHERE complete = 0)')
       .pluck();
+    this.insertPending = db.prepare('INSERT OR IGNORE INTO search_pending (blob_id) VALUES (?)');
+    this.deletePending = db.prepare('DELETE FROM search_pending WHERE blob_id = ?');
+    this.pendingStmt = db.prepare(
+      'SELECT p.blob_id AS blobId, b.mime_index AS mime FROM search_pending p JOIN blobs b ON b.id = p.blob_id ORDER BY p.blob_id LIMIT ?',
+    );
+    this.docidOf = db.prepare('SELECT docid FROM search_docs WHERE blob_id = ? AND complete = 0').pluck();
+    this.markComplete = db.prepare('UPDATE search_docs SET complete = 1 WHERE docid = ?');
   }
 
   /** true when the blob already has a document (complete or not). */
@@ -99,6 +112,29 @@ export class SearchIndex {
     const r = this.insertDoc.run(blobId, doc ? 1 : 0);
     if (r.changes === 0 || !doc) return;
     this.insertFts.run(r.lastInsertRowid, doc.header, doc.fields, doc.subject, doc.from, doc.to, doc.cc, doc.bcc, doc.body, doc.mime);
+  }
+
+  /** Like insert, but the document is written later by fillPending: until then the blob is not indexed
+   *  (always a candidate). Call in the transaction that inserts the blob row. A no-op when it has one. */
+  defer(blobId: string): void {
+    const r = this.insertDoc.run(blobId, 0);
+    if (r.changes > 0) this.insertPending.run(blobId);
+  }
+
+  /** Up to `limit` blobs whose document was deferred, with their stored MIME index (JSON). */
+  pending(limit: number): Array<{ blobId: string; mime: string }> {
+    return this.pendingStmt.all(limit) as Array<{ blobId: string; mime: string }>;
+  }
+
+  /** Writes a deferred document (null: stays "not indexed") and drops the mark; call in a transaction.
+   *  false when the mark was gone (another process filled it, or the blob was collected). */
+  fillPending(blobId: string, doc: PreparedDoc): boolean {
+    if (this.deletePending.run(blobId).changes === 0) return false;
+    const docid = this.docidOf.get(blobId) as number | undefined;
+    if (docid === undefined || !doc) return true;
+    this.insertFts.run(docid, doc.header, doc.fields, doc.subject, doc.from, doc.to, doc.cc, doc.bcc, doc.body, doc.mime);
+    this.markComplete.run(docid);
+    return true;
   }
 
   /** Candidate UIDs, ascending; null when the needle is too short for trigrams. */

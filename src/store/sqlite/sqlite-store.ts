@@ -413,10 +413,15 @@ export class SqliteStore implements Store {
     }
   }
 
-  async append(mailboxId: number, items: AppendItem[]): Promise<AppendResult> {
+  async append(mailboxId: number, items: AppendItem[], opts?: AppendOptions): Promise<AppendResult> {
     // THREADID (RFC 8474 §5.2): the header fields threading needs are read before the transaction.
-    // ... and the full-text document of each new blob (search-index.ts), read at the same time.
-    const [keys, docs] = await Promise.all([Promise.all(items.map((it) => this.threadKeysOf(it.message))), this.searchDocsOf(items)]);
+    // ... and the full-text document of each new blob (search-index.ts), read at the same time, unless
+    // the caller lets it wait for indexPending() (a bulk download: fewer, larger FTS transactions).
+    const defer = opts?.deferIndex === true;
+    const [keys, docs] = await Promise.all([
+      Promise.all(items.map((it) => this.threadKeysOf(it.message))),
+      defer ? new Map<string, PreparedDoc>() : this.searchDocsOf(items),
+    ]);
     const now = Date.now();
     const { result, event } = this.tx(() => {
       const mb = this.s.mailboxById.get(mailboxId) as MailboxRow | undefined;
@@ -438,7 +443,8 @@ export class SqliteStore implements Store {
         const item = items[i]!;
         const msg = item.message;
         this.ensureBlob(msg.blobId, msg.size, msg.mime, now);
-        this.searchIndex.insert(msg.blobId, docs.get(msg.blobId) ?? null);
+        if (defer) this.searchIndex.defer(msg.blobId);
+        else this.searchIndex.insert(msg.blobId, docs.get(msg.blobId) ?? null);
         const flags = this.canonicalFlags(mb.user_id, item.flags);
         const internalDate = item.internalDate ?? now;
         if (!Number.isFinite(internalDate)) throw new StoreError('CANNOT', 'Invalid internal date');
@@ -529,6 +535,38 @@ export class SqliteStore implements Store {
       return result;
     } finally {
       this.dropListCache(mailboxId);
+    }
+  }
+
+  /**
+   * Writes the documents append(..., { deferIndex }) left for later (search_pending, schema v4), a group
+   * of blobs per transaction: documents are computed outside it (blob reads), then written with the marks
+   * dropped in one commit, so a crash loses no mark without its document. Safe to run in several
+   * processes at once (a mark another one took is skipped). Resolves with the documents written.
+   */
+  async indexPending(): Promise<number> {
+    let written = 0;
+    for (;;) {
+      if (this.closed) return written;
+      const todo = this.read(() => this.searchIndex.pending(INDEX_PENDING_BATCH));
+      if (todo.length === 0) return written;
+      const docs: PreparedDoc[] = [];
+      for (let i = 0; i < todo.length; i += 16) {
+        const group = todo.slice(i, i + 16);
+        docs.push(
+          ...(await Promise.all(
+            group.map(({ blobId, mime }) => prepareDoc(JSON.parse(mime) as MimeIndex, (start, end) => this.blobs.read(blobId, start, end))),
+          )),
+        );
+      }
+      if (this.closed) return written;
+      written += this.tx(() => {
+        let n = 0;
+        todo.forEach(({ blobId }, i) => {
+          if (this.searchIndex.fillPending(blobId, docs[i] ?? null)) n++;
+        });
+        return n;
+      });
     }
   }
 
