@@ -548,6 +548,11 @@ test('RENAME INBOX leaves INBOX (and its inferiors) in place; DELETE of a parent
   // RFC 9051 §6.3.5: the parent may remain as a \Noselect (or \NonExistent) name; it is not selectable.
   if (par) assert.ok(par.attrs.some((a) => /\\Noselect|\\NonExistent/i.test(a)), r.untagged.join('\n'));
   assert.match((await c.command('S3', 'SELECT Par')).tagged, /^S3 NO/);
+  // RFC 3501 §6.3.4 / RFC 9051 §6.3.5: deleting the \Noselect parent while it has inferiors is an error,
+  // answered with RFC 9051 §7.1's HASCHILDREN; once the child is gone, so is the parent's name.
+  assert.match((await c.command('D2', 'DELETE Par')).tagged, /^D2 NO \[HASCHILDREN\]/);
+  ok(await c.command('D3', 'DELETE Par/Kid'), 'D3');
+  assert.match((await c.command('D4', 'DELETE Par')).tagged, /^D4 NO \[NONEXISTENT\]/);
 });
 
 test('message bytes are kept exactly: 8-bit data, bare LF, and a large message fetched whole and by range', async () => {

@@ -264,7 +264,16 @@ export const mailboxCommands = [
       const user = userOf(ctx.session);
       if (name === 'INBOX') throw no('INBOX cannot be deleted', 'CANNOT');
       const mbox = await ctx.store.getMailbox(user.id, name);
-      if (!mbox) throw no('No such mailbox', 'NONEXISTENT');
+      if (!mbox) {
+        // RFC 3501 §6.3.4 / RFC 9051 §6.3.5: deleting a \Noselect name that has inferior hierarchical
+        // names (here: a parent that only exists through its children) is an error; RFC 9051 §7.1 names
+        // the code for it, HASCHILDREN.
+        const prefix = name + SEPARATOR;
+        if ((await ctx.store.listMailboxes(user.id)).some((m) => m.name.startsWith(prefix))) {
+          throw no(`Name "${name.slice(0, 100)}" has inferior hierarchical names; delete them first`, 'HASCHILDREN');
+        }
+        throw no('No such mailbox', 'NONEXISTENT');
+      }
       const st = ctx.session.state;
       if (st.kind === 'selected' && st.view.mailboxId === mbox.id) {
         // RFC 9051 §6.3.4 leaves this to the server; we close the selection first, like Dovecot.
