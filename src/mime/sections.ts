@@ -12,7 +12,7 @@
 // string (BODY[5] ""), as Dovecot does; RFC 9051 leaves this open and clients accept it.
 
 import type { SectionSpec } from '../protocol/types.js';
-import { normalizeEncoding } from './transfer-decoding.js';
+import { createTransferDecoder, normalizeEncoding, withCrlfLineEnds, type TransferDecoder } from './transfer-decoding.js';
 import type { MimeIndex, MimeIndexV1, MimePart } from './types.js';
 
 export { createTransferDecoder, decodeTransferEncoding, normalizeEncoding } from './transfer-decoding.js';
@@ -93,17 +93,38 @@ export function locateSection(index: MimeIndex, spec: SectionSpec): SectionLocat
   }
 }
 
+/** What BINARY[section] decodes: the body range, its Content-Transfer-Encoding, and whether it is text. */
+export interface BinaryInfo {
+  start: number;
+  end: number;
+  /** Lower-cased; '7bit' when absent. */
+  encoding: string;
+  /** Textual and line-oriented (the message, a multipart or message part, a text/* leaf): sent with CRLF
+   *  line ends (RFC 9051 §7.5.2 BINARY, RFC 3516 §6). Other leaves are sent exactly as decoded. */
+  text: boolean;
+}
+
 /**
  * BINARY[section] (RFC 3516 §4.2): the body range and its Content-Transfer-Encoding (lower-cased,
  * '' when absent). path [] is the whole message, never decoded. null when the part does not exist.
  */
-export function binaryInfo(index: MimeIndex, path: readonly number[]): { start: number; end: number; encoding: string } | null {
-  if (path.length === 0) return { start: 0, end: (index as MimeIndexV1).z, encoding: 'binary' };
+export function binaryInfo(index: MimeIndex, path: readonly number[]): BinaryInfo | null {
+  if (path.length === 0) return { start: 0, end: (index as MimeIndexV1).z, encoding: 'binary', text: true };
   const part = findPart(index, path);
   if (!part) return null;
   // Multiparts and encapsulated messages are not decoded (RFC 2045 §6.4 forbids encoding them).
-  const encoding = part.k || part.g ? 'binary' : normalizeEncoding(part.c);
-  return { start: part.b, end: part.e, encoding: encoding === '' ? '7bit' : encoding };
+  const composite = part.k !== undefined || part.g !== undefined;
+  const encoding = composite ? 'binary' : normalizeEncoding(part.c);
+  // No valid Content-Type is text/plain (RFC 2045 §5.2); a part beyond the nesting cap is a leaf sent as
+  // application/octet-stream.
+  const text = composite || part.dg === 1 || (!part.x && (part.t === undefined || part.t.toLowerCase() === 'text'));
+  return { start: part.b, end: part.e, encoding: encoding === '' ? '7bit' : encoding, text };
+}
+
+/** The decoder for a BINARY section (null: unknown encoding, NO [UNKNOWN-CTE]); text gets CRLF line ends. */
+export function binaryDecoder(info: BinaryInfo): TransferDecoder | null {
+  const dec = createTransferDecoder(info.encoding);
+  return dec && info.text ? withCrlfLineEnds(dec) : dec;
 }
 
 /** [start, end) of the message's own header block, including the blank line. */

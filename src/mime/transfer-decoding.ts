@@ -31,6 +31,37 @@ export function createTransferDecoder(encoding: string | undefined | null): Tran
   }
 }
 
+/**
+ * `dec` fed with its input's bare LFs turned into CRLF first. RFC 9051 §7.5.2 (BINARY) and RFC 3516 §6:
+ * textual line-oriented sections MUST go out with CRLF line ends whatever the storage holds, and mail
+ * APPENDed with bare LF is stored as received. Applied to the encoded bytes, so a quoted-printable hard
+ * line break becomes CRLF while an encoded =0A stays as sent, and base64 (which skips line ends) is
+ * unaffected. A CR ending one chunk pairs with an LF starting the next.
+ */
+export function withCrlfLineEnds(dec: TransferDecoder): TransferDecoder {
+  let prevCR = false;
+  const crlf = (chunk: Buffer): Buffer => {
+    if (chunk.length === 0) return chunk;
+    let nl = chunk.indexOf(10);
+    const out: Buffer[] = [];
+    let start = 0;
+    while (nl >= 0) {
+      if (!(nl > 0 ? chunk[nl - 1] === 13 : prevCR)) {
+        out.push(chunk.subarray(start, nl), CRLF);
+        start = nl + 1;
+      }
+      nl = chunk.indexOf(10, nl + 1);
+    }
+    prevCR = chunk[chunk.length - 1] === 13;
+    if (out.length === 0) return chunk;
+    if (start < chunk.length) out.push(chunk.subarray(start));
+    return Buffer.concat(out);
+  };
+  return { push: (c) => dec.push(crlf(c)), end: () => dec.end() };
+}
+
+const CRLF = Buffer.from('\r\n');
+
 /** Decodes a whole buffer; null for an unknown encoding. */
 export function decodeTransferEncoding(data: Buffer, encoding: string): Buffer | null {
   const d = createTransferDecoder(encoding);

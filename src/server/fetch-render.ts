@@ -12,7 +12,7 @@ import type { SelectedView } from './selected-view.js';
 import { formatDateTime, formatInternalDate } from '../protocol/dates.js';
 import { bodyStructureValue } from '../mime/body-structure.js';
 import { envelopeValue } from '../mime/envelope.js';
-import { binaryInfo, createTransferDecoder, filterHeaderFields, locateSection } from '../mime/sections.js';
+import { binaryDecoder, binaryInfo, filterHeaderFields, locateSection, type BinaryInfo } from '../mime/sections.js';
 
 export interface FetchRequest {
   /** Requested data items in request order (parsed by src/protocol/fetch-items.ts). */
@@ -211,17 +211,13 @@ async function* mapChunks(chunks: AsyncIterable<Buffer>, fn: (b: Buffer) => Buff
   for await (const c of chunks) yield fn(c);
 }
 
-interface BinarySource {
-  start: number;
-  end: number;
-  encoding: string;
-}
+type BinarySource = BinaryInfo;
 
 /** The encoded range of a BINARY section; null when the part does not exist; NO [UNKNOWN-CTE] (RFC 3516 §4.2). */
 function binarySource(rec: MessageRecord, path: number[]): BinarySource | null {
   const info = binaryInfo(rec.mime, path);
   if (!info) return null;
-  if (!createTransferDecoder(info.encoding)) {
+  if (!binaryDecoder(info)) {
     throw no(`Unknown Content-Transfer-Encoding ${info.encoding.slice(0, 30)}`, 'UNKNOWN-CTE');
   }
   return info;
@@ -229,7 +225,7 @@ function binarySource(rec: MessageRecord, path: number[]): BinarySource | null {
 
 /** Decodes [src.start, src.end) of the blob while streaming it, yielding only decoded bytes [from, to). */
 async function* decodedRange(store: Store, blobId: string, src: BinarySource, from: number, to: number): AsyncIterable<Buffer> {
-  const dec = createTransferDecoder(src.encoding)!;
+  const dec = binaryDecoder(src)!;
   let pos = 0;
   function* clip(buf: Buffer): Generator<Buffer> {
     const a = Math.max(from - pos, 0);
@@ -248,7 +244,7 @@ async function* decodedRange(store: Store, blobId: string, src: BinarySource, fr
 async function scanDecoded(store: Store, blobId: string, src: BinarySource, from: number, to: number): Promise<{ size: number; nul: boolean }> {
   let size = 0;
   let nul = false;
-  const dec = createTransferDecoder(src.encoding)!;
+  const dec = binaryDecoder(src)!;
   const look = (buf: Buffer) => {
     if (!nul) {
       const a = Math.max(from - size, 0);
@@ -269,7 +265,7 @@ async function binaryValue(store: Store, rec: MessageRecord, path: number[], par
   const from = partial ? partial.origin : 0;
   const limit = partial ? partial.count : Number.MAX_SAFE_INTEGER;
   if (src.end - src.start <= threshold) {
-    const decoded = decodeAll(await store.readBlob(rec.blobId, src.start, src.end), src.encoding);
+    const decoded = decodeAll(await store.readBlob(rec.blobId, src.start, src.end), src);
     const slice = from >= decoded.length ? Buffer.alloc(0) : decoded.subarray(from, from + limit);
     return slice.length === 0 ? emptyLiteral() : new LiteralData(slice, slice.includes(0));
   }
@@ -284,12 +280,12 @@ async function binaryValue(store: Store, rec: MessageRecord, path: number[], par
 async function binarySize(store: Store, rec: MessageRecord, path: number[], threshold: number): Promise<number> {
   const src = binarySource(rec, path);
   if (!src || src.end <= src.start) return 0;
-  if (src.end - src.start <= threshold) return decodeAll(await store.readBlob(rec.blobId, src.start, src.end), src.encoding).length;
+  if (src.end - src.start <= threshold) return decodeAll(await store.readBlob(rec.blobId, src.start, src.end), src).length;
   return (await scanDecoded(store, rec.blobId, src, 0, 0)).size;
 }
 
-function decodeAll(raw: Buffer, encoding: string): Buffer {
-  const dec = createTransferDecoder(encoding)!;
+function decodeAll(raw: Buffer, src: BinarySource): Buffer {
+  const dec = binaryDecoder(src)!;
   const a = dec.push(raw);
   const b = dec.end();
   return b.length === 0 ? a : Buffer.concat([a, b]);

@@ -171,7 +171,7 @@ test('sections: paths, MIME, HEADER/TEXT of message/rfc822, missing parts', () =
   assert.equal(get([], 'TEXT')!.startsWith('--o\r\n'), true);
   assert.equal(get([])!.length, NESTED.length);
   assert.deepEqual(topHeaderRange(ix), { start: 0, end: NESTED.indexOf('\r\n\r\n') + 4 });
-  assert.deepEqual(binaryInfo(ix, [2, 2]), { start: NESTED.indexOf('PGI+'), end: NESTED.indexOf('PGI+') + 4, encoding: 'base64' });
+  assert.deepEqual(binaryInfo(ix, [2, 2]), { start: NESTED.indexOf('PGI+'), end: NESTED.indexOf('PGI+') + 4, encoding: 'base64', text: true });
   assert.equal(binaryInfo(ix, [2])!.encoding, 'binary');
   assert.equal(binaryInfo(ix, [1])!.encoding, '7bit');
   assert.equal(binaryInfo(ix, [4]), null);

@@ -139,6 +139,33 @@ test('BINARY decodes base64 and uses literal8 for NUL data; BINARY.SIZE gives th
   assert.equal(r.text, '* 2 FETCH (BINARY[2] ~{12}\r\nbinary\u0000data! BINARY.SIZE[2] 12 BINARY[1]<4> {4}\r\natta)\r\nA15 OK FETCH completed\r\n');
 });
 
+test('BINARY sends textual sections of bare-LF mail with CRLF; BINARY.SIZE and partials count the CRLFs (RFC 9051 §7.5.2)', async () => {
+  const store = new FakeStore();
+  store.addMailbox('INBOX');
+  // Stored as received, bare LF (an APPEND from a sloppy client). Part 1 text, 2 quoted-printable text,
+  // 3 an 8bit application part (not text: its bytes go as they are), 4 a message/rfc822 part.
+  const raw = [
+    'Subject: lf', 'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary=B', '',
+    '--B', 'Content-Type: text/plain', '', 'one', 'two', '--B',
+    'Content-Type: text/plain', 'Content-Transfer-Encoding: quoted-printable', '', 'a=3Db soft=', 'joined', 'next=0Aline', '--B',
+    'Content-Type: application/octet-stream', 'Content-Transfer-Encoding: 8bit', '', 'x', 'y', '--B',
+    'Content-Type: message/rfc822', '', 'Subject: inner', '', 'body', '--B--', '',
+  ].join('\n');
+  store.addMessage('INBOX', { raw: Buffer.from(raw, 'latin1') });
+  const { session } = selectBox(store, 'INBOX');
+  const r = await run(fetchCommands, store, session, 'B1 FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[1] BINARY.PEEK[2] BINARY.SIZE[2] BINARY.PEEK[3] BINARY.SIZE[3])');
+  assert.equal(
+    r.text,
+    '* 1 FETCH (BINARY[1] {8}\r\none\r\ntwo BINARY.SIZE[1] 8 BINARY[2] {25}\r\na=b softjoined\r\nnext\nline BINARY.SIZE[2] 25 ' +
+      'BINARY[3] {3}\r\nx\ny BINARY.SIZE[3] 3)\r\nB1 OK FETCH completed\r\n',
+  );
+  const m = await run(fetchCommands, store, session, 'B2 FETCH 1 (BINARY.PEEK[4] BINARY.SIZE[4] BINARY.PEEK[1]<3.3> BINARY.SIZE[])');
+  assert.equal(
+    m.text,
+    `* 1 FETCH (BINARY[4] {22}\r\nSubject: inner\r\n\r\nbody BINARY.SIZE[4] 22 BINARY[1]<3> {3}\r\n\r\nt BINARY.SIZE[] ${Buffer.byteLength(raw.replace(/\n/g, '\r\n'))})\r\nB2 OK FETCH completed\r\n`,
+  );
+});
+
 test('BINARY of an unknown transfer encoding fails with NO [UNKNOWN-CTE]', async () => {
   const { store, session } = setup();
   const r = await run(fetchCommands, store, session, 'A16 FETCH 2 BINARY.PEEK[3]');
