@@ -450,7 +450,8 @@ export class Connection {
     if (up.exists !== null) out.push(...encodeResponse([new Atom('*'), up.exists, new Atom('EXISTS')]));
     if (up.recent !== null && !rev2) out.push(...encodeResponse([new Atom('*'), up.recent, new Atom('RECENT')]));
     for (const fc of up.flagChanges) {
-      const items: ResponseValue[] = [new Atom('UID'), fc.uid, new Atom('FLAGS'), flagAtoms(fc.flags, view.recent.has(fc.uid))];
+      // \Recent exists in IMAP4rev1 only (RFC 9051 Appendix E removed it), as in every other FETCH we send.
+      const items: ResponseValue[] = [new Atom('UID'), fc.uid, new Atom('FLAGS'), flagAtoms(fc.flags, !rev2 && view.recent.has(fc.uid))];
       if (condstore) items.push(new Atom('MODSEQ'), [fc.modSeq]);
       out.push(...encodeResponse([new Atom('*'), fc.seq, new Atom('FETCH'), items]));
     }

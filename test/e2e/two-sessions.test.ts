@@ -90,6 +90,23 @@ test('a session not in IDLE gets the updates at its next NOOP', async () => {
   assert.deepEqual(n2.untagged, []);
 });
 
+test('an IMAP4rev2 session is told of another session\'s flag change without \\Recent or RECENT (RFC 9051 Appendix E)', async () => {
+  const a = await session();
+  const b = await session();
+  assert.match((await b.command('C', 'CREATE WatchRev2')).tagged, /^C OK/);
+  await append(b, 'WatchRev2', 'one');
+  assert.match((await a.command('E', 'ENABLE IMAP4rev2')).tagged, /^E OK/);
+  // A's SELECT claims \Recent for the message (the store keeps it); a rev2 client must never see it.
+  assert.match((await a.command('S', 'SELECT WatchRev2')).tagged, /^S OK/);
+  assert.match((await b.command('S', 'SELECT WatchRev2')).tagged, /^S OK/);
+  assert.match((await b.command('F', 'STORE 1 +FLAGS.SILENT (\\Flagged)')).tagged, /^F OK/);
+  await append(b, 'WatchRev2', 'two');
+  const n = await a.command('N', 'NOOP');
+  assert.ok(n.untagged.includes('* 2 EXISTS'), n.untagged.join('\n'));
+  assert.ok(n.untagged.includes('* 1 FETCH (UID 1 FLAGS (\\Flagged))'), n.untagged.join('\n'));
+  assert.ok(!n.untagged.some((l) => /Recent|RECENT/.test(l)), n.untagged.join('\n'));
+});
+
 test('no EXPUNGE during FETCH by sequence number; it comes at the following NOOP', async () => {
   const a = await session();
   const b = await session();
