@@ -164,3 +164,36 @@ test('CHARSET: strings of a supported charset are converted; unknown charsets ge
   assert.equal(r.result.status, 'NO');
   assert.match(r.lines[0]!, /^C1 NO \[BADCHARSET \(US-ASCII UTF-8 ISO-8859-1 .* KOI8-R .*ISO-2022-JP SHIFT_JIS .*BIG5\)\] /);
 });
+
+test('CHARSET through the command: literals in each listed charset find text in every charset', async () => {
+  const s = setup();
+  /** `T UID SEARCH CHARSET <cs> <key> {n}` + the needle's octets in that charset, as a client sends it. */
+  const cmd = (cs: string, key: string, needle: Buffer) => Buffer.concat([Buffer.from(`T UID SEARCH CHARSET ${cs} ${key} {${needle.length}}\r\n`, 'latin1'), needle]);
+  const cases: Array<[string, string, Buffer, string]> = [
+    ['KOI8-R', 'BODY', iconv.encode('москве', 'koi8-r'), '* SEARCH 1'],
+    ['ISO-2022-JP', 'SUBJECT', Buffer.from('1b2442467c4b5c386c1b2842', 'hex'), '* SEARCH 2'], // 日本語
+    ['Shift_JIS', 'BODY', iconv.encode('東京タワー', 'shift_jis'), '* SEARCH 3'],
+    ['EUC-KR', 'FROM', iconv.encode('김철수', 'euc-kr'), '* SEARCH 4'],
+    ['GB2312', 'SUBJECT', iconv.encode('会议', 'gb2312'), '* SEARCH 5'],
+    ['GBK', 'TEXT', iconv.encode('三点开会', 'gbk'), '* SEARCH 5'],
+    ['GB18030', 'BODY', iconv.encode('😀符', 'gb18030'), '* SEARCH 6'],
+    ['Big5', 'BODY', iconv.encode('臺北', 'big5'), '* SEARCH 6'],
+    ['Windows-1251', 'BODY', iconv.encode('СЧЁТ', 'windows-1251'), '* SEARCH 7'],
+    ['Windows-1252', 'TEXT', iconv.encode('élève', 'windows-1252'), '* SEARCH 8'],
+    ['Windows-1250', 'BODY', iconv.encode('l’école', 'windows-1250'), '* SEARCH 8'],
+    ['ISO-8859-15', 'SUBJECT', iconv.encode('5 €', 'iso-8859-15'), '* SEARCH 7'],
+    ['Big5', 'BODY', iconv.encode('東京', 'big5'), '* SEARCH 3'], // the same characters found in Shift_JIS text
+  ];
+  for (const [cs, key, needle, want] of cases) {
+    const r = await run(searchCommands, s.store, s.session, cmd(cs, key, needle));
+    assert.equal(r.result.status ?? 'OK', 'OK', `${cs}: ${r.text}`);
+    assert.equal(r.lines[0], want, cs);
+  }
+  // An unknown charset is NO [BADCHARSET (...)] naming the supported ones, literal or not.
+  const bad = await run(searchCommands, s.store, s.session, cmd('X-MAC-KLINGON', 'BODY', Buffer.from('abc')));
+  assert.equal(bad.result.status, 'NO');
+  assert.equal(bad.result.code?.name, 'BADCHARSET');
+  for (const cs of ['ISO-2022-JP', 'SHIFT_JIS', 'EUC-KR', 'GB18030', 'BIG5', 'KOI8-R', 'WINDOWS-1250', 'WINDOWS-1251', 'WINDOWS-1252', 'WINDOWS-1258']) {
+    assert.match(bad.lines[0]!, new RegExp(`[( ]${cs}[ )]`), cs);
+  }
+});

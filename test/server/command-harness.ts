@@ -206,9 +206,10 @@ export function selectBox(store: FakeStore, box: string, opts: { enabled?: strin
 }
 
 /** Tokenizes one command line with the real framer. */
-export function parseCommand(line: string): ParsedCommand {
+export function parseCommand(line: string | Buffer): ParsedCommand {
   const framer = new CommandFramer();
-  const evs = framer.push(Buffer.from(line + '\r\n', 'utf8'));
+  // A Buffer carries octets that are not UTF-8 (e.g. a literal in another charset).
+  const evs = framer.push(Buffer.concat([typeof line === 'string' ? Buffer.from(line, 'utf8') : line, Buffer.from('\r\n')]));
   for (const ev of evs) if (ev.kind === 'command') return ev.command;
   throw new Error(`not a command: ${line} → ${JSON.stringify(evs)}`);
 }
@@ -232,7 +233,7 @@ async function encodeToText(values: ResponseValue[], utf8: boolean): Promise<str
  * Runs `line` (e.g. 'A1 UID FETCH 1:* FLAGS') against the registry entries in `specs` and returns the
  * wire text of everything sent (untagged lines and the tagged status).
  */
-export async function run(specs: CommandSpec[], store: FakeStore, session: Session, line: string): Promise<{ text: string; lines: string[]; result: TaggedResult }> {
+export async function run(specs: CommandSpec[], store: FakeStore, session: Session, line: string | Buffer): Promise<{ text: string; lines: string[]; result: TaggedResult }> {
   const cmd = parseCommand(line);
   const spec = specs.find((s) => s.name === cmd.name);
   if (!spec) throw new Error(`no spec for ${cmd.name}`);

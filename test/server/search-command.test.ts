@@ -4,6 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { searchCommands } from '../../src/server/commands/search.js';
 import { fetchCommands } from '../../src/server/commands/fetch.js';
+import { storeCommands } from '../../src/server/commands/store.js';
+import { copyMoveCommands } from '../../src/server/commands/copy-move.js';
 import { decodeHeaderText, headerMatches } from '../../src/server/search-eval.js';
 import { FakeStore, run, selectBox } from './command-harness.js';
 
@@ -203,4 +205,72 @@ test('header helpers', () => {
   assert.equal(headerMatches(h, 'subject', 'a b'), true);
   assert.equal(headerMatches(h, 'X-EMPTY', ''), true);
   assert.equal(headerMatches(h, 'X-Missing', ''), false);
+});
+
+test('every flag key alone and negated: ANSWERED, DELETED, DRAFT, FLAGGED, SEEN and their UN- forms; BCC', async () => {
+  const s = setup();
+  await run(storeCommands, s.store, s.session, 'F1 STORE 1 +FLAGS (\\Answered \\Draft)');
+  assert.equal(await search(s, 'ANSWERED'), '* SEARCH 1');
+  assert.equal(await search(s, 'UNANSWERED'), '* SEARCH 2 3');
+  assert.equal(await search(s, 'DELETED'), '* SEARCH 3');
+  assert.equal(await search(s, 'UNDELETED'), '* SEARCH 1 2');
+  assert.equal(await search(s, 'DRAFT'), '* SEARCH 1');
+  assert.equal(await search(s, 'UNDRAFT'), '* SEARCH 2 3');
+  assert.equal(await search(s, 'FLAGGED'), '* SEARCH 2');
+  assert.equal(await search(s, 'UNFLAGGED'), '* SEARCH 1 3');
+  assert.equal(await search(s, 'SEEN'), '* SEARCH 1');
+  assert.equal(await search(s, 'NOT UNSEEN'), '* SEARCH 1');
+  const b = new FakeStore();
+  b.addMailbox('INBOX');
+  b.addMessage('INBOX', { raw: 'From: a@x\nTo: b@x\nBcc: =?UTF-8?Q?S=C3=B8ren?= <hidden@example.org>\nSubject: s\n\nx\n' });
+  b.addMessage('INBOX', { raw: 'From: a@x\nTo: hidden@example.org\nSubject: s\n\nx\n' });
+  const bs = { store: b, ...selectBox(b, 'INBOX') };
+  assert.equal(await search(bs, 'BCC hidden'), '* SEARCH 1');
+  assert.equal(await search(bs, 'BCC søren'), '* SEARCH 1');
+  assert.equal(await search(bs, 'TO hidden'), '* SEARCH 2');
+  assert.equal(await search(bs, 'NOT BCC ""'), '* SEARCH 2');
+});
+
+test('ESEARCH with no match sends neither MIN nor MAX nor ALL (RFC 4731 §3.1); UID ESEARCH carries UID', async () => {
+  const s = setup();
+  assert.equal(await search(s, 'RETURN (MIN MAX) SUBJECT nothing-here'), '* ESEARCH (TAG "T")');
+  assert.equal(await search(s, 'RETURN (MIN MAX ALL) SUBJECT nothing-here', true), '* ESEARCH (TAG "T") UID');
+  assert.equal(await search(s, 'RETURN (MIN MAX COUNT ALL) SUBJECT nothing-here'), '* ESEARCH (TAG "T") COUNT 0');
+  assert.equal(await search(s, 'RETURN () UNDELETED'), '* ESEARCH (TAG "T") ALL 1:2');
+  assert.equal(await search(s, 'RETURN (ALL) 2:3', true), '* ESEARCH (TAG "T") UID ALL 2:3');
+  // SAVE with MIN and MAX: "$" holds both (RFC 9051 §6.4.4.1 table 4).
+  const r = await run(searchCommands, s.store, s.session, 'S SEARCH RETURN (SAVE MIN MAX) ALL');
+  assert.deepEqual(r.lines, ['* ESEARCH (TAG "S") MIN 1 MAX 3', 'S OK SEARCH completed']);
+  assert.deepEqual(s.session.searchResult, [1, 3]);
+});
+
+test('SEARCHRES: a BAD SEARCH or a NO without SAVE leaves "$"; a NO with SAVE empties it; "$" drives UID STORE, COPY and MOVE', async () => {
+  const s = setup();
+  s.store.addMailbox('Archive');
+  await run(searchCommands, s.store, s.session, 'S1 SEARCH RETURN (SAVE) UNSEEN');
+  assert.deepEqual(s.session.searchResult, [2, 3]);
+  // RFC 9051 §6.4.4.1: a SEARCH answered BAD, and a SEARCH without SAVE answered NO, leave "$" alone.
+  const bad = await run(searchCommands, s.store, s.session, 'S2 SEARCH RETURN (SAVE) NO-SUCH-KEY');
+  assert.equal(bad.result.status, 'BAD');
+  assert.deepEqual(s.session.searchResult, [2, 3]);
+  const no = await run(searchCommands, s.store, s.session, 'S3 SEARCH CHARSET X-NOPE BODY x');
+  assert.equal(no.result.status, 'NO');
+  assert.deepEqual(s.session.searchResult, [2, 3]);
+  // "$" in UID STORE, UID COPY, UID MOVE (and as a sequence set in STORE).
+  let r = await run(storeCommands, s.store, s.session, 'S4 UID STORE $ +FLAGS (\\Answered)');
+  assert.deepEqual(r.lines, ['* 2 FETCH (FLAGS (\\Flagged $Work \\Answered) UID 2)', '* 3 FETCH (FLAGS (\\Deleted \\Answered) UID 3)', 'S4 OK UID STORE completed']);
+  r = await run(copyMoveCommands, s.store, s.session, 'S5 UID COPY $ Archive');
+  assert.match(r.lines[0]!, /^S5 OK \[COPYUID \d+ 2:3 1:2\] /);
+  r = await run(copyMoveCommands, s.store, s.session, 'S6 UID MOVE $ Archive');
+  assert.equal(r.lines.filter((l) => / EXPUNGE$/.test(l)).length, 2);
+  assert.equal(s.store.box('INBOX').messages.length, 1);
+  assert.equal(s.store.box('Archive').messages.length, 4);
+  // The moved messages are gone: "$" matches nothing now (RFC 9051 §6.4.4.1, expunged messages leave it).
+  r = await run(storeCommands, s.store, s.session, 'S7 STORE $ +FLAGS (\\Seen)');
+  assert.deepEqual(r.lines, ['S7 OK STORE completed']);
+  // A NO with SAVE empties it.
+  await run(searchCommands, s.store, s.session, 'S8 SEARCH RETURN (SAVE) ALL');
+  assert.deepEqual(s.session.searchResult, [1]);
+  await run(searchCommands, s.store, s.session, 'S9 SEARCH RETURN (SAVE) CHARSET X-NOPE BODY x');
+  assert.deepEqual(s.session.searchResult, []);
 });
