@@ -146,6 +146,31 @@ test('USER/PASS session: STAT, LIST, UIDL, TOP, RETR byte-exact with stuffing an
   }
 });
 
+test('DELE takes effect at QUIT and an IMAP session in IDLE sees the EXPUNGE at once (RFC 1939 §6, RFC 2177)', async () => {
+  const acct = await account([M1, M2, M3]);
+  const imap = await ImapTestClient.connect(srv.port);
+  try {
+    assert.match((await imap.command('L', `LOGIN ${acct.name} "${acct.password}"`)).tagged, /^L OK/);
+    assert.match((await imap.command('S', 'SELECT INBOX')).tagged, /^S OK/);
+    imap.send('I IDLE');
+    await imap.waitFor(/^\+ /);
+    const c = await connect();
+    assert.match(await login(c, acct.name, acct.password), /^\+OK/);
+    assert.match(await c.command('DELE 2'), /^\+OK/);
+    // Marked only: still there for every other session until the POP3 session quits.
+    assert.equal((await srv.store.listMessages(acct.inboxId)).length, 3);
+    assert.match(await c.command('QUIT'), /^\+OK .*1 messages deleted/);
+    await c.waitClosed();
+    // The IDLE session hears of it without sending anything.
+    await imap.waitFor(/^\* 2 EXPUNGE$/);
+    imap.send('DONE');
+    assert.match((await imap.readTagged('I')).tagged, /^I OK/);
+    assert.deepEqual((await srv.store.listMessages(acct.inboxId)).map((m) => m.uid), [acct.uids[0], acct.uids[2]]);
+  } finally {
+    await logoutQuietly(imap);
+  }
+});
+
 test('QUIT expunges only the messages marked over POP3, not other \\Deleted ones', async () => {
   const acct = await account([M1, M3, M3]);
   // Message 3 has \Deleted from an IMAP client but was not expunged.
