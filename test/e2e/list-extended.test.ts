@@ -67,6 +67,22 @@ test('RETURN (CHILDREN SUBSCRIBED) on a plain pattern', async () => {
   assert.equal(lines.length, 6);
 });
 
+test('an empty pattern asks for the delimiter only in the basic syntax; extended LISTs ignore it (RFC 5258 §3)', async () => {
+  assert.deepEqual(await list('LIST "" ""'), ['* LIST (\\Noselect) "/" ""']);
+  assert.deepEqual(await list('LIST "" "" RETURN (CHILDREN)'), []);
+  assert.deepEqual(await list('LIST () "" ""'), []);
+  assert.deepEqual(await list('LIST "le" ""  RETURN ()'), []);
+  // The empty member of a pattern list matches nothing; the others still do.
+  assert.deepEqual(await list('LIST "" ("" le/test1)'), ['* LIST (\\HasNoChildren) "/" "le/test1"']);
+  // An empty selection list is still the extended syntax: a parent that exists only through its children is
+  // \NonExistent there (RFC 5258 §3: "MUST be accurately computed"), \Noselect in the basic syntax.
+  assert.match((await c.command('C', 'CREATE le/gone/kid')).tagged, /^C OK/);
+  assert.match((await c.command('D', 'DELETE le/gone')).tagged, /^D OK/);
+  assert.deepEqual(await list('LIST () "" le/gone'), ['* LIST (\\NonExistent \\HasChildren) "/" "le/gone"']);
+  assert.deepEqual(await list('LIST "" le/gone'), ['* LIST (\\Noselect \\HasChildren) "/" "le/gone"']);
+  assert.match((await c.command('D', 'DELETE le/gone/kid')).tagged, /^D OK/);
+});
+
 test('syntax errors are BAD', async () => {
   for (const cmd of ['LIST (IMAPTEST) "" ""', 'LIST (RECURSIVEMATCH) "" ""', 'LIST (RECURSIVEMATCH REMOTE) "" ""', 'LIST "" "" RETURN (IMAPTEST)']) {
     assert.match((await c.command('B', cmd)).tagged, /^B BAD/, cmd);

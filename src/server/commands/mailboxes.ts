@@ -84,13 +84,17 @@ interface ListArgs {
   returns: Set<string>;
   statusItems: string[] | null;
   lsub: boolean;
+  /** RFC 5258 §3: selection options, a pattern list or RETURN were given (even empty ones). */
+  extended: boolean;
 }
 
 function parseListArgs(r: import('../args.js').ArgReader, session: Session, lsub: boolean): ListArgs {
   const selection = new Set<string>();
   const returns = new Set<string>();
   let statusItems: string[] | null = null;
+  let extended = false;
   if (!lsub && r.isList()) {
+    extended = true;
     for (const it of r.list('selection options')) {
       if (it.type !== 'atom') throw bad('Invalid LIST selection option');
       const opt = it.value.toUpperCase();
@@ -107,6 +111,7 @@ function parseListArgs(r: import('../args.js').ArgReader, session: Session, lsub
   const reference = r.pattern();
   const patterns: string[] = [];
   if (!lsub && r.isList()) {
+    extended = true;
     for (const it of r.list('mailbox patterns')) {
       if (it.type !== 'atom' && it.type !== 'string') throw bad('Invalid mailbox pattern');
       const sub = new (r.constructor as typeof import('../args.js').ArgReader)([it], r.utf8);
@@ -117,6 +122,7 @@ function parseListArgs(r: import('../args.js').ArgReader, session: Session, lsub
     patterns.push(r.pattern());
   }
   if (!lsub && r.isAtom('RETURN')) {
+    extended = true;
     r.atom();
     const opts = r.list('return options');
     for (let i = 0; i < opts.length; i++) {
@@ -137,7 +143,7 @@ function parseListArgs(r: import('../args.js').ArgReader, session: Session, lsub
     }
   }
   r.end();
-  return { selection, reference, patterns, returns, statusItems, lsub };
+  return { selection, reference, patterns, returns, statusItems, lsub, extended };
 }
 
 async function runList(ctx: CommandContext, args: ListArgs): Promise<void> {
@@ -145,8 +151,9 @@ async function runList(ctx: CommandContext, args: ListArgs): Promise<void> {
   if (args.statusItems?.includes('HIGHESTMODSEQ')) await enableCondstore(ctx);
   const utf8 = sessionUtf8(ctx.session);
   const verb = args.lsub ? 'LSUB' : 'LIST';
-  // LIST "" "" asks for the hierarchy delimiter and root (RFC 9051 §6.3.9).
-  if (!args.lsub && args.patterns.length === 1 && args.patterns[0] === '' && args.selection.size === 0) {
+  // LIST "" "" asks for the hierarchy delimiter and root (RFC 9051 §6.3.9) — but not in an extended LIST,
+  // where an empty pattern is just ignored for matching (RFC 5258 §3).
+  if (!args.lsub && !args.extended && args.patterns.length === 1 && args.patterns[0] === '') {
     await ctx.untagged([new Atom(verb), [new Atom('\\Noselect')], SEPARATOR, '']);
     return;
   }
@@ -169,7 +176,8 @@ async function runList(ctx: CommandContext, args: ListArgs): Promise<void> {
     for (const m of mailboxes) if (m.name.startsWith(prefix)) return true;
     return false;
   };
-  const matchers = args.patterns.map((p) => compilePattern(joinReference(args.reference, p)));
+  const patterns = args.extended ? args.patterns.filter((p) => p !== '') : args.patterns;
+  const matchers = patterns.map((p) => compilePattern(joinReference(args.reference, p)));
   const matches = (n: string) => matchers.some((m) => m(n));
   const hasSubscribedDescendant = (name: string, unmatchedOnly: boolean): boolean => {
     const prefix = name + SEPARATOR;
@@ -201,8 +209,7 @@ async function runList(ctx: CommandContext, args: ListArgs): Promise<void> {
     } else if (!mbox) {
       // RFC 5258 §3: \NonExistent (which implies \Noselect) for extended LIST and IMAP4rev2 sessions;
       // plain IMAP4rev1 LIST and LSUB keep RFC 3501's \Noselect.
-      const extended = args.selection.size > 0 || args.returns.size > 0 || args.patterns.length > 1 || isRev2(ctx.session);
-      attrs.push(new Atom(!args.lsub && extended ? '\\NonExistent' : '\\Noselect'));
+      attrs.push(new Atom(!args.lsub && (args.extended || isRev2(ctx.session)) ? '\\NonExistent' : '\\Noselect'));
     }
     if (!args.lsub) {
       attrs.push(new Atom(hasExistingDescendant(name) ? '\\HasChildren' : '\\HasNoChildren'));
