@@ -6,7 +6,11 @@
 //  - Charsets (RFC 2046 §4.1.2, RFC 2978 names) converted to Unicode with iconv-lite, or the platform's
 //    WHATWG TextDecoder for what iconv-lite lacks (ISO-2022-JP).
 //  - Comparison by i;unicode-casemap (RFC 5051 §2), see `fold`.
+//  - FROM/TO/CC/BCC match "the envelope structure's ... field" (RFC 9051 §6.4.4): besides the header text,
+//    each address's mailbox@host as ENVELOPE gives it, so comments and spaces inside an address
+//    ("<user (c)@ (c) example.org>") do not hide it.
 import iconv from 'iconv-lite';
+import { parseAddressList } from './envelope.js';
 import type { MimeIndex, MimeIndexV1, MimePart } from './types.js';
 import { decodeTransferEncoding, headerFieldValues, topHeaderRange } from './sections.js';
 
@@ -205,7 +209,12 @@ export function envelopeText(index: MimeIndex, field: EnvelopeField): string | n
   const idx = index as MimeIndexV1;
   const raw = idx.v === 1 ? idx.r?.en?.[ENVELOPE_FIELD[field]] : undefined;
   if (raw === null || raw === undefined) return null;
-  return fold(decodeHeaderText(utf8OrLatin1(Buffer.from(raw, 'latin1'))));
+  let text = raw;
+  if (field !== 'subject') {
+    // One address a line after the header text; a line break cannot occur in a needle's match otherwise.
+    for (const a of parseAddressList(raw)) if (a.mailbox !== null && a.host !== null) text += `\n${a.mailbox}@${a.host}`;
+  }
+  return fold(decodeHeaderText(utf8OrLatin1(Buffer.from(text, 'latin1'))));
 }
 
 /** TEXT's header piece: the whole header, decoded and folded. */

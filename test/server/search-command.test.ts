@@ -74,6 +74,26 @@ async function search(s: ReturnType<typeof setup>, criteria: string, uid = false
   return r.lines[0]!;
 }
 
+test('FROM/TO/CC/BCC match the envelope address (mailbox@host), not only the header text (RFC 9051 §6.4.4)', async () => {
+  const store = new FakeStore();
+  store.addMailbox('INBOX');
+  // RFC 5322 §3.2.2 allows comments and folding white space around the "@" of an addr-spec; ENVELOPE gives
+  // the address as mailbox "dana" and host "example.net", so FROM dana@example.net must find it.
+  store.addMessage('INBOX', {
+    raw: 'From: <dana (the sender) @ (her domain) example.net>\nTo: team: erin @example.org, frank@example.org;\nSubject: s\n\nhi\n',
+    flags: [],
+    internalDate: day(2024, 3, 1),
+  });
+  store.addMessage('INBOX', { raw: 'From: Dana Other <dana@example.com>\nSubject: t\n\nho\n', flags: [], internalDate: day(2024, 3, 2) });
+  const s = { store, ...selectBox(store, 'INBOX') };
+  assert.equal(await search(s, 'FROM dana@example.net'), '* SEARCH 1');
+  assert.equal(await search(s, 'FROM "the sender"'), '* SEARCH 1');
+  assert.equal(await search(s, 'FROM dana@example'), '* SEARCH 1 2');
+  assert.equal(await search(s, 'TO erin@example.org'), '* SEARCH 1');
+  assert.equal(await search(s, 'TO team'), '* SEARCH 1');
+  assert.equal(await search(s, 'CC dana@example.net'), '* SEARCH');
+});
+
 test('flag keys, NOT, OR, ALL, keywords', async () => {
   const s = setup();
   assert.equal(await search(s, 'ALL'), '* SEARCH 1 2 3');
