@@ -40,6 +40,10 @@ test('APPENDLIMIT is advertised and enforced for synchronizing and LITERAL+ lite
   const c = await login(s);
   const caps = await c.command('C', 'CAPABILITY');
   assert.match(caps.untagged[0]!, / APPENDLIMIT=1000( |$)/);
+  // RFC 7889 §3.1/§3.2: the limit is also a STATUS item, and a LIST-STATUS item.
+  assert.deepEqual((await c.command('SA', 'STATUS INBOX (APPENDLIMIT MESSAGES)')).untagged, ['* STATUS "INBOX" (APPENDLIMIT 1000 MESSAGES 0)']);
+  const ls = await c.command('LA', 'LIST "" "Sent" RETURN (STATUS (APPENDLIMIT))');
+  assert.ok(ls.untagged.includes('* STATUS "Sent" (APPENDLIMIT 1000)'), ls.untagged.join('\n'));
 
   // Synchronizing: refused before the data is sent, no continuation (RFC 7889 §4).
   c.send('A1 APPEND INBOX {2000}');

@@ -1,11 +1,13 @@
 // Mailbox commands of the authenticated state: CREATE, DELETE, RENAME (RFC 9051 §6.3.4-6.3.6), SUBSCRIBE,
 // UNSUBSCRIBE (§6.3.7-8), LIST (§6.3.9, LIST-EXTENDED RFC 5258, LIST-STATUS RFC 5819, SPECIAL-USE RFC 6154),
 // LSUB (RFC 3501 §6.3.9), NAMESPACE (RFC 2342 / RFC 9051 §6.3.10), STATUS (§6.3.11, STATUS=SIZE RFC 8438,
-// HIGHESTMODSEQ RFC 7162 §3.1.7, MAILBOXID RFC 8474 §4.3); CREATE's MAILBOXID response code (RFC 8474 §4.1).
+// HIGHESTMODSEQ RFC 7162 §3.1.7, MAILBOXID RFC 8474 §4.3, APPENDLIMIT RFC 7889 §3.1-3.2); CREATE's MAILBOXID
+// response code (RFC 8474 §4.1).
 import { Atom } from '../../protocol/types.js';
 import type { ImapArg, ResponseValue } from '../../protocol/types.js';
 import type { MailboxRecord, Store } from '../../store/types.js';
 import { StoreError } from '../../store/types.js';
+import { LIMITS } from '../../protocol/limits.js';
 import { enableCondstore } from '../condstore.js';
 import { bad, no } from '../errors.js';
 import { ancestors, compilePattern, joinReference, mailboxToWire, SEPARATOR, validateNewName } from '../mailbox-names.js';
@@ -32,7 +34,7 @@ export async function createWithParents(store: Store, userId: number, name: stri
   return store.createMailbox(userId, name);
 }
 
-export const STATUS_ITEMS = ['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'SIZE', 'RECENT', 'HIGHESTMODSEQ', 'MAILBOXID'];
+export const STATUS_ITEMS = ['MESSAGES', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'DELETED', 'SIZE', 'RECENT', 'HIGHESTMODSEQ', 'MAILBOXID', 'APPENDLIMIT'];
 
 function parseStatusItems(items: ImapArg[], session: Session): string[] {
   if (items.length === 0) throw bad('STATUS needs at least one item');
@@ -47,13 +49,18 @@ function parseStatusItems(items: ImapArg[], session: Session): string[] {
   return out;
 }
 
-export async function statusValues(store: Store, mailbox: MailboxRecord, items: string[]): Promise<ResponseValue[]> {
+export async function statusValues(store: Store, mailbox: MailboxRecord, items: string[], appendLimit: number): Promise<ResponseValue[]> {
   const st = await store.mailboxStatus(mailbox.id);
   const out: ResponseValue[] = [];
   for (const item of items) {
     if (item === 'MAILBOXID') {
       // RFC 8474 §4.3: "MAILBOXID" SP "(" objectid ")"
       out.push(new Atom(item), [new Atom(mailbox.objectId)]);
+      continue;
+    }
+    if (item === 'APPENDLIMIT') {
+      // RFC 7889 §3.1: the mailbox's upload limit; ours is the same for every mailbox (the capability's).
+      out.push(new Atom(item), appendLimit);
       continue;
     }
     const value =
@@ -75,6 +82,11 @@ export async function statusValues(store: Store, mailbox: MailboxRecord, items: 
     out.push(new Atom(item), value);
   }
   return out;
+}
+
+/** The APPENDLIMIT the capability advertises (src/server/capabilities.ts). */
+function appendLimitOf(ctx: CommandContext): number {
+  return Math.min(ctx.server.settings.maxMessageSize, LIMITS.maxMessageSize);
 }
 
 interface ListArgs {
@@ -222,7 +234,7 @@ async function runList(ctx: CommandContext, args: ListArgs): Promise<void> {
     await ctx.untagged(line);
     if (args.statusItems && mbox) {
       try {
-        const values = await statusValues(ctx.store, mbox, args.statusItems);
+        const values = await statusValues(ctx.store, mbox, args.statusItems, appendLimitOf(ctx));
         await ctx.untagged([new Atom('STATUS'), mailboxToWire(name, utf8), values]);
       } catch (err) {
         if (!(err instanceof StoreError)) throw err;
@@ -392,7 +404,7 @@ export const mailboxCommands = [
       if (!mbox) throw no('No such mailbox', 'NONEXISTENT');
       // STATUS (HIGHESTMODSEQ) is a CONDSTORE enabling command (RFC 7162 §3.1).
       if (items.includes('HIGHESTMODSEQ')) await enableCondstore(ctx);
-      const values = await statusValues(ctx.store, mbox, items);
+      const values = await statusValues(ctx.store, mbox, items, appendLimitOf(ctx));
       await ctx.untagged([new Atom('STATUS'), mailboxToWire(mbox.name, sessionUtf8(ctx.session)), values]);
       return 'STATUS completed';
     },
