@@ -29,8 +29,11 @@ export type SimpleFetchKind =
 export type FetchAtt =
   | { kind: SimpleFetchKind }
   | { kind: 'BODY[]'; section: SectionSpec; partial: Partial | null; peek: boolean }
-  | { kind: 'BINARY[]'; path: number[]; partial: Partial | null; peek: boolean }
-  | { kind: 'BINARY.SIZE'; path: number[] }
+  // `section` is set only for a section-text after the part (HEADER, HEADER.FIELDS[.NOT], TEXT, MIME): not
+  // in RFC 3516's grammar (section-binary = "[" [section-part] "]"), accepted as Dovecot does, answered
+  // with the section's bytes as BODY[] would give them (headers carry no transfer encoding to undo).
+  | { kind: 'BINARY[]'; path: number[]; partial: Partial | null; peek: boolean; section?: SectionSpec }
+  | { kind: 'BINARY.SIZE'; path: number[]; section?: SectionSpec }
   | { kind: 'PREVIEW'; lazy: boolean };
 
 const SIMPLE = new Set<string>([
@@ -121,12 +124,13 @@ export function parseFetchAtt(raw: string): FetchAtt {
   }
   if (att.startsWith('BINARY')) {
     const path = inner === '' ? [] : parsePartPath(inner);
-    if (!path) throw new FetchSyntaxError('BINARY takes only a part number');
+    const section = path ? null : parseSection(inner);
     if (att === 'BINARY.SIZE') {
       if (partial) throw new FetchSyntaxError('BINARY.SIZE takes no partial');
-      return { kind: 'BINARY.SIZE', path };
+      return section ? { kind: 'BINARY.SIZE', path: section.path, section } : { kind: 'BINARY.SIZE', path: path! };
     }
-    return { kind: 'BINARY[]', path, partial, peek: att === 'BINARY.PEEK' };
+    const peek = att === 'BINARY.PEEK';
+    return section ? { kind: 'BINARY[]', path: section.path, partial, peek, section } : { kind: 'BINARY[]', path: path!, partial, peek };
   }
   return { kind: 'BODY[]', section: parseSection(inner), partial, peek: att === 'BODY.PEEK' };
 }
@@ -246,9 +250,9 @@ export function formatFetchItemName(att: FetchAtt): string {
     case 'BODY[]':
       return `BODY[${formatSection(att.section)}]${att.partial ? `<${att.partial.origin}>` : ''}`;
     case 'BINARY[]':
-      return `BINARY[${att.path.join('.')}]${att.partial ? `<${att.partial.origin}>` : ''}`;
+      return `BINARY[${att.section ? formatSection(att.section) : att.path.join('.')}]${att.partial ? `<${att.partial.origin}>` : ''}`;
     case 'BINARY.SIZE':
-      return `BINARY.SIZE[${att.path.join('.')}]`;
+      return `BINARY.SIZE[${att.section ? formatSection(att.section) : att.path.join('.')}]`;
     case 'PREVIEW':
       return 'PREVIEW';
     default:

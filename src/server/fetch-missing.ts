@@ -60,7 +60,7 @@ export function fetchNeedsMissing(req: FetchRequest, mime: MimeIndex): boolean {
         break;
       case 'BINARY[]':
       case 'BINARY.SIZE':
-        if (!partialSectionAvailable(mime, { path: it.path })) return true;
+        if (!partialSectionAvailable(mime, it.section ?? { path: it.path })) return true;
         break;
       default:
         break;

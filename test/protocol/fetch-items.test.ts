@@ -81,8 +81,10 @@ for (const bad of [
   'BODY[]<1.0>',
   'BODY[]<1>',
   'BODY[]x',
-  'BINARY[TEXT]',
+  'BINARY[1.FOO]',
+  'BINARY[0.TEXT]',
   'BINARY.SIZE[1]<0.1>',
+  'BINARY.SIZE[TEXT]<0.1>',
   'BODYX[]',
 ]) {
   test(`invalid item ${bad}`, () => {
@@ -94,6 +96,11 @@ test('binary items', () => {
   assert.deepEqual(items('BINARY[1.2]<0.100>'), [{ kind: 'BINARY[]', path: [1, 2], partial: { origin: 0, count: 100 }, peek: false }]);
   assert.deepEqual(items('BINARY.PEEK[]'), [{ kind: 'BINARY[]', path: [], partial: null, peek: true }]);
   assert.deepEqual(items('BINARY.SIZE[3]'), [{ kind: 'BINARY.SIZE', path: [3] }]);
+  // A section-text after the part is outside RFC 3516's grammar; accepted as Dovecot does.
+  assert.deepEqual(items('BINARY.PEEK[2.MIME]<0.5>'), [
+    { kind: 'BINARY[]', path: [2], partial: { origin: 0, count: 5 }, peek: true, section: { path: [2], text: 'MIME' } },
+  ]);
+  assert.deepEqual(items('BINARY.SIZE[TEXT]'), [{ kind: 'BINARY.SIZE', path: [], section: { path: [], text: 'TEXT' } }]);
 });
 
 test('response item names (RFC 9051 §7.5.2)', () => {

@@ -166,6 +166,24 @@ test('BINARY sends textual sections of bare-LF mail with CRLF; BINARY.SIZE and p
   );
 });
 
+test('BINARY with a section-text (HEADER, HEADER.FIELDS, TEXT, MIME) answers BODY[]\'s bytes; BINARY.SIZE counts them', async () => {
+  // Outside RFC 3516's grammar (only part numbers); accepted as Dovecot accepts it, since those sections
+  // have no Content-Transfer-Encoding to undo.
+  const { store, session } = setup();
+  const body = await run(fetchCommands, store, session, 'C1 FETCH 2 (BODY.PEEK[1.MIME] BODY.PEEK[HEADER.FIELDS (Subject)] BODY.PEEK[TEXT]<0.8>)');
+  assert.equal(body.result.status, 'OK', body.text);
+  const bin = await run(fetchCommands, store, session, 'C2 FETCH 2 (BINARY.PEEK[1.MIME] BINARY.PEEK[HEADER.FIELDS (Subject)] BINARY.PEEK[TEXT]<0.8>)');
+  assert.equal(bin.text, body.text.replace(/BODY\[/g, 'BINARY[').replace('C1 OK', 'C2 OK'));
+  // The harness stores mail with CRLF line ends.
+  const mime = 'Content-Type: text/plain; charset=utf-8\r\n\r\n';
+  const text = MULTI.slice(MULTI.indexOf('\n\n') + 2).replace(/\n/g, '\r\n');
+  const size = await run(fetchCommands, store, session, 'C3 FETCH 2 (BINARY.SIZE[1.MIME] BINARY.SIZE[HEADER.FIELDS (Subject)] BINARY.SIZE[TEXT])');
+  assert.equal(size.text, `* 2 FETCH (BINARY.SIZE[1.MIME] ${mime.length} BINARY.SIZE[HEADER.FIELDS (Subject)] ${'Subject: Report\r\n\r\n'.length} BINARY.SIZE[TEXT] ${text.length})\r\nC3 OK FETCH completed\r\n`);
+  assert.ok(bin.text.startsWith(`* 2 FETCH (BINARY[1.MIME] {43}\r\n${mime} BINARY[HEADER.FIELDS (Subject)] {19}\r\nSubject: Report\r\n\r\n BINARY[TEXT]<0> {8}\r\n`), bin.text);
+  const bad = await run(fetchCommands, store, session, 'C4 FETCH 2 (BINARY[1.FOO])');
+  assert.equal(bad.result.status, 'BAD');
+});
+
 test('BINARY of an unknown transfer encoding fails with NO [UNKNOWN-CTE]', async () => {
   const { store, session } = setup();
   const r = await run(fetchCommands, store, session, 'A16 FETCH 2 BINARY.PEEK[3]');
@@ -266,7 +284,7 @@ test('large sections are streamed by range with the exact declared size', async 
 
 test('malformed data items and modifiers are BAD; EMAILID and THREADID render from the record', async () => {
   const { store, session } = setup();
-  for (const items of ['BODY[]<5.0>', 'BINARY[HEADER]', 'ENVELOPES', 'BODY[MIME]', '(FLAGS) (CHANGEDSINCE x)', 'PREVIEW']) {
+  for (const items of ['BODY[]<5.0>', 'BINARY[HEADER.FOO]', 'ENVELOPES', 'BODY[MIME]', '(FLAGS) (CHANGEDSINCE x)', 'PREVIEW']) {
     const r = await run(fetchCommands, store, session, `P FETCH 1 ${items}`);
     assert.equal(r.result.status, 'BAD', items);
   }
