@@ -173,6 +173,7 @@ export async function serve(env: CliEnvironment, config: PetrelConfig, extra: { 
           ...(config.lmtpSocket !== null ? { socketPath: config.lmtpSocket } : {}),
           ...(config.lmtpSocketMode !== null ? { socketMode: config.lmtpSocketMode } : {}),
           maxMessageSize: config.maxMessageSize,
+          quota: config.quota,
           logger: log,
         });
       }

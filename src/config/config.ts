@@ -52,6 +52,9 @@ export interface PetrelConfig {
   maxMessageSize: number;
   /** Concurrent connections allowed from one IP address. */
   maxConnectionsPerIp: number;
+  /** Octets an account's mailboxes may hold together before LMTP delivery to it is refused (RFC 3463
+   *  X.2.2 "mailbox full"); null = no limit (the default). */
+  quota: number | null;
   /** Port of the Prometheus /metrics HTTP endpoint; null = off (the default). */
   metricsPort: number | null;
   /** Address the metrics endpoint listens on. */
@@ -88,6 +91,7 @@ export type SettingKey =
   | 'allowInsecureAuth'
   | 'maxMessageSize'
   | 'maxConnectionsPerIp'
+  | 'quota'
   | 'metricsPort'
   | 'metricsHost'
   | 'store'
@@ -95,7 +99,7 @@ export type SettingKey =
 
 export type SettingSource = 'flag' | 'env' | 'file' | 'default';
 
-type Kind = 'path' | 'store' | 'host' | 'port' | 'size' | 'count' | 'mode' | { oneOf: readonly string[] };
+type Kind = 'path' | 'store' | 'host' | 'port' | 'size' | 'quota' | 'count' | 'mode' | { oneOf: readonly string[] };
 
 export interface SettingSpec {
   key: SettingKey;
@@ -147,6 +151,8 @@ export const SETTINGS: readonly SettingSpec[] = [
     default: LIMITS.maxMessageSize, description: 'largest message APPEND accepts, in bytes (suffixes K, M, G; at most 64M)' },
   { key: 'maxConnectionsPerIp', file: 'max_connections_per_ip', env: 'PETREL_MAX_CONNECTIONS_PER_IP', flag: null,
     kind: 'count', default: LIMITS.maxConnectionsPerIp, description: 'concurrent connections from one IP address' },
+  { key: 'quota', file: 'quota', env: 'PETREL_QUOTA', flag: null, kind: 'quota', default: 0,
+    description: 'octets one account may hold in all its mailboxes; LMTP delivery beyond it answers 552 5.2.2 (K, M, G, T suffixes; 0 = no limit, the default)' },
   { key: 'metricsPort', file: 'metrics_port', env: 'PETREL_METRICS_PORT', flag: '--metrics-port', kind: 'port', default: 0,
     description: 'HTTP port serving Prometheus metrics at /metrics (0 = off, the default)' },
   { key: 'metricsHost', file: 'metrics_host', env: 'PETREL_METRICS_HOST', flag: '--metrics-host', kind: 'host',
@@ -309,6 +315,7 @@ function convert(s: SettingSpec, raw: Raw): unknown {
   const kind = s.kind;
   if (kind === 'port') return parsePort(value, where);
   if (kind === 'size') return parseSize(value, where);
+  if (kind === 'quota') return parseQuota(value, where);
   if (kind === 'count') return parseCount(value, where);
   if (kind === 'mode') return parseMode(value, where);
   if (typeof value !== 'string') throw new ConfigError(`${where}: expected a string, got ${describe(value)}`);
@@ -354,6 +361,20 @@ export function parseSize(value: unknown, where: string): number {
     throw new ConfigError(`${where}: ${String(value)} is out of range (1 byte to ${MAX_SIZE / 1024 ** 2}M)`);
   }
   return n;
+}
+
+const QUOTA_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/** A storage quota: bytes, or a number with K, M, G or T (binary multiples); 0 = none (null). */
+export function parseQuota(value: unknown, where: string): number | null {
+  let n: number;
+  if (typeof value === 'number') n = value;
+  else if (typeof value === 'string' && /^\s*\d{1,15}\s*([kmgt]i?)?b?\s*$/i.test(value)) {
+    const m = /^\s*(\d+)\s*([kmgt]?)/i.exec(value)!;
+    n = Number(m[1]) * QUOTA_UNITS[m[2]!.toLowerCase()]!;
+  } else throw new ConfigError(`${where}: "${String(value)}" is not a size (bytes, or a number with K, M, G or T; 0 = no limit)`);
+  if (!Number.isSafeInteger(n) || n < 0) throw new ConfigError(`${where}: ${String(value)} is out of range`);
+  return n === 0 ? null : n;
 }
 
 /** A positive integer count. */

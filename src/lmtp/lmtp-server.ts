@@ -28,6 +28,9 @@ export interface LmtpServerOptions {
   domains?: string[] | null;
   idleTimeoutMs?: number;
   maxRecipients?: number;
+  /** Octets one account's mailboxes may hold together before delivery to it answers 552 5.2.2; default
+   *  null = no limit. */
+  quota?: number | null;
 }
 
 export interface RunningLmtpServer {
@@ -48,6 +51,7 @@ export async function startLmtpServer(opts: LmtpServerOptions): Promise<RunningL
     maxMessageSize: opts.maxMessageSize ?? LIMITS.maxMessageSize,
     maxRecipients: opts.maxRecipients ?? LIMITS.lmtpMaxRecipients,
     idleTimeoutMs: opts.idleTimeoutMs ?? LIMITS.lmtpIdleTimeoutMs,
+    quota: opts.quota ?? null,
     policy: {
       delimiter: opts.recipientDelimiter === undefined ? '+' : opts.recipientDelimiter,
       domains: opts.domains ?? null,

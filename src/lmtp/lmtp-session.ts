@@ -34,6 +34,8 @@ export interface LmtpContext {
   maxRecipients: number;
   idleTimeoutMs: number;
   policy: RecipientPolicy;
+  /** Octets one account's mailboxes may hold together; null = no limit. */
+  quota: number | null;
 }
 
 interface Recipient {
@@ -53,6 +55,13 @@ interface Target {
 }
 
 const MAX_BUFFERED_INPUT = 1024 * 1024;
+
+/** Octets held in all of an account's mailboxes (the sum of STATUS SIZE, RFC 8438). */
+async function accountUsage(store: Store, userId: number): Promise<number> {
+  let total = 0;
+  for (const mb of await store.listMailboxes(userId)) total += (await store.mailboxStatus(mb.id)).size;
+  return total;
+}
 
 export class LmtpConnection {
   private readonly reader = new LmtpReader(LIMITS.lmtpMaxLineLength);
@@ -239,6 +248,10 @@ export class LmtpConnection {
       case 'no-inbox':
         return this.send(`450 4.2.1 <${address.text}> Mailbox unavailable`);
       case 'ok':
+        // Already full: refused before the data is sent (RFC 3463 X.2.2; 552 at RCPT, RFC 5321 §4.5.3.1.10).
+        if (this.ctx.quota !== null && (await accountUsage(this.ctx.store, res.user.id)) >= this.ctx.quota) {
+          return this.send(`552 5.2.2 <${address.text}> Mailbox full`);
+        }
         this.recipients.push({ address, user: res.user, mailbox: res.mailbox });
         return this.send(`250 2.1.5 <${address.text}> Recipient OK`);
     }
@@ -350,6 +363,11 @@ export class LmtpConnection {
       return `451 4.3.0 ${to} Temporary failure storing the message`;
     }
     try {
+      // Over quota with this message: refused for this recipient alone (RFC 2033 §4.2; RFC 3463 X.2.2
+      // "mailbox full", permanent like Dovecot's default). The unreferenced blob is left to the GC.
+      if (this.ctx.quota !== null && (await accountUsage(this.ctx.store, t.user.id)) + prepared.size > this.ctx.quota) {
+        return `552 5.2.2 ${to} Mailbox full`;
+      }
       try {
         await this.ctx.store.append(t.mailbox.id, [{ message: prepared, flags: [] }]);
       } catch (err) {

@@ -320,3 +320,13 @@ test('sizes and counts', async () => {
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('quota: bytes or K/M/G/T, 0 = no limit (the default), not capped at the message size limit; junk is an error', async () => {
+  assert.equal((await resolveConfig({ cwd: NOWHERE, env: {} })).quota, null);
+  assert.equal((await resolveConfig({ cwd: NOWHERE, env: { PETREL_QUOTA: '2G' } })).quota, 2 * 1024 ** 3);
+  assert.equal((await resolveConfig({ cwd: NOWHERE, env: { PETREL_QUOTA: '1t' } })).quota, 1024 ** 4);
+  assert.equal((await resolveConfig({ cwd: NOWHERE, env: { PETREL_QUOTA: '5000' } })).quota, 5000);
+  assert.equal((await resolveConfig({ cwd: NOWHERE, env: { PETREL_QUOTA: '0' } })).quota, null);
+  await assert.rejects(resolveConfig({ cwd: NOWHERE, env: { PETREL_QUOTA: 'lots' } }), /PETREL_QUOTA: "lots" is not a size/);
+  await assert.rejects(resolveConfig({ cwd: NOWHERE, env: { PETREL_QUOTA: '-1' } }), ConfigError);
+});

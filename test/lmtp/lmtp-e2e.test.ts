@@ -14,6 +14,8 @@ import { startLmtpServer, type LmtpServerOptions, type RunningLmtpServer } from 
 import { ImapTestClient, logoutQuietly } from '../helpers/imap-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { LineClient } from '../pop3/line-client.js';
+import { hashPassword } from '../../src/auth/password.js';
+import { provisionUser } from '../../src/store/provision.js';
 
 let srv: TestServer;
 let lmtp: RunningLmtpServer;
@@ -174,6 +176,47 @@ test('SIZE: a declared size over the limit is refused at MAIL, a larger message 
   c.sendRaw('Subject: small\r\n\r\nok\r\n.\r\n');
   assert.match(await c.line(), /^250 2\.0\.0/);
   assert.equal((await inbox('bob')).length, before + 1);
+});
+
+test('quota: a recipient the message would push over it gets 552 5.2.2 while the others get it; a full one is refused at RCPT', async () => {
+  // Three fresh accounts: empty, 600 octets held, 800 octets held; a 700-octet quota.
+  const held = async (name: string, octets: number) => {
+    const u = await provisionUser(srv.store, name, await hashPassword('pw'));
+    if (octets > 0) {
+      const inboxBox = (await srv.store.getMailbox(u.id, 'INBOX'))!;
+      const m = await srv.store.prepare(Buffer.from(`Subject: filler\r\n\r\n${'x'.repeat(octets - 23)}\r\n`));
+      await srv.store.append(inboxBox.id, [{ message: m, flags: [] }]);
+    }
+  };
+  await held('qempty', 0);
+  await held('qhalf', 600);
+  await held('qfull', 800);
+  const q = await startLmtpServer({ store: srv.store, host: '127.0.0.1', port: 0, hostname: 'mx.test', quota: 700 });
+  extra.push(q);
+  const c = await connect({ port: q.port! });
+  await lhlo(c);
+  // Pipelined, one write: the full account is refused at RCPT, the unknown one too; the message then fits
+  // the empty account but not the half-full one.
+  c.sendRaw('MAIL FROM:<s@example.net>\r\nRCPT TO:<qempty>\r\nRCPT TO:<qfull>\r\nRCPT TO:<nobody>\r\nRCPT TO:<qhalf>\r\nDATA\r\n');
+  assert.match(await c.line(), /^250 2\.1\.0/);
+  assert.match(await c.line(), /^250 2\.1\.5 <qempty>/);
+  assert.match(await c.line(), /^552 5\.2\.2 <qfull> Mailbox full/);
+  assert.match(await c.line(), /^550 5\.1\.1 <nobody>/);
+  assert.match(await c.line(), /^250 2\.1\.5 <qhalf>/);
+  assert.match(await c.line(), /^354/);
+  c.sendRaw(`Subject: q\r\n\r\n${'y'.repeat(150)}\r\n.\r\n`);
+  assert.match(await c.line(), /^250 2\.0\.0 <qempty>/);
+  assert.match(await c.line(), /^552 5\.2\.2 <qhalf> Mailbox full/);
+  assert.equal((await inbox('qempty')).length, 1);
+  assert.equal((await inbox('qhalf')).length, 1);
+  assert.equal((await inbox('qfull')).length, 1);
+  // A small one still fits the half-full account.
+  assert.match(await c.command('MAIL FROM:<s@example.net>'), /^250/);
+  assert.match(await c.command('RCPT TO:<qhalf>'), /^250/);
+  assert.match(await c.command('DATA'), /^354/);
+  c.sendRaw('Subject: s\r\n\r\nok\r\n.\r\n');
+  assert.match(await c.line(), /^250 2\.0\.0 <qhalf>/);
+  assert.equal((await inbox('qhalf')).length, 2);
 });
 
 test('a whole pipelined transaction in one write, QUIT included', async () => {
