@@ -114,12 +114,14 @@ export function parseFetchAtt(raw: string): FetchAtt {
   const rest = raw.slice(close + 1);
   let partial: Partial | null = null;
   if (rest !== '') {
-    const m = /^<(\d{1,10})\.(\d{1,10})>$/.exec(rest);
+    const m = /^<(\d{1,10})(?:\.(\d{1,10}))?>$/.exec(rest);
     if (!m) throw new FetchSyntaxError('Invalid partial specifier');
     const origin = Number(m[1]);
-    const count = Number(m[2]);
+    // `<origin>` without a count (to the end of the section) is not in RFC 9051's grammar; accepted as
+    // Dovecot accepts it (imaptest's BINARY tests use it).
+    const count = m[2] === undefined ? Number.MAX_SAFE_INTEGER : Number(m[2]);
     // RFC 9051 §9: partial = "<" number64 "." nz-number64 ">"
-    if (origin > MAX_NUMBER || count > MAX_NUMBER || count === 0) throw new FetchSyntaxError('Invalid partial range');
+    if (origin > MAX_NUMBER || (m[2] !== undefined && count > MAX_NUMBER) || count === 0) throw new FetchSyntaxError('Invalid partial range');
     partial = { origin, count };
   }
   if (att.startsWith('BINARY')) {

@@ -79,7 +79,8 @@ for (const bad of [
   'BODY[FOO]',
   'BODY[1HEADER]',
   'BODY[]<1.0>',
-  'BODY[]<1>',
+  'BODY[]<1.>',
+  'BODY[]<>',
   'BODY[]x',
   'BINARY[1.FOO]',
   'BINARY[0.TEXT]',
@@ -100,6 +101,8 @@ test('binary items', () => {
   assert.deepEqual(items('BINARY.PEEK[2.MIME]<0.5>'), [
     { kind: 'BINARY[]', path: [2], partial: { origin: 0, count: 5 }, peek: true, section: { path: [2], text: 'MIME' } },
   ]);
+  // `<origin>` alone means to the end of the section (not in RFC 9051's grammar; Dovecot accepts it).
+  assert.deepEqual(items('BINARY.PEEK[1]<15>'), [{ kind: 'BINARY[]', path: [1], partial: { origin: 15, count: Number.MAX_SAFE_INTEGER }, peek: true }]);
   assert.deepEqual(items('BINARY.SIZE[TEXT]'), [{ kind: 'BINARY.SIZE', path: [], section: { path: [], text: 'TEXT' } }]);
 });
 

@@ -184,6 +184,12 @@ test('BINARY with a section-text (HEADER, HEADER.FIELDS, TEXT, MIME) answers BOD
   assert.equal(bad.result.status, 'BAD');
 });
 
+test('a partial with an origin and no count (<n>) runs to the end of the section, for BODY and BINARY', async () => {
+  const { store, session } = setup();
+  const r = await run(fetchCommands, store, session, 'D1 FETCH 2 (BINARY.PEEK[2]<7> BODY.PEEK[1]<4> BODY.PEEK[1]<99>)');
+  assert.equal(r.text, '* 2 FETCH (BINARY[2]<7> {5}\r\ndata! BODY[1]<4> {9}\r\nattached. BODY[1]<99> {0}\r\n)\r\nD1 OK FETCH completed\r\n');
+});
+
 test('BINARY of an unknown transfer encoding fails with NO [UNKNOWN-CTE]', async () => {
   const { store, session } = setup();
   const r = await run(fetchCommands, store, session, 'A16 FETCH 2 BINARY.PEEK[3]');
