@@ -50,8 +50,9 @@ export class Progress {
   constructor(private readonly o: ProgressOptions) {
     this.now = o.now ?? Date.now;
     this.started = this.now();
-    this.lastDraw = this.started;
     this.interval = o.mode === 'bar' ? 100 : (o.intervalMs ?? 2000);
+    // The bar appears with the first message (then at most every 100 ms); lines wait one interval.
+    this.lastDraw = o.mode === 'bar' ? this.started - this.interval : this.started;
   }
 
   /** `done`: progress in the bar's unit; `messages`/`bytes`: counts for the text. */

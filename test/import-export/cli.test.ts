@@ -53,3 +53,27 @@ test('import and export: help, usage errors, a small import and export with summ
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('--progress bar: import and export draw a bar on stderr and clear it before the summary; lines mode prints lines', async () => {
+  const dir = await tempDir();
+  try {
+    const data = join(dir, 'data');
+    assert.equal((await run(['user', 'add', 'bo', '--data', data, '--password', 'pw'])).code, 0);
+    const mbox = join(dir, 'in.mbox');
+    await writeFile(mbox, Array.from({ length: 3 }, (_, i) => `From a Mon Jan  1 00:00:0${i} 2024\nSubject: ${i}\n\nbody ${i}\n`).join('\n'));
+    const imp = await run(['import', '--user', 'bo', '--mbox', mbox, '--data', data, '--progress', 'bar']);
+    assert.equal(imp.code, 0, imp.stderr);
+    // The bar is drawn in place ("\r" ... "\x1b[K"), then "\r\x1b[K" erases it and the summary follows.
+    assert.match(imp.stderr, /^\rimport [^\r\n]*\[[#-]{24}\] +\d+% \d+ messages, [^\r\n]* msg\/s[^\r\n]*\x1b\[K(\r[^\r\n]*\x1b\[K)*\r\x1b\[KImported 3 messages/);
+    const out = join(dir, 'out.mbox');
+    const exp = await run(['export', '--user', 'bo', '--mbox', out, '--mailbox', 'INBOX', '--data', data, '--progress', 'bar']);
+    assert.equal(exp.code, 0, exp.stderr);
+    assert.match(exp.stderr, /^\rexport \[[#-]{24}\] +\d+% \d+ messages, [^\r\n]* msg\/s[^\r\n]*\x1b\[K(\r[^\r\n]*\x1b\[K)*\r\x1b\[KExported 3 messages/);
+    const lines = await run(['import', '--user', 'bo', '--mbox', mbox, '--mailbox', 'Again', '--state', join(dir, 'again.json'), '--data', data, '--progress', 'lines', '--progress-interval', '0']);
+    assert.equal(lines.code, 0, lines.stderr);
+    assert.ok(!lines.stderr.includes('\r'), 'no carriage returns in lines mode');
+    assert.match(lines.stderr, /^petrel: [^\n]*: \d+ messages, [^\n]* msg\/s \(\d+%\)/m);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
