@@ -171,6 +171,22 @@ test('DELE takes effect at QUIT and an IMAP session in IDLE sees the EXPUNGE at 
   }
 });
 
+test('TOP n past the end of the body sends the whole message; a negative or missing n is -ERR (RFC 1939 §7)', async () => {
+  const acct = await account([M3, M2]);
+  const c = await connect();
+  assert.match(await login(c, acct.name, acct.password), /^\+OK/);
+  assert.match(await c.command('TOP 1 99999999'), /^\+OK/);
+  assert.equal(await c.message(), M3);
+  // Bare-LF mail: all of it, with CRLF.
+  assert.match(await c.command('TOP 2 3'), /^\+OK/);
+  assert.equal(await c.message(), M2.replace(/\n/g, '\r\n'));
+  assert.match(await c.command('TOP 1 -1'), /^-ERR/);
+  assert.match(await c.command('TOP 1'), /^-ERR/);
+  assert.match(await c.command('TOP 3 1'), /^-ERR/);
+  assert.match(await c.command('QUIT'), /^\+OK/);
+  await c.waitClosed();
+});
+
 test('QUIT expunges only the messages marked over POP3, not other \\Deleted ones', async () => {
   const acct = await account([M1, M3, M3]);
   // Message 3 has \Deleted from an IMAP client but was not expunged.
