@@ -12,6 +12,8 @@
 // (on node A), median and 95th percentile.
 // Issue 5 item 11: `--only sync` runs bench/sync-bench.ts instead (Petrel's sync engine vs mbsync against
 // Dovecot; not part of the default run).
+// Issue 6 item 4: `--only import` runs bench/import-bench.ts instead (`petrel import` of 100,000 messages from
+// mbox and Maildir, and `petrel export`, in msg/s; not part of the default run).
 //
 //   node dist/bench/run.js [--quick] [--only append,fetch,body,select,search,resync,push,memory] [--no-dovecot]
 //                          [--no-petrel] [--postgres] [--postgres-url URL] [--nodes N]
@@ -42,6 +44,7 @@ import type { CommandPart } from './imap-driver.js';
 import { makeMessage, rng, smallMessage, tinyMessage, variedMessages } from './messages.js';
 import { treeMemory } from './proc-memory.js';
 import { runSyncBenchCli, wantsSyncBench } from './sync-bench.js';
+import { runImportBenchCli, wantsImportBench } from './import-bench.js';
 import type { MemorySample } from './proc-memory.js';
 import type { ChildMessage, ChildRequest } from './petrel-child.js';
 
@@ -1044,6 +1047,7 @@ function printMarkdown(targets: TargetName[]): void {
 
 async function main(): Promise<void> {
   if (wantsSyncBench(process.argv.slice(2))) return runSyncBenchCli(process.argv.slice(2));
+  if (wantsImportBench(process.argv.slice(2))) return runImportBenchCli(process.argv.slice(2));
   const opts = parseArgs(process.argv.slice(2));
   const sizes = opts.quick ? QUICK : FULL;
   if (opts.only.has('memory') && (await raiseFileLimit(sizes.connections * 3 + 200))) return;
