@@ -65,7 +65,10 @@ async function handle(req: PetrelSyncRequest): Promise<PetrelSyncReply> {
 
 process.once('message', (raw: unknown) => {
   void handle(raw as PetrelSyncRequest)
-    .catch((e: unknown): PetrelSyncReply => ({ type: 'error', message: e instanceof Error ? (e.stack ?? e.message) : String(e) }))
+    .catch((e: unknown): PetrelSyncReply => {
+      const code = e instanceof Error && typeof (e as { code?: unknown }).code === 'string' ? ` [${(e as unknown as { code: string }).code}]` : '';
+      return { type: 'error', message: e instanceof Error ? code.trim() + (code ? ' ' : '') + (e.stack ?? e.message) : String(e) };
+    })
     .then((reply) => {
       process.send?.(reply, () => process.disconnect());
     });

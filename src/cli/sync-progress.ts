@@ -56,6 +56,8 @@ export function phaseLabel(p: SyncProgress): string {
       return box ? `${box}: uploading` : 'uploading';
     case 'flags':
       return box ? `${box}: flags` : 'flags';
+    case 'index':
+      return 'indexing for search';
     case 'done':
       return 'done';
   }

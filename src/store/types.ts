@@ -233,7 +233,7 @@ export interface Store {
    * Writes the full-text documents left for later by append(..., { deferIndex: true }) (or a crash);
    * resolves with how many were written. Optional: stores that always index at append lack it.
    */
-  indexPending?(): Promise<number>;
+  indexPending?(opts?: { signal?: AbortSignal }): Promise<number>;
   /**
    * A partly downloaded message (docs/sync.md "Partial messages"): stores `bytes` (the synthetic blob of
    * src/mime/partial.ts buildPartialMessage) as a blob and returns it with the given index and `size` (the

@@ -24,6 +24,7 @@ import type { MimeIndex } from '../mime/types.js';
 import type { MailboxRecord, MessageMeta, PreparedMessage, SpecialUse, Store } from '../store/types.js';
 import { commonFlags, flagDiff, flagKey, mergeFlags, normalizeFlags, sameFlags } from './merge.js';
 import { connectRemote, findByContent, matchesPattern, remoteFeatures, sha256, toLocalName, toRemoteName, type RemoteFeatures } from './remote.js';
+import { BackgroundIndexer } from './index-worker.js';
 import { ensureLocalMailbox, openReplica, type Replica } from './replica.js';
 import type { MailboxPair, MessagePair, SyncState } from './state.js';
 import type {
@@ -65,13 +66,35 @@ export async function syncOnce(opts: SyncOptions): Promise<SyncSummary> {
     throw err;
   }
   let client: ImapClient | null = null;
+  let indexer: BackgroundIndexer | null = null;
   try {
     const run = new SyncRun(replica, opts);
+    // Downloads leave their full-text documents for later (append's deferIndex); a worker thread writes
+    // them meanwhile on its own connection (src/sync/index-worker.ts), so the FTS5 work runs next to the
+    // network and blob writes instead of after them.
+    if (opts.dryRun !== true && replica.store.indexPending) {
+      indexer = BackgroundIndexer.start(replica.dir);
+      run.indexer = indexer;
+    }
     run.progress('connect');
     client = await connectRemote(opts.account, disable, opts.signal);
     await run.run(client, remoteFeatures(client, disable));
+    // The server is done with, so the connection goes first. Then what the thread has not indexed yet
+    // (and, should it have failed, everything it left) is indexed here. A run that fails or is killed
+    // before this point leaves the documents marked; the next run (or the store's upkeep) writes them,
+    // and SEARCH scans such messages meanwhile.
+    await client.logout().catch(() => undefined);
+    client = null;
+    if (indexer) {
+      run.progress('index');
+      const bg = indexer;
+      indexer = null;
+      await bg.finish().catch((err: unknown) => run.logLine(err instanceof Error ? err.message : String(err)));
+      await replica.store.indexPending?.(opts.signal ? { signal: opts.signal } : {});
+    }
     return run.summary(started);
   } finally {
+    if (indexer) await indexer.stop();
     if (client) await client.logout().catch(() => undefined);
     await replica.close();
     await unlock();
@@ -116,6 +139,8 @@ class SyncRun {
   private readonly state: SyncState;
   private readonly userId: number;
   private readonly dry: boolean;
+  /** Indexes the downloads' deferred search documents in the background (null: at the end, or dry run). */
+  indexer: BackgroundIndexer | null = null;
   private client!: ImapClient;
   private features!: RemoteFeatures;
   private delimiter: string | null = '/';
@@ -155,6 +180,10 @@ class SyncRun {
 
   private log(line: string): void {
     this.opts.onLog?.(line);
+  }
+
+  logLine(line: string): void {
+    this.log(line);
   }
 
   private act(side: SyncAction['side'], kind: SyncAction['kind'], mailbox: string, detail: string): void {
@@ -1136,6 +1165,7 @@ class SyncRun {
     const res = await this.store.append(
       local.id,
       prepared.map(({ it, msg }) => ({ message: msg, flags: flagsOf(it.m), ...(it.m.internalDate ? { internalDate: it.m.internalDate.getTime() } : {}) })),
+      { deferIndex: true },
     );
     this.state.tx(() => {
       prepared.forEach(({ it, msg }, i) => {
@@ -1152,6 +1182,7 @@ class SyncRun {
         w.delta!.pairs.set(row.localUid, row);
       });
     });
+    this.indexer?.kick();
     const bytes = items.reduce((a, x) => a + x.bytes, 0);
     this.bytesDown += bytes;
     w.summary.downloaded += items.length;

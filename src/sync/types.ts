@@ -64,7 +64,8 @@ export interface SyncOptions {
 }
 
 export interface SyncProgress {
-  phase: 'connect' | 'mailboxes' | 'mailbox' | 'download' | 'upload' | 'flags' | 'done';
+  /** 'index': writing the full-text search documents of the downloaded messages, after the last mailbox. */
+  phase: 'connect' | 'mailboxes' | 'mailbox' | 'download' | 'upload' | 'flags' | 'index' | 'done';
   mailbox?: string;
   /** Mailboxes done / total. */
   mailboxesDone: number;

@@ -1,0 +1,123 @@
+// Fills the replica's full-text search index in a worker thread while the sync downloads (RFC 1733's
+// disconnected model: the initial download of a whole account). The download appends with
+// `deferIndex` (src/store/types.ts), which marks each new blob "not yet indexed" (SEARCH, RFC 9051
+// §6.4.4, treats it as a candidate and stays exact); this thread runs the SQLite store's indexPending()
+// on its own connection to the same database, so the FTS5 work — most of a download's CPU — runs on
+// another core next to the network and blob writes. A crash leaves the marks; the next sync's
+// indexPending() (or the store's upkeep) writes the rest.
+//
+// Loaded in the main thread it only exports BackgroundIndexer; started as the worker (workerData
+// `petrelIndexer`) it runs the loop below.
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+
+/** Documents per transaction in the worker: short, so the download's appends wait little for the lock. */
+const WORKER_BATCH = 100;
+/** How long the worker sleeps when nothing is pending and it was not woken. */
+const IDLE_MS = 250;
+
+interface WorkerInput {
+  petrelIndexer: true;
+  dataDir: string;
+}
+
+type WorkerReply = { type: 'done'; written: number } | { type: 'error'; message: string };
+
+/** The main thread's handle on the indexing thread. */
+export class BackgroundIndexer {
+  private finished: Promise<number> | null = null;
+  private exited = false;
+  private reply: WorkerReply | null = null;
+  private readonly exit: Promise<void>;
+
+  private constructor(private readonly worker: Worker) {
+    worker.on('message', (m: WorkerReply) => {
+      this.reply = m;
+    });
+    this.exit = new Promise((resolve) => {
+      worker.once('exit', () => {
+        this.exited = true;
+        resolve();
+      });
+      // An error ends the thread too ('exit' follows); the caller's own indexPending() then does the rest.
+      worker.on('error', (err) => {
+        this.reply ??= { type: 'error', message: err.message };
+      });
+    });
+  }
+
+  /** Starts indexing the store in `dataDir` (an SQLite store) in a worker thread. */
+  static start(dataDir: string): BackgroundIndexer {
+    const data: WorkerInput = { petrelIndexer: true, dataDir };
+    const worker = new Worker(new URL(import.meta.url), { workerData: data });
+    return new BackgroundIndexer(worker);
+  }
+
+  /** New documents were deferred: index them now rather than after the idle wait. */
+  kick(): void {
+    if (!this.exited) this.worker.postMessage('kick');
+  }
+
+  /**
+   * Indexes what is still pending, then ends the thread. Resolves with the documents the thread wrote;
+   * rejects when the thread failed (what it left stays pending).
+   */
+  finish(): Promise<number> {
+    this.finished ??= (async () => {
+      if (!this.exited) this.worker.postMessage('finish');
+      await this.exit;
+      const r = this.reply;
+      if (r?.type === 'done') return r.written;
+      throw new Error(`the search indexing thread failed: ${r?.type === 'error' ? r.message : 'it exited without an answer'}`);
+    })();
+    return this.finished;
+  }
+
+  /** Ends the thread at once (a failed or aborted sync); an open transaction is rolled back. */
+  async stop(): Promise<void> {
+    if (this.exited) return;
+    await this.worker.terminate();
+    await this.exit;
+  }
+}
+
+async function workerMain(input: WorkerInput): Promise<void> {
+  const port = parentPort!;
+  let finishing = false;
+  let wake: (() => void) | null = null;
+  port.on('message', (m: unknown) => {
+    if (m === 'finish') finishing = true;
+    const w = wake;
+    wake = null;
+    w?.();
+  });
+  let written = 0;
+  try {
+    const { openSqliteStore } = await import('../store/sqlite/sqlite-store.js');
+    const store = await openSqliteStore(input.dataDir, { gcIntervalMs: 0 });
+    try {
+      for (;;) {
+        const n = await store.indexPending({ batch: WORKER_BATCH });
+        written += n;
+        if (n > 0) continue;
+        if (finishing) break;
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, IDLE_MS);
+          wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+      }
+    } finally {
+      await store.close();
+    }
+    port.postMessage({ type: 'done', written } satisfies WorkerReply);
+  } catch (err) {
+    port.postMessage({ type: 'error', message: err instanceof Error ? err.message : String(err) } satisfies WorkerReply);
+  }
+  port.close();
+}
+
+if (!isMainThread && (workerData as Partial<WorkerInput> | null)?.petrelIndexer === true) {
+  void workerMain(workerData as WorkerInput);
+}
