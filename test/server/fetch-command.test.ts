@@ -133,6 +133,20 @@ test('numbered parts, MIME headers and only the part\'s byte range is read', asy
   assert.ok(total < 100, `read ${total} bytes`);
 });
 
+test('HEADER.FIELDS with odd field names: "_" and "." atoms, quoted names with "]" and "("; echoed so they parse back', async () => {
+  const store = new FakeStore();
+  store.addMailbox('INBOX');
+  store.addMessage('INBOX', { raw: 'X-Odd_Field.Name: one\nX]Y: two\nA(B: three\nSubject: s\nx-odd_field.name: four\n\nbody\n' });
+  const { session } = selectBox(store, 'INBOX');
+  const r = await run(fetchCommands, store, session, 'H1 FETCH 1 (BODY.PEEK[HEADER.FIELDS (X-ODD_FIELD.NAME "X]Y" "A(B")])');
+  assert.equal(
+    r.text,
+    '* 1 FETCH (BODY[HEADER.FIELDS (X-ODD_FIELD.NAME "X]Y" "A(B")] {71}\r\nX-Odd_Field.Name: one\r\nX]Y: two\r\nA(B: three\r\nx-odd_field.name: four\r\n\r\n)\r\nH1 OK FETCH completed\r\n',
+  );
+  const not = await run(fetchCommands, store, session, 'H2 FETCH 1 (BODY.PEEK[HEADER.FIELDS.NOT ("X]Y" subject x-odd_field.name)])');
+  assert.equal(not.text, '* 1 FETCH (BODY[HEADER.FIELDS.NOT ("X]Y" subject x-odd_field.name)] {14}\r\nA(B: three\r\n\r\n)\r\nH2 OK FETCH completed\r\n');
+});
+
 test('BINARY decodes base64 and uses literal8 for NUL data; BINARY.SIZE gives the decoded size', async () => {
   const { store, session } = setup();
   const r = await run(fetchCommands, store, session, 'A15 FETCH 2 (BINARY.PEEK[2] BINARY.SIZE[2] BINARY.PEEK[1]<4.4>)');
