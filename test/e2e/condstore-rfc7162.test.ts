@@ -247,6 +247,13 @@ test('QRESYNC needs ENABLE QRESYNC: SELECT (QRESYNC ...) and UID FETCH (VANISHED
   const box = await mailbox(c, 1);
   assert.match((await c.command('S', `SELECT ${box} (QRESYNC (1 1))`)).tagged, /^S BAD/);
   assert.match((await c.command('S2', `SELECT ${box}`)).tagged, /^S2 OK/);
+  // A SELECT refused for its arguments is still a failed SELECT: the selected mailbox is closed, [CLOSED]
+  // announces it and nothing stays selected (RFC 9051 §6.3.2, §3.2.5 "the mailbox remains unselected").
+  const refused = await c.command('S3', `EXAMINE ${box} (QRESYNC (1 1))`);
+  assert.match(refused.tagged, /^S3 BAD/);
+  assert.deepEqual(refused.untagged.map((l) => l.replace(/\] .*/, ']')), ['* OK [CLOSED]']);
+  assert.match((await c.command('F0', 'FETCH 1 FLAGS')).tagged, /^F0 BAD/);
+  assert.match((await c.command('S4', `SELECT ${box}`)).tagged, /^S4 OK/);
   assert.match((await c.command('F', 'UID FETCH 1:* FLAGS (CHANGEDSINCE 1 VANISHED)')).tagged, /^F BAD/);
   // §3.2.6: VANISHED without CHANGEDSINCE, or with FETCH (not UID FETCH), is BAD too.
   assert.match((await c.command('E', 'ENABLE QRESYNC')).tagged, /^E OK/);

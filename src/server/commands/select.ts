@@ -9,7 +9,7 @@ import { expandRanges, formatNumSet, parseNumSet, resolveNumSet } from '../../pr
 import { parseNumber, type ArgReader } from '../args.js';
 import { flagAtoms } from '../connection.js';
 import { SYSTEM_FLAGS } from '../../protocol/types.js';
-import { bad, no, type TaggedResult } from '../errors.js';
+import { bad, ImapError, no, type TaggedResult } from '../errors.js';
 import { SelectedView } from '../selected-view.js';
 import { mailboxToWire, SEPARATOR } from '../mailbox-names.js';
 import { defineCommand, isRev2, type CommandContext, type Session } from '../session.js';
@@ -26,7 +26,10 @@ interface SelectParams {
   } | null;
 }
 
-async function openMailbox(ctx: CommandContext, params: SelectParams, readOnly: boolean) {
+/** What SELECT/EXAMINE parsed: its parameters, or the error its arguments earned (answered in run()). */
+type SelectArgs = SelectParams | { refused: ImapError };
+
+async function openMailbox(ctx: CommandContext, args: SelectArgs, readOnly: boolean) {
   const st = ctx.session.state;
   if (st.kind !== 'authenticated' && st.kind !== 'selected') throw bad('Not authenticated');
   const user = st.user;
@@ -35,6 +38,10 @@ async function openMailbox(ctx: CommandContext, params: SelectParams, readOnly: 
     ctx.setState({ kind: 'authenticated', user });
     await ctx.untaggedStatus('OK', { name: 'CLOSED' }, 'Previous mailbox closed');
   }
+  // RFC 9051 §6.3.2: "if a mailbox is selected and a SELECT command that fails is attempted, no mailbox is
+  // selected" — also when it fails on its arguments (RFC 7162 §3.2.5: BAD, "the mailbox remains unselected").
+  if ('refused' in args) throw args.refused;
+  const params = args;
   if (params.condstore) ctx.session.enabled.add('CONDSTORE');
   // RFC 9051 §6.4.4.1: the saved search result does not survive a new selection.
   ctx.session.searchResult = [];
@@ -170,6 +177,16 @@ function parseSetArg(a: ImapArg | undefined, what: string): NumSet {
   }
 }
 
+/** Parses SELECT/EXAMINE arguments; a refusal is kept for run(), which first leaves the selected mailbox. */
+function parseSelectArgs(r: ArgReader, session: Session): SelectArgs {
+  try {
+    return parseSelect(r, session);
+  } catch (err) {
+    if (err instanceof ImapError) return { refused: err };
+    throw err;
+  }
+}
+
 function parseSelect(r: ArgReader, session: Session): SelectParams {
   const name = r.mailbox();
   const params: SelectParams = { name, condstore: false, qresync: null };
@@ -230,15 +247,15 @@ export const selectCommands = [
     name: 'SELECT',
     states: ['authenticated', 'selected'],
     flags: { breaksMailbox: true },
-    parse: parseSelect,
-    run: (ctx, params) => openMailbox(ctx, params, false),
+    parse: parseSelectArgs,
+    run: (ctx, args) => openMailbox(ctx, args, false),
   }),
   defineCommand({
     name: 'EXAMINE',
     states: ['authenticated', 'selected'],
     flags: { breaksMailbox: true },
-    parse: parseSelect,
-    run: (ctx, params) => openMailbox(ctx, params, true),
+    parse: parseSelectArgs,
+    run: (ctx, args) => openMailbox(ctx, args, true),
   }),
   defineCommand({
     name: 'CLOSE',
