@@ -53,3 +53,17 @@ export async function prepareBuffer(blobs: BlobStore, data: Buffer): Promise<Pre
     throw err;
   }
 }
+
+/**
+ * Ingests several whole buffers (a batch of downloaded messages): each is indexed, then all are written
+ * with BlobStore.writeMany (fsynced a few at a time, placed under one lock, each directory fsynced once).
+ */
+export async function prepareBuffers(blobs: BlobStore, datas: readonly Buffer[]): Promise<PreparedMessage[]> {
+  const mimes = datas.map((d) => {
+    const indexer = new MimeIndexer();
+    indexer.push(d);
+    return indexer.finish();
+  });
+  const written = await blobs.writeMany(datas);
+  return written.map((w, i) => ({ blobId: w.blobId, size: w.size, mime: mimes[i]! }));
+}

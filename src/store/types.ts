@@ -227,6 +227,11 @@ export interface Store {
   beginIngest(): IngestWriter;
   /** Convenience: ingest a whole buffer. */
   prepare(data: Buffer): Promise<PreparedMessage>;
+  /**
+   * Several whole buffers at once (a bulk download), in order; the same result as prepare() of each, with
+   * the durable writes grouped where the store can. Optional: callers fall back to prepare().
+   */
+  prepareMany?(datas: readonly Buffer[]): Promise<PreparedMessage[]>;
   /** Appends atomically (all or none; MULTIAPPEND, RFC 3502). TRYCREATE if the mailbox is gone. */
   append(mailboxId: number, items: AppendItem[], opts?: AppendOptions): Promise<AppendResult>;
   /**

@@ -1078,7 +1078,7 @@ class SyncRun {
           got.push({ m, data });
         }
         if (storing) await storing;
-        storing = this.storeDownloads(w, got.map(({ m, data }) => ({ m, prepare: () => this.store.prepare(data), bytes: data.length })), remoteFlags, emailIds);
+        storing = this.storeDownloads(w, got.map(({ m, data }) => ({ m, bytes: data.length })), () => this.prepareAll(got.map((g) => g.data)), remoteFlags, emailIds);
         storing.catch(() => undefined); // awaited below or at the next batch
       }
     } finally {
@@ -1088,7 +1088,7 @@ class SyncRun {
       this.checkAbort();
       const one = await this.fetchPartial(m, policy);
       if (!one) continue;
-      await this.storeDownloads(w, [{ m, prepare: () => this.store.preparePartial(one.bytes, one.mime, m.size ?? one.bytes.length), bytes: one.transferred }], remoteFlags, emailIds);
+      await this.storeDownloads(w, [{ m, bytes: one.transferred }], async () => [await this.store.preparePartial(one.bytes, one.mime, m.size ?? one.bytes.length)], remoteFlags, emailIds);
     }
   }
 
@@ -1123,27 +1123,35 @@ class SyncRun {
     return { bytes: built.bytes, mime: built.mime, transferred };
   }
 
+  /** Whole messages into the replica's blob store: grouped (Store.prepareMany) where the store can. */
+  private async prepareAll(datas: Buffer[]): Promise<PreparedMessage[]> {
+    if (this.store.prepareMany) return this.store.prepareMany(datas);
+    // Blob writes (each ends with an fsync) overlap a few at a time.
+    const results = new Array<PreparedMessage>(datas.length);
+    let nextIndex = 0;
+    const worker = async () => {
+      while (nextIndex < datas.length) {
+        const i = nextIndex++;
+        results[i] = await this.store.prepare(datas[i]!);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PREPARE_CONCURRENCY, datas.length) }, worker));
+    return results;
+  }
+
   /** Intent → local append → pairing, per batch: a crash in between is settled by settleDownloads. */
   private async storeDownloads(
     w: Work,
-    items: Array<{ m: FetchedMessage; prepare: () => Promise<PreparedMessage>; bytes: number }>,
+    items: Array<{ m: FetchedMessage; bytes: number }>,
+    prepareAll: () => Promise<PreparedMessage[]>,
     remoteFlags: Map<number, string[]>,
     emailIds: Map<number, string>,
   ): Promise<void> {
     if (items.length === 0) return;
     const local = w.local!;
-    const prepared: Array<{ it: (typeof items)[number]; msg: PreparedMessage }> = [];
-    // Blob writes (each ends with an fsync) overlap a few at a time.
-    const results = new Array<PreparedMessage | undefined>(items.length);
-    let nextIndex = 0;
-    const worker = async () => {
-      while (nextIndex < items.length) {
-        const i = nextIndex++;
-        results[i] = await items[i]!.prepare();
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(PREPARE_CONCURRENCY, items.length) }, worker));
-    items.forEach((it, i) => prepared.push({ it, msg: results[i]! }));
+    // Blobs are durable (fsynced, placed) before the intents and the append commit that refer to them.
+    const results = await prepareAll();
+    const prepared = items.map((it, i) => ({ it, msg: results[i]! }));
     const mbox = await this.store.getMailboxById(local.id);
     if (!mbox) throw new Error(`the replica's mailbox ${local.name} vanished during the sync`);
     const flagsOf = (m: FetchedMessage) => normalizeFlags(m.flags ?? remoteFlags.get(m.uid!) ?? []);

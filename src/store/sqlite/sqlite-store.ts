@@ -14,7 +14,7 @@ import { SYSTEM_FLAGS } from '../../protocol/types.js';
 import type { MimeIndex } from '../../mime/types.js';
 import { BlobStore } from '../blob/blob-store.js';
 import { LocalChangeBus, type ChangeBus } from '../change-bus.js';
-import { beginIngest, prepareBuffer } from '../ingest.js';
+import { beginIngest, prepareBuffer, prepareBuffers } from '../ingest.js';
 import {
   StoreError,
   type AppendItem,
@@ -140,6 +140,9 @@ export class SqliteStore implements Store {
   private readonly s: ReturnType<typeof prepareStatements>;
   private readonly threads: ThreadStatements;
   private readonly searchIndex: SearchIndex;
+  /** The bytes of messages prepared from a buffer, while their PreparedMessage lives: append reads the
+   *  threading header and the search text from memory instead of the blob file. */
+  private readonly preparedBytes = new WeakMap<PreparedMessage, Buffer>();
   private readonly tombstonePolicy: TombstonePolicy;
 
   constructor(
@@ -377,7 +380,16 @@ export class SqliteStore implements Store {
 
   async prepare(data: Buffer): Promise<PreparedMessage> {
     this.assertOpen();
-    return prepareBuffer(this.blobs, data);
+    const p = await prepareBuffer(this.blobs, data);
+    this.preparedBytes.set(p, data);
+    return p;
+  }
+
+  async prepareMany(datas: readonly Buffer[]): Promise<PreparedMessage[]> {
+    this.assertOpen();
+    const out = await prepareBuffers(this.blobs, datas);
+    out.forEach((p, i) => this.preparedBytes.set(p, datas[i]!));
+    return out;
   }
 
   /** docs/sync.md "Partial messages": the synthetic bytes as a blob, the caller's index and size. */
@@ -899,7 +911,12 @@ export class SqliteStore implements Store {
     const msgs = [...new Map(todo.map((it) => [it.message.blobId, it.message] as const)).values()];
     for (let i = 0; i < msgs.length; i += 16) {
       const group = msgs.slice(i, i + 16);
-      const docs = await Promise.all(group.map((m) => prepareDoc(m.mime, (start, end) => this.blobs.read(m.blobId, start, end))));
+      const docs = await Promise.all(
+        group.map((m) => {
+          const mem = this.preparedBytes.get(m);
+          return prepareDoc(m.mime, mem ? async (start, end) => mem.subarray(start, end) : (start, end) => this.blobs.read(m.blobId, start, end));
+        }),
+      );
       group.forEach((m, j) => out.set(m.blobId, docs[j]!));
     }
     return out;
@@ -908,7 +925,9 @@ export class SqliteStore implements Store {
   private async threadKeysOf(msg: PreparedMessage): Promise<ThreadKeys> {
     try {
       const h = topHeaderRange(msg.mime);
-      return threadKeys(await this.blobs.read(msg.blobId, h.start, Math.min(h.end, h.start + THREAD_HEADER_LIMIT)));
+      const end = Math.min(h.end, h.start + THREAD_HEADER_LIMIT);
+      const mem = this.preparedBytes.get(msg);
+      return threadKeys(mem ? mem.subarray(h.start, end) : await this.blobs.read(msg.blobId, h.start, end));
     } catch {
       return { messageId: null, parents: [], baseSubject: null, isReply: false };
     }
