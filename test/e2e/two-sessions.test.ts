@@ -107,6 +107,27 @@ test('an IMAP4rev2 session is told of another session\'s flag change without \\R
   assert.ok(!n.untagged.some((l) => /Recent|RECENT/.test(l)), n.untagged.join('\n'));
 });
 
+test('EXAMINE reports \\Recent messages without taking the flag away; the next SELECT gets them (RFC 3501 §6.3.2, §2.3.2)', async () => {
+  const a = await session();
+  const b = await session();
+  assert.match((await b.command('C', 'CREATE Fresh1')).tagged, /^C OK/);
+  await append(b, 'Fresh1', 'one');
+  await append(b, 'Fresh1', 'two');
+  // A read-only session sees both as recent ...
+  const ex = await a.command('X', 'EXAMINE Fresh1');
+  assert.match(ex.tagged, /^X OK \[READ-ONLY\]/);
+  assert.ok(ex.untagged.includes('* 2 RECENT'), ex.untagged.join('\n'));
+  const fl = await a.command('F', 'FETCH 1:* FLAGS');
+  assert.equal(fl.untagged.filter((l) => /\\Recent/.test(l)).length, 2, fl.untagged.join('\n'));
+  const sr = await a.command('R', 'SEARCH RECENT');
+  assert.ok(sr.untagged.includes('* SEARCH 1 2'), sr.untagged.join('\n'));
+  // ... and did not claim them: a second EXAMINE and STATUS still count them, and SELECT takes them.
+  assert.ok((await b.command('X2', 'EXAMINE Fresh1')).untagged.includes('* 2 RECENT'));
+  assert.ok((await b.command('U', 'STATUS Fresh1 (RECENT)')).untagged.some((l) => /\(RECENT 2\)/.test(l)));
+  assert.ok((await b.command('S', 'SELECT Fresh1')).untagged.includes('* 2 RECENT'));
+  assert.ok((await a.command('X3', 'EXAMINE Fresh1')).untagged.includes('* 0 RECENT'));
+});
+
 test('no EXPUNGE during FETCH by sequence number; it comes at the following NOOP', async () => {
   const a = await session();
   const b = await session();

@@ -49,8 +49,18 @@ async function openMailbox(ctx: CommandContext, args: SelectArgs, readOnly: bool
   if (!mbox) throw no('No such mailbox', 'NONEXISTENT');
   // Order matters: the mailbox record (highest mod-sequence) is read before the message list, so the
   // view's mod-sequence never claims more than the list shows; the first flush re-reads what came between.
-  const recentFrom = readOnly ? null : await ctx.store.claimRecent(mbox.id);
+  // EXAMINE "MUST NOT cause messages to lose the \Recent flag" (RFC 3501 §6.3.2) but reports them like
+  // SELECT: the messages at or above the mailbox's recent watermark (STATUS RECENT counts them; they
+  // are the highest UIDs below the UIDNEXT read with it) are \Recent in a read-only view, unclaimed.
+  const unclaimed = readOnly ? await ctx.store.mailboxStatus(mbox.id) : null;
+  let recentFrom = unclaimed ? null : await ctx.store.claimRecent(mbox.id);
   const messages = await ctx.store.listMessages(mbox.id);
+  if (unclaimed && unclaimed.recent > 0) {
+    let below = 0;
+    while (below < messages.length && messages[below]!.uid < unclaimed.uidNext) below++;
+    const first = messages[Math.max(0, below - unclaimed.recent)];
+    if (first) recentFrom = first.uid;
+  }
   const view = new SelectedView(mbox, readOnly, messages, recentFrom);
   const keywords = new Map<string, string>();
   let firstUnseen = 0;
