@@ -109,16 +109,27 @@ export interface BinaryInfo {
  * '' when absent). path [] is the whole message, never decoded. null when the part does not exist.
  */
 export function binaryInfo(index: MimeIndex, path: readonly number[]): BinaryInfo | null {
-  if (path.length === 0) return { start: 0, end: (index as MimeIndexV1).z, encoding: 'binary', text: true };
+  if (path.length === 0) {
+    const r = root(index);
+    return { start: 0, end: (index as MimeIndexV1).z, encoding: 'binary', text: !holdsBinary(r) };
+  }
   const part = findPart(index, path);
   if (!part) return null;
   // Multiparts and encapsulated messages are not decoded (RFC 2045 §6.4 forbids encoding them).
   const composite = part.k !== undefined || part.g !== undefined;
   const encoding = composite ? 'binary' : normalizeEncoding(part.c);
   // No valid Content-Type is text/plain (RFC 2045 §5.2); a part beyond the nesting cap is a leaf sent as
-  // application/octet-stream.
-  const text = composite || part.dg === 1 || (!part.x && (part.t === undefined || part.t.toLowerCase() === 'text'));
+  // application/octet-stream. A composite holding a binary-encoded part is not line-oriented text.
+  const text = composite ? !holdsBinary(part) : part.dg === 1 || (!part.x && (part.t === undefined || part.t.toLowerCase() === 'text'));
   return { start: part.b, end: part.e, encoding: encoding === '' ? '7bit' : encoding, text };
+}
+
+/** Some leaf at or below `part` has Content-Transfer-Encoding: binary (RFC 3516 §4.4 APPENDs): its octets,
+ *  bare LFs included, must go out unchanged. */
+function holdsBinary(part: MimePart): boolean {
+  if (part.k) return part.k.some(holdsBinary);
+  if (part.g) return holdsBinary(part.g);
+  return normalizeEncoding(part.c) === 'binary';
 }
 
 /** The decoder for a BINARY section (null: unknown encoding, NO [UNKNOWN-CTE]); text gets CRLF line ends. */

@@ -204,6 +204,21 @@ test('a partial with an origin and no count (<n>) runs to the end of the section
   assert.equal(r.text, '* 2 FETCH (BINARY[2]<7> {5}\r\ndata! BODY[1]<4> {9}\r\nattached. BODY[1]<99> {0}\r\n)\r\nD1 OK FETCH completed\r\n');
 });
 
+test('BINARY of a bare-LF message holding a binary-encoded part sends the octets unchanged (no CRLF added inside it)', async () => {
+  const store = new FakeStore();
+  store.addMailbox('INBOX');
+  const raw = Buffer.concat([
+    Buffer.from('Subject: b\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: text/plain\n\nhi\n--B\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: binary\n\n', 'latin1'),
+    Buffer.from([0x00, 0x0a, 0x01, 0x0a, 0x02]),
+    Buffer.from('\n--B--\n', 'latin1'),
+  ]);
+  store.addMessage('INBOX', { raw });
+  const { session } = selectBox(store, 'INBOX');
+  const r = await run(fetchCommands, store, session, 'B3 FETCH 1 (BINARY.SIZE[] BINARY.SIZE[1] BINARY.SIZE[2])');
+  // The whole message as stored; part 1 (text) with CRLF; part 2 as stored.
+  assert.equal(r.text, `* 1 FETCH (BINARY.SIZE[] ${raw.length} BINARY.SIZE[1] 2 BINARY.SIZE[2] 5)\r\nB3 OK FETCH completed\r\n`);
+});
+
 test('BINARY of an unknown transfer encoding fails with NO [UNKNOWN-CTE]', async () => {
   const { store, session } = setup();
   const r = await run(fetchCommands, store, session, 'A16 FETCH 2 BINARY.PEEK[3]');
