@@ -4,7 +4,7 @@
 // RFC 3516, number), RFC 6855 §3 / RFC 9051 §4.3.1 (8-bit UTF-8 in quoted strings once UTF8=ACCEPT or
 // IMAP4rev2 is enabled). RFC 7888 for the client side's non-synchronizing literals.
 import { LIMITS } from './limits.js';
-import { Adjacent, Atom, LiteralData, StreamData } from './types.js';
+import { Adjacent, Atom, Encoded, LiteralData, StreamData } from './types.js';
 import type { ResponseCode, ResponseValue, Status } from './types.js';
 
 export interface EncodeOptions {
@@ -137,6 +137,9 @@ function write(sink: Sink, v: ResponseValue, opts: EncodeOptions, depth: number)
     sink.stream(v);
   } else if (v instanceof Adjacent) {
     for (const item of v.items) write(sink, item, opts, depth);
+  } else if (v instanceof Encoded) {
+    if (typeof v.bytes === 'string') sink.str(v.bytes);
+    else sink.buf(v.bytes);
   } else if (Array.isArray(v)) {
     sink.str('(');
     writeJoined(sink, v, opts, depth + 1);

@@ -60,8 +60,14 @@ export class StreamData {
 export class Adjacent {
   constructor(readonly items: ResponseValue[]) {}
 }
+/** A value already encoded (by the same encoder, with the same options): its bytes are sent as they are;
+ *  a string must be US-ASCII. FETCH's render cache keeps ENVELOPE and BODYSTRUCTURE in this form
+ *  (src/server/commands/fetch-batch.ts). */
+export class Encoded {
+  constructor(readonly bytes: Buffer | string) {}
+}
 /** null → NIL, number → number, string/Buffer → quoted or literal as needed, array → list. */
-export type ResponseValue = null | number | string | Buffer | Atom | LiteralData | StreamData | Adjacent | ResponseValue[];
+export type ResponseValue = null | number | string | Buffer | Atom | LiteralData | StreamData | Adjacent | Encoded | ResponseValue[];
 
 /** Response status words (RFC 9051 §7.1). */
 export type Status = 'OK' | 'NO' | 'BAD' | 'BYE' | 'PREAUTH';

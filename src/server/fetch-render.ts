@@ -5,7 +5,8 @@
 import { Atom, LiteralData, StreamData } from '../protocol/types.js';
 import type { ImapArg, Partial, ResponseValue, SectionSpec } from '../protocol/types.js';
 import { FetchSyntaxError, fetchSetsSeen, formatFetchItemName, parseFetchAtts, type FetchAtt } from '../protocol/fetch-items.js';
-import type { MessageRecord, Store } from '../store/types.js';
+import type { FetchCacheRecord, MessageRecord, Store } from '../store/types.js';
+import type { RenderCacheEntry } from './commands/fetch-batch.js';
 import { bad, no } from './errors.js';
 import { flagAtoms } from './connection.js';
 import type { SelectedView } from './selected-view.js';
@@ -55,6 +56,8 @@ export interface RenderOptions {
   condstore: boolean;
   /** Literals larger than this are streamed from the blob rather than read into memory. */
   streamThreshold?: number;
+  /** UTF8=ACCEPT or IMAP4rev2: the encoder may quote 8-bit strings (picks the render cache's form). */
+  utf8?: boolean;
 }
 
 const DEFAULT_STREAM_THRESHOLD = 256 * 1024;
@@ -62,15 +65,18 @@ const DEFAULT_STREAM_THRESHOLD = 256 * 1024;
 /**
  * Renders the data items of one message in request order. `rec` may be null only when the request
  * needs no record. `seenChanged`: this FETCH set \Seen, so FLAGS is appended if not requested.
+ * `cache`: the message's render cache (commands/fetch-batch.ts), which then answers ENVELOPE, BODY and
+ * BODYSTRUCTURE; `rec` may then be a FetchCacheRecord, for requests of row items only.
  */
 export async function renderFetch(
   store: Store,
   view: SelectedView,
   req: FetchRequest,
   uid: number,
-  rec: MessageRecord | null,
+  rec: MessageRecord | FetchCacheRecord | null,
   opts: RenderOptions,
   seenChanged = false,
+  cache: RenderCacheEntry | null = null,
 ): Promise<ResponseValue[]> {
   const out: ResponseValue[] = [];
   let hasUid = false;
@@ -79,7 +85,8 @@ export async function renderFetch(
   const threshold = opts.streamThreshold ?? DEFAULT_STREAM_THRESHOLD;
   const need = (): MessageRecord => {
     if (!rec) throw new Error('message record required');
-    return rec;
+    // A FetchCacheRecord comes only with `cache` and row items: its index is never looked at here.
+    return rec as MessageRecord;
   };
   for (const it of req.items) {
     switch (it.kind) {
@@ -105,13 +112,13 @@ export async function renderFetch(
         out.push(new Atom('RFC822.SIZE'), need().size);
         break;
       case 'ENVELOPE':
-        out.push(new Atom('ENVELOPE'), envelopeValue(need().mime));
+        out.push(new Atom('ENVELOPE'), cache ? cache.value('ENVELOPE', opts.utf8 === true) : envelopeValue(need().mime));
         break;
       case 'BODY':
-        out.push(new Atom('BODY'), bodyStructureValue(need().mime, false));
+        out.push(new Atom('BODY'), cache ? cache.value('BODY', opts.utf8 === true) : bodyStructureValue(need().mime, false));
         break;
       case 'BODYSTRUCTURE':
-        out.push(new Atom('BODYSTRUCTURE'), bodyStructureValue(need().mime, true));
+        out.push(new Atom('BODYSTRUCTURE'), cache ? cache.value('BODYSTRUCTURE', opts.utf8 === true) : bodyStructureValue(need().mime, true));
         break;
       case 'RFC822':
         out.push(new Atom('RFC822'), await sectionValue(store, need(), { path: [] }, null, threshold));

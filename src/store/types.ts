@@ -90,6 +90,22 @@ export interface MessageRecord extends MessageMeta {
   mime: MimeIndex;
 }
 
+/** A message with FETCH's render cache (Store.getFetchCache). */
+export interface FetchCacheRecord extends MessageMeta {
+  /** What putFetchCache last stored for this content; null when nothing is stored. */
+  fetchCache: string | null;
+  /** The stored MIME index (JSON) when fetchCache is null, else null (not read). */
+  mimeJson: string | null;
+}
+
+/** One text for Store.putFetchCache: the message it was rendered for and that message's content. */
+export interface FetchCacheEntry {
+  mailboxId: number;
+  uid: number;
+  blobId: string;
+  text: string;
+}
+
 /** A message whose bytes are on disk (fsynced) and indexed, not yet in any mailbox. */
 export interface PreparedMessage {
   blobId: string;
@@ -271,6 +287,16 @@ export interface Store {
   listMessages(mailboxId: number): Promise<MessageMeta[]>;
   /** The given uids that exist, ascending; with `mime` the stored part tree too. */
   getMessages(mailboxId: number, uids: number[]): Promise<MessageRecord[]>;
+  /**
+   * FETCH's render cache (docs/benchmarks.md "FETCH render cache"): the given uids that exist, ascending,
+   * each with the text last stored by putFetchCache for its content, and its MIME index only where there
+   * is none. The text is the server's (src/server/commands/fetch-batch.ts) and depends on the content
+   * only; the store keeps it opaque, per message or per blob as suits it, and drops it whenever the
+   * content or its index changes. Optional: without it FETCH renders every time.
+   */
+  getFetchCache?(mailboxId: number, uids: number[]): Promise<FetchCacheRecord[]>;
+  /** Stores render-cache texts; an entry whose message is gone or has other content now is skipped. */
+  putFetchCache?(entries: readonly FetchCacheEntry[]): Promise<void>;
   storeFlags(
     mailboxId: number,
     uids: number[],

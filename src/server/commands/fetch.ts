@@ -12,7 +12,8 @@
 // be had for are left out and the command ends NO [UNAVAILABLE] (RFC 5530).
 import { Atom } from '../../protocol/types.js';
 import type { NumSet, ResponseValue } from '../../protocol/types.js';
-import type { MessageRecord } from '../../store/types.js';
+import type { FetchCacheEntry, MessageRecord } from '../../store/types.js';
+import type { MimeIndex } from '../../mime/types.js';
 import type { ArgReader } from '../args.js';
 import { enableCondstore, holdBackExpunges } from '../condstore.js';
 import { bad, type TaggedResult } from '../errors.js';
@@ -23,7 +24,8 @@ import { formatRanges, mergeRanges, resolveNumSet } from '../../protocol/sequenc
 import { fillMissing } from '../fetch-missing.js';
 import { applyPartial, extractPartial, type PartialRange } from '../partial.js';
 import type { SelectedView } from '../selected-view.js';
-import { defineCommand, isRev2, type CommandContext, type Session } from '../session.js';
+import { defineCommand, isRev2, sessionUtf8, type CommandContext, type Session } from '../session.js';
+import { cachedKinds, RenderCacheEntry, rowOnly } from './fetch-batch.js';
 
 export interface FetchArgs {
   set: NumSet;
@@ -41,6 +43,8 @@ export interface FetchArgs {
 export const FETCH_BATCH = 500;
 /** Messages rendered ahead of the one being written. */
 const RENDER_AHEAD = 16;
+/** Render-cache texts gathered before one Store.putFetchCache call (one write transaction). */
+const CACHE_PUT_BATCH = 5000;
 
 export function parseFetchArgs(r: ArgReader, session: Session, byUid = false): FetchArgs {
   const set = r.sequenceSet();
@@ -86,9 +90,26 @@ export async function runFetch(ctx: CommandContext, args: FetchArgs, byUid: bool
     const gone = await vanishedEarlier(ctx, view, args.set, args.changedSince);
     if (gone !== '') await ctx.untagged([new Atom('VANISHED'), [new Atom('EARLIER')], new Atom(gone)]);
   }
-  const opts: RenderOptions = { byUid, rev1: !isRev2(ctx.session), condstore: ctx.session.enabled.has('CONDSTORE') };
+  const opts: RenderOptions = {
+    byUid,
+    rev1: !isRev2(ctx.session),
+    condstore: ctx.session.enabled.has('CONDSTORE'),
+    utf8: sessionUtf8(ctx.session),
+  };
   let skipped = 0;
   let unavailable: string | null = null;
+  // ENVELOPE / BODY / BODYSTRUCTURE with other row items only: answered through the render cache
+  // (fetch-batch.ts), which this FETCH fills for the messages it renders first.
+  const store = ctx.store;
+  const kinds = cachedKinds(req);
+  const cached = rowOnly(req) && kinds.length > 0 && store.getFetchCache && store.putFetchCache ? store : null;
+  let puts: FetchCacheEntry[] = [];
+  const flushPuts = async () => {
+    const todo = puts;
+    puts = [];
+    // A cache that cannot be written only costs the next FETCH a render.
+    if (todo.length > 0) await cached!.putFetchCache!(todo).catch((err: unknown) => ctx.log.debug({ err }, 'render cache not stored'));
+  };
   for (const batch of chunks(targets, FETCH_BATCH)) {
     let live = batch.filter((uid) => !view.isGhost(uid));
     skipped += batch.length - live.length;
@@ -97,6 +118,30 @@ export async function runFetch(ctx: CommandContext, args: FetchArgs, byUid: bool
       live = live.filter((uid) => (view.modSeqOf(uid) ?? 0) > since);
     }
     if (live.length === 0) continue;
+    if (cached) {
+      let recs = await cached.getFetchCache!(view.mailboxId, live);
+      // A cache text without some item asked for now (the message was fetched for other items before):
+      // its index is read after all.
+      const lacking = recs.filter((r) => r.mimeJson === null && !RenderCacheEntry.covers(r.fetchCache, kinds));
+      const indexes = new Map<number, MimeIndex>();
+      if (lacking.length > 0) {
+        for (const m of await store.getMessages(view.mailboxId, lacking.map((r) => r.uid))) indexes.set(m.uid, m.mime);
+        // Gone in between (another session's EXPUNGE): as if it had not been found at all.
+        const gone = new Set(lacking.filter((r) => !indexes.has(r.uid)).map((r) => r.uid));
+        if (gone.size > 0) recs = recs.filter((r) => !gone.has(r.uid));
+      }
+      skipped += live.length - recs.length;
+      for (const rec of recs) {
+        const index = () => (rec.mimeJson === null ? (indexes.get(rec.uid) ?? null) : (JSON.parse(rec.mimeJson) as MimeIndex));
+        const entry = new RenderCacheEntry(rec.fetchCache, index);
+        const items = await renderFetch(store, view, req, rec.uid, rec, opts, false, entry);
+        if (entry.dirty) puts.push({ mailboxId: view.mailboxId, uid: rec.uid, blobId: rec.blobId, text: entry.text() });
+        const seq = view.seqOf(rec.uid);
+        if (seq !== 0) await ctx.untagged([seq, new Atom('FETCH'), items]);
+      }
+      if (puts.length >= CACHE_PUT_BATCH) await flushPuts();
+      continue;
+    }
     let records: Map<number, MessageRecord> | null = null;
     if (req.needsRecord) {
       const recs = await ctx.store.getMessages(view.mailboxId, live);
@@ -145,6 +190,7 @@ export async function runFetch(ctx: CommandContext, args: FetchArgs, byUid: bool
       await ctx.untagged([seq, new Atom('FETCH'), items]);
     }
   }
+  await flushPuts();
   if (!byUid) await holdBackExpunges(ctx);
   if (unavailable !== null) return { status: 'NO', code: { name: 'UNAVAILABLE' }, text: unavailable };
   if (skipped > 0 && !byUid) {

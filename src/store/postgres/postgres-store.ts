@@ -36,6 +36,8 @@ import {
   StoreError,
   type AppendItem,
   type AppendResult,
+  type FetchCacheEntry,
+  type FetchCacheRecord,
   type ChangeEvent,
   type ChangeSet,
   type CopyResult,
@@ -572,7 +574,7 @@ export class PostgresStore implements Store {
    *  recorded the index of the bytes themselves; an unreferenced row gets the caller's instead. */
   async preparePartial(bytes: Buffer, mime: MimeIndex, size: number): Promise<PreparedMessage> {
     const written = await this.prepare(bytes);
-    await this.run('UPDATE blobs SET mime_index = $2 WHERE id = $1 AND refcount = 0', [written.blobId, JSON.stringify(mime)]);
+    await this.run('UPDATE blobs SET mime_index = $2, fetch_cache = NULL WHERE id = $1 AND refcount = 0', [written.blobId, JSON.stringify(mime)]);
     return { blobId: written.blobId, size, mime };
   }
 
@@ -784,6 +786,35 @@ export class PostgresStore implements Store {
       );
       return r.rows.map((row) => withLazyMime(toMeta(row), row.mime_index));
     });
+  }
+
+  async getFetchCache(mailboxId: number, uids: number[]): Promise<FetchCacheRecord[]> {
+    const ranges = toRanges(uids);
+    return this.snapshot(async (c) => {
+      await this.requireMailbox(c, mailboxId);
+      if (ranges.length === 0) return [];
+      // The index only where the render cache is empty: a warm FETCH reads the short cached text alone.
+      const r = await c.query<MessageRow & { fetch_cache: string | null; mime_index: string | null }>(
+        `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_id, m.save_date, m.email_id, m.thread_id,
+           b.fetch_cache, CASE WHEN b.fetch_cache IS NULL THEN b.mime_index END AS mime_index
+         FROM messages m JOIN blobs b ON b.id = m.blob_id
+         WHERE m.mailbox_id = $1 AND m.uid IN (
+           SELECT u FROM unnest($2::bigint[], $3::bigint[]) AS r(lo, hi), generate_series(r.lo, r.hi) AS u)
+         ORDER BY m.uid`,
+        [mailboxId, ranges.map((x) => x[0]), ranges.map((x) => x[1])],
+      );
+      return r.rows.map((row) => ({ ...toMeta(row), fetchCache: row.fetch_cache, mimeJson: row.mime_index }));
+    });
+  }
+
+  async putFetchCache(entries: readonly FetchCacheEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    // Only where the index is there (a blob whose index is written later gets its cache dropped then).
+    await this.run(
+      `UPDATE blobs b SET fetch_cache = v.text FROM unnest($1::text[], $2::text[]) AS v(id, text)
+       WHERE b.id = v.id AND b.mime_index IS NOT NULL`,
+      [entries.map((e) => e.blobId), entries.map((e) => e.text)],
+    );
   }
 
   /**
@@ -1301,7 +1332,7 @@ export class PostgresStore implements Store {
     }
     if (missingMime.length > 0) {
       await c.query(
-        'UPDATE blobs b SET mime_index = v.mime FROM unnest($1::text[], $2::text[]) AS v(id, mime) WHERE b.id = v.id',
+        'UPDATE blobs b SET mime_index = v.mime, fetch_cache = NULL FROM unnest($1::text[], $2::text[]) AS v(id, mime) WHERE b.id = v.id',
         [missingMime, missingMime.map((id) => JSON.stringify(byId.get(id)!.mime))],
       );
     }

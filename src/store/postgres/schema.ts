@@ -265,8 +265,15 @@ END $$;
 CREATE TRIGGER blobs_inserted AFTER INSERT ON blobs FOR EACH ROW EXECUTE FUNCTION petrel_blobs_inserted();
 `;
 
+// FETCH's render cache (Store.getFetchCache, docs/benchmarks.md "FETCH render cache"): per content, the
+// server's rendered ENVELOPE / BODY / BODYSTRUCTURE text, opaque here, filled on first FETCH; NULL on the
+// blobs of an older database until then.
+const V4 = `
+ALTER TABLE blobs ADD COLUMN IF NOT EXISTS fetch_cache text;
+`;
+
 /** Migrations in order; index i brings the schema from version i to i + 1. Never edit a shipped one. */
-export const PG_MIGRATIONS: readonly string[] = [V1, V2, V3];
+export const PG_MIGRATIONS: readonly string[] = [V1, V2, V3, V4];
 
 /** Key of the advisory lock that serialises migrations between nodes starting at once. */
 const MIGRATION_LOCK = 0x7065_7472; // 'petr'

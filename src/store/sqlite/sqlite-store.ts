@@ -20,6 +20,8 @@ import {
   type AppendItem,
   type AppendOptions,
   type AppendResult,
+  type FetchCacheEntry,
+  type FetchCacheRecord,
   type ChangeEvent,
   type ChangeSet,
   type CopyResult,
@@ -618,6 +620,38 @@ export class SqliteStore implements Store {
     });
   }
 
+  async getFetchCache(mailboxId: number, uids: number[]): Promise<FetchCacheRecord[]> {
+    return this.read(() => {
+      this.requireMailbox(mailboxId);
+      const out: FetchCacheRecord[] = [];
+      for (const [lo, hi] of toRanges(uids)) {
+        for (const r of this.s.messageRangeWithCache.all(mailboxId, lo, hi) as RawRow[]) {
+          out.push({
+            uid: r[0] as number,
+            modSeq: r[1] as number,
+            flags: parseFlags(r[2] as string),
+            internalDate: r[3] as number,
+            size: r[4] as number,
+            blobId: r[5] as string,
+            saveDate: r[6] as number,
+            emailId: r[7] as string,
+            threadId: r[8] as string | null,
+            fetchCache: r[9] as string | null,
+            mimeJson: r[10] as string | null,
+          });
+        }
+      }
+      return out;
+    });
+  }
+
+  async putFetchCache(entries: readonly FetchCacheEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    this.tx(() => {
+      for (const e of entries) this.s.fetchCachePut.run(e.text, e.mailboxId, e.uid, e.blobId);
+    });
+  }
+
   /**
    * Flags of the given messages (RFC 9051 §6.4.6), conditionally with UNCHANGEDSINCE (RFC 7162 §3.1.3).
    * Only messages whose flag set really changes get the new mod-sequence (RFC 7162 §3.1.11: adding a
@@ -1153,6 +1187,18 @@ function prepareStatements(db: BetterSqlite3.Database) {
        FROM messages WHERE mailbox_id = @src ORDER BY uid`,
     ),
     messageList: raw(`SELECT ${MSG_COLS} FROM messages WHERE mailbox_id = ? ORDER BY uid`),
+    // The index only where the render cache is empty: a warm FETCH reads the short cached text alone.
+    messageRangeWithCache: raw(
+      `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_id, m.save_date, m.email_id, m.thread_id,
+         f.text, CASE WHEN f.text IS NULL THEN (SELECT b.mime_index FROM blobs b WHERE b.id = m.blob_id) END
+       FROM messages m LEFT JOIN fetch_cache f ON f.mailbox_id = m.mailbox_id AND f.uid = m.uid
+       WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`,
+    ),
+    // Only while the message still has that content (an expunge or replaceContent in between wins).
+    fetchCachePut: p(
+      `INSERT OR REPLACE INTO fetch_cache (mailbox_id, uid, text)
+       SELECT mailbox_id, uid, ? FROM messages WHERE mailbox_id = ? AND uid = ? AND blob_id = ?`,
+    ),
     messageRangeWithMime: raw(
       `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_id, m.save_date, m.email_id, m.thread_id,
          b.mime_index FROM messages m JOIN blobs b ON b.id = m.blob_id

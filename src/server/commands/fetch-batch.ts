@@ -1,0 +1,165 @@
+// FETCH's render cache: ENVELOPE, BODY and BODYSTRUCTURE (RFC 9051 §7.5.2, RFC 3501 §7.4.2) of a message are
+// encoded once and kept in the store (Store.getFetchCache / putFetchCache: per message in SQLite, per blob
+// in PostgreSQL), so a later `FETCH 1:* (BODYSTRUCTURE)` reads a short string per message instead of
+// parsing the stored part tree and building the answer again (docs/benchmarks.md "FETCH render cache").
+// The first FETCH of a message renders and stores; there is no work at ingest. The answer bytes are the
+// renderer's own (src/mime/body-structure.ts, src/mime/envelope.ts through src/protocol/encoder.ts): the
+// cache only remembers them.
+//
+// The encoded form depends on one session setting: with UTF8=ACCEPT or IMAP4rev2 (RFC 6855 §3, RFC 9051
+// §4.3.1) 8-bit strings may be quoted, otherwise they are literals. Both forms are kept when they differ.
+// Partial messages of a replica (src/mime/partial.ts) are not cached: their index can still change.
+//
+// Text format (opaque to the store): "P<version>;" then entries `<key><length>:<bytes>`, bytes as latin1
+// characters (one per octet). Keys: S BODYSTRUCTURE, B BODY, E ENVELOPE; lower case for the UTF-8 form
+// when it differs. Entries are added as items are first fetched. A text of another version is ignored and
+// replaced: bump RENDER_CACHE_VERSION whenever src/mime/body-structure.ts, src/mime/envelope.ts or the
+// encoder change what they send.
+import { encodeValue } from '../../protocol/encoder.js';
+import { Encoded } from '../../protocol/types.js';
+import type { ResponseValue } from '../../protocol/types.js';
+import { bodyStructureValue } from '../../mime/body-structure.js';
+import { envelopeValue } from '../../mime/envelope.js';
+import { isPartial } from '../../mime/partial.js';
+import type { MimeIndex } from '../../mime/types.js';
+import type { FetchAtt } from '../../protocol/fetch-items.js';
+import type { FetchRequest } from '../fetch-render.js';
+
+export const RENDER_CACHE_VERSION = 1;
+const PREFIX = `P${RENDER_CACHE_VERSION};`;
+
+export type CachedKind = 'ENVELOPE' | 'BODY' | 'BODYSTRUCTURE';
+const KEY: Record<CachedKind, string> = { ENVELOPE: 'E', BODY: 'B', BODYSTRUCTURE: 'S' };
+
+/** Items a FETCH can answer from the message row and the render cache alone (no blob read, no \Seen). */
+const ROW_ITEMS = new Set<FetchAtt['kind']>([
+  'UID',
+  'FLAGS',
+  'MODSEQ',
+  'INTERNALDATE',
+  'RFC822.SIZE',
+  'ENVELOPE',
+  'BODY',
+  'BODYSTRUCTURE',
+  'EMAILID',
+  'THREADID',
+  'SAVEDATE',
+]);
+
+/** True when every item of `req` is answered from the row (and the render cache). */
+export function rowOnly(req: FetchRequest): boolean {
+  return req.items.every((it) => ROW_ITEMS.has(it.kind));
+}
+
+/** The items of `req` the render cache holds (none: the cache is of no use to it). */
+export function cachedKinds(req: FetchRequest): CachedKind[] {
+  const out: CachedKind[] = [];
+  for (const it of req.items) {
+    if ((it.kind === 'ENVELOPE' || it.kind === 'BODY' || it.kind === 'BODYSTRUCTURE') && !out.includes(it.kind)) out.push(it.kind);
+  }
+  return out;
+}
+
+/** One message's cache entries (the stored text); records what this FETCH adds. */
+export class RenderCacheEntry {
+  /** Entries added by this FETCH, by key; null until a miss. */
+  private added: Map<string, string> | null = null;
+
+  constructor(
+    /** The stored text, or null. */
+    private readonly stored: string | null,
+    /** The message's index; only called on a miss. */
+    private readonly mime: () => MimeIndex | null,
+  ) {}
+
+  /** True when the stored text answers every one of `kinds`, in either quoting mode, without the index
+   *  (the plain form is always stored, the UTF-8 one next to it when it differs). */
+  static covers(stored: string | null, kinds: readonly CachedKind[]): boolean {
+    if (stored === null || !stored.startsWith(PREFIX)) return false;
+    return kinds.every((kind) => findEntry(stored, PREFIX.length, KEY[kind]) !== undefined);
+  }
+
+  /** Something was added: the text should be stored again. */
+  get dirty(): boolean {
+    return this.added !== null;
+  }
+
+  /** The encoded value of `kind` for a session with (utf8) or without UTF-8 quoting. */
+  value(kind: CachedKind, utf8: boolean): ResponseValue {
+    const key = KEY[kind];
+    const hit = (utf8 ? this.lookup(key.toLowerCase()) : undefined) ?? this.lookup(key);
+    if (hit !== undefined) return new Encoded(ASCII.test(hit) ? hit : Buffer.from(hit, 'latin1'));
+    const mime = this.mime();
+    if (!mime) throw new Error('message index required');
+    const v = kind === 'ENVELOPE' ? envelopeValue(mime) : bodyStructureValue(mime, kind === 'BODYSTRUCTURE');
+    if (isPartial(mime)) return v;
+    let plain: Buffer;
+    let wide: Buffer;
+    try {
+      plain = encodedBytes(v, false);
+      wide = encodedBytes(v, true);
+    } catch {
+      return v; // not encodable (nested too deeply): the response encoder reports it as before
+    }
+    // PostgreSQL text cannot hold NUL; such a value (never in practice: the encoder makes NUL-bearing
+    // strings literals, and stored mail rarely has NUL in a header) is simply rendered every time.
+    if (plain.includes(0) || wide.includes(0)) return v;
+    this.added ??= new Map();
+    this.added.set(key, plain.toString('latin1'));
+    if (!wide.equals(plain)) this.added.set(key.toLowerCase(), wide.toString('latin1'));
+    return new Encoded(utf8 ? wide : plain);
+  }
+
+  /** The text to store: the stored entries and the added ones. */
+  text(): string {
+    const all = new Map<string, string>();
+    if (this.stored !== null && this.stored.startsWith(PREFIX)) parseInto(this.stored, PREFIX.length, all);
+    for (const [k, v] of this.added ?? []) all.set(k, v);
+    let s = PREFIX;
+    for (const [k, v] of all) s += `${k}${v.length}:${v}`;
+    return s;
+  }
+
+  private lookup(key: string): string | undefined {
+    const t = this.stored;
+    const fromAdded = this.added?.get(key);
+    if (fromAdded !== undefined || t === null || !t.startsWith(PREFIX)) return fromAdded;
+    return findEntry(t, PREFIX.length, key);
+  }
+}
+
+// eslint-disable-next-line no-control-regex
+const ASCII = /^[\x00-\x7f]*$/;
+
+/** The bytes of entry `key` in a stored text, scanning `<key><length>:<bytes>` entries from `pos`. */
+function findEntry(text: string, pos: number, key: string): string | undefined {
+  while (pos < text.length) {
+    const k = text[pos]!;
+    const colon = text.indexOf(':', pos + 1);
+    if (colon < 0) return undefined;
+    const len = Number(text.slice(pos + 1, colon));
+    if (!Number.isSafeInteger(len) || len < 0 || colon + 1 + len > text.length) return undefined;
+    if (k === key) return text.slice(colon + 1, colon + 1 + len);
+    pos = colon + 1 + len;
+  }
+  return undefined;
+}
+
+function encodedBytes(v: ResponseValue, utf8: boolean): Buffer {
+  const chunks = encodeValue(v, { utf8 });
+  if (chunks.length === 1 && Buffer.isBuffer(chunks[0])) return chunks[0];
+  return Buffer.concat(chunks.filter((c): c is Buffer => Buffer.isBuffer(c)));
+}
+
+/** Reads `<key><length>:<bytes>` entries from `pos`; stops (keeping what was read) at anything malformed. */
+function parseInto(text: string, pos: number, out: Map<string, string>): void {
+  while (pos < text.length) {
+    const key = text[pos]!;
+    const colon = text.indexOf(':', pos + 1);
+    if (colon < 0) return;
+    const len = Number(text.slice(pos + 1, colon));
+    if (!Number.isSafeInteger(len) || len < 0 || colon + 1 + len > text.length) return;
+    out.set(key, text.slice(colon + 1, colon + 1 + len));
+    pos = colon + 1 + len;
+  }
+}
