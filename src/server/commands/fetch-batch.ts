@@ -97,7 +97,8 @@ export class RenderCacheEntry {
     let wide: Buffer;
     try {
       plain = encodedBytes(v, false);
-      wide = encodedBytes(v, true);
+      // All US-ASCII: no string had an 8-bit octet, the only thing the UTF-8 mode quotes differently.
+      wide = isAscii(plain) ? plain : encodedBytes(v, true);
     } catch {
       return v; // not encodable (nested too deeply): the response encoder reports it as before
     }
@@ -143,6 +144,11 @@ function findEntry(text: string, pos: number, key: string): string | undefined {
     pos = colon + 1 + len;
   }
   return undefined;
+}
+
+function isAscii(b: Buffer): boolean {
+  for (let i = 0; i < b.length; i++) if (b[i]! >= 0x80) return false;
+  return true;
 }
 
 function encodedBytes(v: ResponseValue, utf8: boolean): Buffer {

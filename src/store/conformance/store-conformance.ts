@@ -817,6 +817,50 @@ export function storeConformanceSuite(name: string, makeStore: () => Promise<Con
     });
 
     // docs/sync.md "Partial messages": a replica keeps messages whose bytes are partly downloaded.
+    describe('FETCH render cache (getFetchCache / putFetchCache)', () => {
+      it('keeps the text per content; the index comes only where there is none; goes with EXPUNGE and replaceContent', async () => {
+        await withStore(async ({ store, inbox, mbox }) => {
+          if (!store.getFetchCache || !store.putFetchCache) return; // optional
+          const uids = await appendN(store, inbox.id, 3);
+          const full = await store.getMessages(inbox.id, uids);
+          const fresh = await store.getFetchCache(inbox.id, [...uids, 99]);
+          assert.deepEqual(fresh.map((r) => r.uid), uids);
+          for (const [i, r] of fresh.entries()) {
+            assert.equal(r.fetchCache, null);
+            assert.deepEqual(JSON.parse(r.mimeJson!), full[i]!.mime);
+            for (const k of ['modSeq', 'flags', 'internalDate', 'size', 'blobId', 'saveDate', 'emailId', 'threadId'] as const) {
+              assert.deepEqual(r[k], full[i]![k], k);
+            }
+          }
+          await store.putFetchCache(full.slice(0, 2).map((m) => ({ mailboxId: inbox.id, uid: m.uid, blobId: m.blobId, text: `text ${m.uid}` })));
+          const later = await store.getFetchCache(inbox.id, uids);
+          assert.deepEqual(later.map((r) => [r.fetchCache, r.mimeJson === null]), [['text 1', true], ['text 2', true], [null, false]]);
+          // Replaced texts; an expunged message takes its text along.
+          await store.putFetchCache([{ mailboxId: inbox.id, uid: 1, blobId: full[0]!.blobId, text: 'text 1b' }]);
+          await store.storeFlags(inbox.id, [2], 'add', ['\\Deleted']);
+          await store.expunge(inbox.id);
+          assert.deepEqual((await store.getFetchCache(inbox.id, uids)).map((r) => [r.uid, r.fetchCache]), [[1, 'text 1b'], [3, null]]);
+          // A text for a message that is gone is not an answer for anything.
+          await store.putFetchCache([{ mailboxId: inbox.id, uid: 2, blobId: full[1]!.blobId, text: 'late' }]);
+          assert.deepEqual(await store.getFetchCache(inbox.id, [2]), []);
+          // A new content (a partial message completed) has no text until one is stored for it.
+          const body = message(7, 'the whole body\r\n');
+          const header = body.subarray(0, body.indexOf('\r\n\r\n') + 4);
+          const partialIndex = { v: 1, z: body.length, dt: null, pz: 1, r: { h: 0, b: header.length, e: header.length, n: 0, u: 1 } };
+          const other = await mbox('Partial');
+          const { uids: [puid] } = await store.append(other.id, [{ message: await store.preparePartial(header, partialIndex, body.length), flags: [] }]);
+          const [p] = await store.getFetchCache(other.id, [puid!]);
+          await store.putFetchCache([{ mailboxId: other.id, uid: puid!, blobId: p!.blobId, text: 'partial' }]);
+          const whole = await store.prepare(body);
+          await store.replaceContent(other.id, puid!, whole);
+          const [after] = await store.getFetchCache(other.id, [puid!]);
+          assert.equal(after!.blobId, whole.blobId);
+          assert.equal(after!.fetchCache, null);
+          assert.deepEqual(JSON.parse(after!.mimeJson!), whole.mime);
+        });
+      });
+    });
+
     describe('partial content', () => {
       const full = message(9, 'the whole body, downloaded later\r\n');
       const header = full.subarray(0, full.indexOf('\r\n\r\n') + 4);
