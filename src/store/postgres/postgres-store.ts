@@ -809,11 +809,17 @@ export class PostgresStore implements Store {
 
   async putFetchCache(entries: readonly FetchCacheEntry[]): Promise<void> {
     if (entries.length === 0) return;
+    // One text per blob, in id order (the order ensureBlobs locks them in; the planner walks a short unnest
+    // list in order), so sessions filling overlapping blobs rarely wait on each other. The server treats a
+    // failed put (even a deadlock victim) as a cache not written.
+    const byBlob = new Map<string, string>();
+    for (const e of entries) byBlob.set(e.blobId, e.text);
+    const ids = [...byBlob.keys()].sort();
     // Only where the index is there (a blob whose index is written later gets its cache dropped then).
     await this.run(
       `UPDATE blobs b SET fetch_cache = v.text FROM unnest($1::text[], $2::text[]) AS v(id, text)
        WHERE b.id = v.id AND b.mime_index IS NOT NULL`,
-      [entries.map((e) => e.blobId), entries.map((e) => e.text)],
+      [ids, ids.map((id) => byBlob.get(id)!)],
     );
   }
 
