@@ -7,7 +7,7 @@ import { TLSSocket, type SecureContext } from 'node:tls';
 import { CommandFramer, type FramerEvent } from '../protocol/command-framer.js';
 import { encodeResponse, statusLine, continuation as continuationLine } from '../protocol/encoder.js';
 import { LIMITS } from '../protocol/limits.js';
-import { Atom, StreamData } from '../protocol/types.js';
+import { Atom, StreamData, SYSTEM_FLAGS } from '../protocol/types.js';
 import type { LiteralInfo, LiteralSink, ParsedCommand, ResponseCode, ResponseValue, Status } from '../protocol/types.js';
 import type { IngestWriter, PreparedMessage } from '../store/types.js';
 import { StoreError } from '../store/types.js';
@@ -16,6 +16,7 @@ import { errorToResult, type TaggedResult } from './errors.js';
 import type { ServerContext } from './server-context.js';
 import { isRev2, sessionUtf8, type CommandContext, type CommandSpec, type Session, type SessionState } from './session.js';
 import { capabilityList } from './capabilities.js';
+import type { SelectedView } from './selected-view.js';
 
 /** Streams an APPEND literal into the store's ingest writer as it arrives (ARCHITECTURE.md decision 5). */
 export class IngestSink implements LiteralSink {
@@ -415,6 +416,9 @@ export class Connection {
     } catch (err) {
       if (!(err instanceof StoreError && err.code === 'NONEXISTENT')) throw err;
     }
+    // A keyword another session introduced is in FLAGS before this command's FETCHes can show it.
+    const kw = st.view.takeKeywordChange();
+    if (kw) await this.write(keywordResponses(st.view, kw));
   }
 
   async flushUpdates(allowExpunge: boolean): Promise<void> {
@@ -442,6 +446,9 @@ export class Connection {
     const rev2 = isRev2(this.session);
     const condstore = this.session.enabled.has('CONDSTORE') || this.session.enabled.has('QRESYNC');
     const out: Array<Buffer | StreamData> = [];
+    // New keywords (on new messages or changed flags) are announced before EXISTS and FETCH show them.
+    const kw = view.takeKeywordChange();
+    if (kw) out.push(...keywordResponses(view, kw));
     if (this.session.enabled.has('QRESYNC') && up.vanished.length > 0) {
       out.push(...encodeResponse([new Atom('*'), new Atom('VANISHED'), new Atom(formatUidList(up.vanished))]));
     } else {
@@ -578,6 +585,28 @@ function stateText(st: string, name: string): string {
     default:
       return `${name} is not allowed in this state`;
   }
+}
+
+/**
+ * `* FLAGS (...)` and, read-write, `* OK [PERMANENTFLAGS (... \*)]` for a keyword list that grew while the
+ * mailbox is selected (RFC 9051 §7.3.5: "The update from the FLAGS response MUST be recorded by the client").
+ */
+export function keywordResponses(view: SelectedView, keywords: readonly string[]): Array<Buffer | StreamData> {
+  const flagList = [...SYSTEM_FLAGS, ...keywords].map((f) => new Atom(f));
+  const out: Array<Buffer | StreamData> = [...encodeResponse([new Atom('*'), new Atom('FLAGS'), flagList])];
+  if (!view.readOnly) {
+    out.push(statusLine('*', 'OK', { name: 'PERMANENTFLAGS', args: [[...flagList, new Atom('\\*')]] }, 'Flags permitted'));
+  }
+  return out;
+}
+
+/** Announces keywords the session's own command is about to show (STORE of a new keyword). */
+export async function announceKeywords(ctx: CommandContext, view: SelectedView): Promise<void> {
+  const kw = view.takeKeywordChange();
+  if (!kw) return;
+  const flagList = [...SYSTEM_FLAGS, ...kw].map((f) => new Atom(f));
+  await ctx.untagged([new Atom('FLAGS'), flagList]);
+  if (!view.readOnly) await ctx.untaggedStatus('OK', { name: 'PERMANENTFLAGS', args: [[...flagList, new Atom('\\*')]] }, 'Flags permitted');
 }
 
 export function flagAtoms(flags: readonly string[], recent: boolean): Atom[] {

@@ -2,7 +2,10 @@
 // client was last told, and the queue of changes not yet announced. RFC 9051 §7.5.1 / §7.4.1 (EXISTS,
 // EXPUNGE), §5.5 and §7.5.2's rule that no EXPUNGE is sent while a FETCH, STORE or SEARCH (by sequence
 // number) runs. Pending updates are coalesced: a message added and expunged between two announcements is
-// never shown; only the last flag state per UID is sent.
+// never shown; only the last flag state per UID is sent. The keywords the client was told of with FLAGS are
+// tracked too: a keyword new to the mailbox is announced with a new FLAGS response before any FETCH or EXISTS
+// shows it (RFC 9051 §7.3.5 / RFC 3501 §7.2.6: the client records the FLAGS update; imaptest checks
+// "Keyword used without being in FLAGS").
 import type { ChangeSet, MailboxRecord, MessageMeta } from '../store/types.js';
 
 export interface ViewUpdate {
@@ -26,6 +29,10 @@ export class SelectedView {
   /** New messages not yet announced with EXISTS. */
   private pendingNew: MessageMeta[] = [];
   readonly recent = new Set<number>();
+  /** Keywords in the FLAGS list the client has (lower case → first spelling), in announcement order. */
+  private readonly keywords = new Map<string, string>();
+  /** A keyword was learnt that the client has not been told of yet. */
+  private keywordsChanged = false;
   highestModSeq: number;
   uidNext: number;
 
@@ -43,7 +50,32 @@ export class SelectedView {
       this.modSeqs.set(m.uid, m.modSeq);
       if (recentFrom !== null && m.uid >= recentFrom) this.recent.add(m.uid);
       if (m.modSeq > this.highestModSeq) this.highestModSeq = m.modSeq;
+      this.learnKeywords(m.flags);
     }
+    // SELECT/EXAMINE's FLAGS response lists exactly these (src/server/commands/select.ts).
+    this.keywordsChanged = false;
+  }
+
+  /** Notes keywords of `flags` the client has not been told of; true if there were any. */
+  learnKeywords(flags: readonly string[]): boolean {
+    let added = false;
+    for (const f of flags) {
+      if (f.startsWith('\\')) continue;
+      const key = f.toLowerCase();
+      if (!this.keywords.has(key)) {
+        this.keywords.set(key, f);
+        added = true;
+      }
+    }
+    if (added) this.keywordsChanged = true;
+    return added;
+  }
+
+  /** The full keyword list when it grew since the client was last told (then it counts as told), else null. */
+  takeKeywordChange(): string[] | null {
+    if (!this.keywordsChanged) return null;
+    this.keywordsChanged = false;
+    return [...this.keywords.values()];
   }
 
   get exists(): number {
@@ -99,6 +131,7 @@ export class SelectedView {
     this.flags.set(uid, flags);
     this.modSeqs.set(uid, modSeq);
     this.dirtyFlags.delete(uid);
+    this.learnKeywords(flags);
   }
 
   /** The session itself expunged these uids and will announce them now. */
@@ -150,6 +183,7 @@ export class SelectedView {
     if (!sameFlags(before, m.flags)) {
       this.flags.set(m.uid, m.flags);
       this.dirtyFlags.add(m.uid);
+      this.learnKeywords(m.flags);
     }
   }
 
@@ -192,6 +226,7 @@ export class SelectedView {
         this.flags.set(m.uid, m.flags);
         this.modSeqs.set(m.uid, m.modSeq);
         if (recentFrom !== null && m.uid >= recentFrom) this.recent.add(m.uid);
+        this.learnKeywords(m.flags);
       }
       this.pendingNew = [];
       update.exists = this.uids.length;

@@ -128,6 +128,36 @@ test('EXAMINE reports \\Recent messages without taking the flag away; the next S
   assert.ok((await a.command('X3', 'EXAMINE Fresh1')).untagged.includes('* 0 RECENT'));
 });
 
+test('a keyword new to the mailbox is announced with FLAGS and PERMANENTFLAGS before any FETCH or EXISTS shows it', async () => {
+  const a = await session();
+  const b = await session();
+  assert.match((await b.command('C', 'CREATE WatchKw')).tagged, /^C OK/);
+  await append(b, 'WatchKw', 'one');
+  assert.match((await a.command('S', 'SELECT WatchKw')).tagged, /^S OK/);
+  assert.match((await b.command('S', 'SELECT WatchKw')).tagged, /^S OK/);
+  const before = (lines: string[], first: RegExp, then: RegExp): void => {
+    const i = lines.findIndex((l) => first.test(l));
+    const j = lines.findIndex((l) => then.test(l));
+    assert.ok(i >= 0 && j > i, `${first} before ${then}:\n${lines.join('\n')}`);
+  };
+  // The session's own STORE of a new keyword (RFC 9051 §7.3.5: the client records FLAGS updates).
+  const own = await a.command('K1', 'STORE 1 +FLAGS ($First)');
+  before(own.untagged, /^\* FLAGS \(.*\$First\)$/, /^\* 1 FETCH /);
+  assert.ok(own.untagged.some((l) => /^\* OK \[PERMANENTFLAGS \(.*\$First \\\*\)\]/.test(l)), own.untagged.join('\n'));
+  // Known already (keywords compare case-insensitively): no new FLAGS.
+  const again = await a.command('K2', 'STORE 1 +FLAGS ($first)');
+  assert.ok(!again.untagged.some((l) => /^\* FLAGS/.test(l)), again.untagged.join('\n'));
+  // Another session's flag change: FLAGS before the unsolicited FETCH.
+  before((await b.command('N1', 'NOOP')).untagged, /^\* FLAGS \(.*\$First\)$/, /^\* 1 FETCH /);
+  // A new message carrying a new keyword: FLAGS before EXISTS.
+  const msg = Buffer.from('Subject: kw\r\n\r\nbody\r\n');
+  assert.match((await b.commandWithLiterals('AP', ['APPEND WatchKw ($Second) ', msg])).tagged, /^AP OK/);
+  before((await a.command('N2', 'NOOP')).untagged, /^\* FLAGS \(.*\$First \$Second\)$/, /^\* 2 EXISTS$/);
+  // A keyword another session stored shows up in this session's FETCH only after FLAGS named it.
+  assert.match((await b.command('K3', 'STORE 1 +FLAGS.SILENT ($Third)')).tagged, /^K3 OK/);
+  before((await a.command('F', 'FETCH 1 (FLAGS)')).untagged, /^\* FLAGS \(.*\$Third\)$/, /^\* 1 FETCH .*\$Third/);
+});
+
 test('no EXPUNGE during FETCH by sequence number; it comes at the following NOOP', async () => {
   const a = await session();
   const b = await session();

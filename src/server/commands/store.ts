@@ -5,7 +5,7 @@ import { Atom } from '../../protocol/types.js';
 import type { NumSet, ResponseValue } from '../../protocol/types.js';
 import type { FlagOperation } from '../../store/types.js';
 import { parseFlagList, parseNumber, type ArgReader } from '../args.js';
-import { flagAtoms } from '../connection.js';
+import { announceKeywords, flagAtoms } from '../connection.js';
 import { enableCondstore, holdBackExpunges } from '../condstore.js';
 import { bad, no, type TaggedResult } from '../errors.js';
 import { chunks, compactSet, resolveTargets } from '../message-targets.js';
@@ -83,6 +83,11 @@ async function runStore(ctx: CommandContext, args: StoreArgs, byUid: boolean): P
       args.flags,
       args.unchangedSince !== null ? { unchangedSince: args.unchangedSince } : undefined,
     );
+    // A keyword new to the mailbox that was stored goes into a FLAGS response before the FETCHes that show
+    // it (RFC 9051 §7.3.5); one that nothing took (e.g. all MODIFIED, RFC 7162 Example 8) is not announced.
+    let learnt = false;
+    for (const u of res.updated) if (view.learnKeywords(u.flags)) learnt = true;
+    if (learnt) await announceKeywords(ctx, view);
     const updated = new Map(res.updated.map((u) => [u.uid, u] as const));
     const failed = new Set(res.modified);
     modified.push(...res.modified);
