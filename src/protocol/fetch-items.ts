@@ -31,7 +31,8 @@ export type FetchAtt =
   | { kind: 'BODY[]'; section: SectionSpec; partial: Partial | null; peek: boolean }
   // `section` is set only for a section-text after the part (HEADER, HEADER.FIELDS[.NOT], TEXT, MIME): not
   // in RFC 3516's grammar (section-binary = "[" [section-part] "]"), accepted as Dovecot does, answered
-  // with the section's bytes as BODY[] would give them (headers carry no transfer encoding to undo).
+  // with the section's bytes as BODY[] would give them (headers carry no transfer encoding to undo), but
+  // TEXT of a message whose body is one leaf part is that part, decoded.
   | { kind: 'BINARY[]'; path: number[]; partial: Partial | null; peek: boolean; section?: SectionSpec }
   | { kind: 'BINARY.SIZE'; path: number[]; section?: SectionSpec }
   | { kind: 'PREVIEW'; lazy: boolean };

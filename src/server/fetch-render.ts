@@ -13,7 +13,7 @@ import type { SelectedView } from './selected-view.js';
 import { formatDateTime, formatInternalDate } from '../protocol/dates.js';
 import { bodyStructureValue } from '../mime/body-structure.js';
 import { envelopeValue } from '../mime/envelope.js';
-import { binaryDecoder, binaryInfo, filterHeaderFields, locateSection, type BinaryInfo } from '../mime/sections.js';
+import { binaryDecoder, binaryInfo, filterHeaderFields, findPart, locateSection, type BinaryInfo } from '../mime/sections.js';
 
 export interface FetchRequest {
   /** Requested data items in request order (parsed by src/protocol/fetch-items.ts). */
@@ -133,14 +133,22 @@ export async function renderFetch(
         out.push(new Atom(formatFetchItemName(it)), await sectionValue(store, need(), it.section, it.partial, threshold));
         break;
       case 'BINARY[]':
-        // With a section-text (a Dovecot extension, src/protocol/fetch-items.ts) the bytes are BODY[]'s.
+        // With a section-text (a Dovecot extension, src/protocol/fetch-items.ts) the bytes are BODY[]'s,
+        // except TEXT of a single-leaf body, which is decoded like the leaf (textLeaf).
         out.push(
           new Atom(formatFetchItemName(it)),
-          it.section ? await sectionValue(store, need(), it.section, it.partial, threshold) : await binaryValue(store, need(), it.path, it.partial, threshold),
+          it.section && !textLeaf(need(), it.section)
+            ? await sectionValue(store, need(), it.section, it.partial, threshold)
+            : await binaryValue(store, need(), textLeaf(need(), it.section) ?? it.path, it.partial, threshold),
         );
         break;
       case 'BINARY.SIZE':
-        out.push(new Atom(formatFetchItemName(it)), it.section ? await sectionSize(store, need(), it.section) : await binarySize(store, need(), it.path, threshold));
+        out.push(
+          new Atom(formatFetchItemName(it)),
+          it.section && !textLeaf(need(), it.section)
+            ? await sectionSize(store, need(), it.section)
+            : await binarySize(store, need(), textLeaf(need(), it.section) ?? it.path, threshold),
+        );
         break;
       case 'EMAILID':
         // RFC 8474 §5.1: EMAILID (objectid)
@@ -204,6 +212,17 @@ async function sectionValue(store: Store, rec: MessageRecord, section: SectionSp
     return new StreamData(size, () => mapChunks(store.streamBlob(blobId, start, end), withoutNul));
   }
   return new LiteralData(withoutNul(await store.readBlob(rec.blobId, start, end)));
+}
+
+/**
+ * BINARY[TEXT] / BINARY[n.TEXT] of a message whose body is a single leaf is that leaf's decoded content, as
+ * BINARY[1] / BINARY[n.1] (Dovecot answers the same); the path of that leaf, else null (raw bytes).
+ */
+function textLeaf(rec: MessageRecord, section: SectionSpec | undefined): number[] | null {
+  if (!section || section.text !== 'TEXT') return null;
+  const owner = findPart(rec.mime, section.path);
+  const msg = section.path.length === 0 ? owner : owner?.g;
+  return msg && !msg.k && !msg.g ? [...section.path, 1] : null;
 }
 
 /** The octets BODY[section] would send, for BINARY.SIZE[section-text]. */

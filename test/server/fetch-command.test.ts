@@ -198,6 +198,25 @@ test('BINARY with a section-text (HEADER, HEADER.FIELDS, TEXT, MIME) answers BOD
   assert.equal(bad.result.status, 'BAD');
 });
 
+test('BINARY[TEXT] of a single-part message, or of an attached one, is its decoded body; of a multipart it is raw', async () => {
+  const store = new FakeStore();
+  store.addMailbox('INBOX');
+  const b64 = Buffer.from('decoded body').toString('base64');
+  store.addMessage('INBOX', { raw: `Subject: one\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n${b64}\n`, flags: [] });
+  store.addMessage('INBOX', {
+    raw: `Subject: outer\nContent-Type: multipart/mixed; boundary=q\n\n--q\nContent-Type: message/rfc822\n\nSubject: inner\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n${b64}\n--q--\n`,
+    flags: [],
+  });
+  const { session } = selectBox(store, 'INBOX');
+  const one = await run(fetchCommands, store, session, 'E1 FETCH 1 (BINARY.PEEK[TEXT] BINARY.SIZE[TEXT])');
+  assert.equal(one.text, '* 1 FETCH (BINARY[TEXT] {12}\r\ndecoded body BINARY.SIZE[TEXT] 12)\r\nE1 OK FETCH completed\r\n');
+  const two = await run(fetchCommands, store, session, 'E2 FETCH 2 (BINARY.PEEK[1.TEXT] BINARY.SIZE[1.TEXT] BINARY.SIZE[TEXT])');
+  const raw = await run(fetchCommands, store, session, 'E3 FETCH 2 (BODY.PEEK[TEXT])');
+  // The multipart's TEXT is not decoded: its size is the raw body's.
+  const rawSize = /\{(\d+)\}/.exec(raw.text)![1];
+  assert.equal(two.text, `* 2 FETCH (BINARY[1.TEXT] {12}\r\ndecoded body BINARY.SIZE[1.TEXT] 12 BINARY.SIZE[TEXT] ${rawSize})\r\nE2 OK FETCH completed\r\n`);
+});
+
 test('a partial with an origin and no count (<n>) runs to the end of the section, for BODY and BINARY', async () => {
   const { store, session } = setup();
   const r = await run(fetchCommands, store, session, 'D1 FETCH 2 (BINARY.PEEK[2]<7> BODY.PEEK[1]<4> BODY.PEEK[1]<99>)');
