@@ -2,7 +2,7 @@
 // date-time, sequence-set, mailbox). Every mismatch becomes a tagged BAD with a short reason.
 import type { ImapArg, NumSet } from '../protocol/types.js';
 import { parseNumSet } from '../protocol/sequence-set.js';
-import { bad } from './errors.js';
+import { bad, no } from './errors.js';
 import { mailboxFromWire } from './mailbox-names.js';
 
 const ATOM_RE = /^[^\x00-\x20\x7f(){%*"\\\]]+$/;
@@ -155,6 +155,7 @@ export function canonicalFlag(value: string, allowRecent = false): string {
     throw bad(`Invalid system flag ${value}`);
   }
   if (!/^[^\x00-\x20\x7f(){%*"\\\]]+$/.test(value)) throw bad(`Invalid keyword ${value}`);
-  if (value.length > 100) throw bad('Keyword too long');
+  // An implementation limit, not a syntax error (flag-keyword is any atom): NO [LIMIT] (RFC 5530 §3).
+  if (value.length > 100) throw no('Keyword too long (at most 100 characters)', 'LIMIT');
   return value;
 }

@@ -66,6 +66,23 @@ test('APPENDLIMIT is advertised and enforced for synchronizing and LITERAL+ lite
   assert.match((await c.commandWithLiterals('A3', ['APPEND INBOX ', ok])).tagged, /^A3 OK/);
 });
 
+test('implementation limits are NO [LIMIT] (RFC 5530): a keyword over 100 characters, over 1,000 messages in one APPEND', async () => {
+  const s = await server();
+  const c = await login(s);
+  assert.match((await c.command('S', 'SELECT INBOX')).tagged, /^S OK/);
+  const one = Buffer.from('Subject: one\r\n\r\nbody\r\n');
+  assert.match((await c.commandWithLiterals('A', ['APPEND INBOX ', one])).tagged, /^A OK/);
+  assert.match((await c.command('K1', `STORE 1 +FLAGS (${'k'.repeat(101)})`)).tagged, /^K1 NO \[LIMIT\]/);
+  assert.match((await c.command('K2', `STORE 1 +FLAGS (${'k'.repeat(100)})`)).tagged, /^K2 OK/);
+  // 1,001 messages in one MULTIAPPEND (LITERAL+, so all are sent at once): refused whole.
+  const parts: Array<string | Buffer> = ['APPEND INBOX'];
+  for (let i = 0; i < 1001; i++) parts.push(Buffer.from(` {${one.length}+}\r\n`), one);
+  c.sendRaw(Buffer.concat([Buffer.from('M '), ...parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : p)), Buffer.from('\r\n')]));
+  const m = await c.readTagged('M');
+  assert.match(m.tagged, /^M NO \[LIMIT\]/);
+  assert.match((await c.command('ST', 'STATUS INBOX (MESSAGES)')).untagged.join(''), /MESSAGES 1\)/, 'nothing was stored');
+});
+
 test('connections beyond the per-address limit get BYE; closing one makes room', async () => {
   const s = await server({ maxConnectionsPerIp: 3 });
   const open = [await connect(s), await connect(s), await connect(s)];

@@ -42,7 +42,8 @@ export const appendCommands = [
           throw bad('APPEND needs the message as a literal');
         }
         messages.push({ flags, internalDate, literal });
-        if (messages.length > LIMITS.maxAppendMessages) throw bad('Too many messages in one APPEND');
+        // An implementation limit (RFC 3502 sets none): NO [LIMIT] (RFC 5530 §3), nothing is stored.
+        if (messages.length > LIMITS.maxAppendMessages) throw no(`At most ${LIMITS.maxAppendMessages} messages in one APPEND`, 'LIMIT');
       }
       if (messages.length === 0) throw bad('APPEND needs a message');
       return { mailbox, messages };
