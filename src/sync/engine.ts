@@ -66,15 +66,15 @@ export async function syncOnce(opts: SyncOptions): Promise<SyncSummary> {
     throw err;
   }
   let client: ImapClient | null = null;
-  let indexer: BackgroundIndexer | null = null;
+  const ix: { current: BackgroundIndexer | null } = { current: null };
   try {
     const run = new SyncRun(replica, opts);
     // Downloads leave their full-text documents for later (append's deferIndex); a worker thread writes
     // them meanwhile on its own connection (src/sync/index-worker.ts), so the FTS5 work runs next to the
     // network and blob writes instead of after them.
+    // The thread starts with the first download (a resync with nothing new does without it).
     if (opts.dryRun !== true && replica.store.indexPending) {
-      indexer = BackgroundIndexer.start(replica.dir);
-      run.indexer = indexer;
+      run.startIndexer = () => (ix.current ??= BackgroundIndexer.start(replica.dir));
     }
     run.progress('connect');
     client = await connectRemote(opts.account, disable, opts.signal);
@@ -85,16 +85,27 @@ export async function syncOnce(opts: SyncOptions): Promise<SyncSummary> {
     // and SEARCH scans such messages meanwhile.
     await client.logout().catch(() => undefined);
     client = null;
-    if (indexer) {
+    const bg = ix.current;
+    if (bg) {
       run.progress('index');
-      const bg = indexer;
-      indexer = null;
-      await bg.finish().catch((err: unknown) => run.logLine(err instanceof Error ? err.message : String(err)));
-      await replica.store.indexPending?.(opts.signal ? { signal: opts.signal } : {});
+      ix.current = null;
+      // Ctrl-C while indexing ends the thread at once; what it did not write stays marked for next time.
+      const onAbort = () => void bg.stop();
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        await bg.finish().catch((err: unknown) => {
+          if (!opts.signal?.aborted) run.logLine(err instanceof Error ? err.message : String(err));
+        });
+      } finally {
+        opts.signal?.removeEventListener('abort', onAbort);
+      }
+      if (opts.signal?.aborted) throw new Error('sync aborted');
     }
+    // What the thread left (it failed) or an earlier run left (killed before its end).
+    if (opts.dryRun !== true) await replica.store.indexPending?.(opts.signal ? { signal: opts.signal } : {});
     return run.summary(started);
   } finally {
-    if (indexer) await indexer.stop();
+    if (ix.current) await ix.current.stop();
     if (client) await client.logout().catch(() => undefined);
     await replica.close();
     await unlock();
@@ -139,8 +150,8 @@ class SyncRun {
   private readonly state: SyncState;
   private readonly userId: number;
   private readonly dry: boolean;
-  /** Indexes the downloads' deferred search documents in the background (null: at the end, or dry run). */
-  indexer: BackgroundIndexer | null = null;
+  /** Starts (once) the thread that writes the downloads' deferred search documents; null: none (dry run). */
+  startIndexer: (() => BackgroundIndexer) | null = null;
   private client!: ImapClient;
   private features!: RemoteFeatures;
   private delimiter: string | null = '/';
@@ -1190,7 +1201,7 @@ class SyncRun {
         w.delta!.pairs.set(row.localUid, row);
       });
     });
-    this.indexer?.kick();
+    this.startIndexer?.().kick();
     const bytes = items.reduce((a, x) => a + x.bytes, 0);
     this.bytesDown += bytes;
     w.summary.downloaded += items.length;
