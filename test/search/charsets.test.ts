@@ -197,3 +197,33 @@ test('CHARSET through the command: literals in each listed charset find text in 
     assert.match(bad.lines[0]!, new RegExp(`[( ]${cs}[ )]`), cs);
   }
 });
+
+test('header fields in Shift_JIS, GB18030, Big5, EUC-KR, Windows-1252 and ISO-2022-JP encoded words: SUBJECT, FROM, TO, CC, HEADER', async () => {
+  const store = new FakeStore();
+  store.addMailbox('INBOX');
+  store.addMessage('INBOX', {
+    raw: msg(
+      [
+        `From: ${encodedWord('山田太郎', 'shift_jis', 'B')} <yamada@example.jp>`,
+        `To: ${encodedWord('王小明', 'gb18030', 'Q')} <wang@example.cn>`,
+        `Cc: ${encodedWord('陳大文', 'big5', 'B')} <chan@example.tw>`,
+        `Subject: ${encodedWord('회의 안건', 'euc-kr', 'Q')} / ${encodedWord('Résumé naïve', 'windows-1252', 'Q')}`,
+        `X-Note: =?ISO-2022-JP?B?${ISO2022JP.toString('base64')}?=`,
+      ],
+      Buffer.from('plain body'),
+    ),
+  });
+  store.addMessage('INBOX', { raw: msg(['From: other@example.org', 'Subject: nothing'], Buffer.from('x')) });
+  const s = { store, ...selectBox(store, 'INBOX') };
+  const cases: Array<[string, string]> = [
+    ['FROM "山田"', '* SEARCH 1'],
+    ['TO "小明"', '* SEARCH 1'],
+    ['CC "大文"', '* SEARCH 1'],
+    ['SUBJECT "회의"', '* SEARCH 1'],
+    ['SUBJECT "RÉSUMÉ NAÏVE"', '* SEARCH 1'],
+    ['HEADER X-Note "のメール"', '* SEARCH 1'],
+    ['TEXT "陳大文"', '* SEARCH 1'],
+    ['NOT FROM "山田"', '* SEARCH 2'],
+  ];
+  for (const [criteria, want] of cases) assert.equal(await search(s, criteria), want, criteria);
+});
