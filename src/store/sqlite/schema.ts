@@ -191,11 +191,11 @@ END;
 // says its document is still to be written; SqliteStore.indexPending() writes it and drops the row. A
 // crash in between leaves the row for the next indexPending() (the sync's end, the store's upkeep).
 const V4 = `
-CREATE TABLE search_pending (
+CREATE TABLE IF NOT EXISTS search_pending (
   blob_id TEXT PRIMARY KEY
 ) STRICT, WITHOUT ROWID;
 
-CREATE TRIGGER blobs_after_delete_pending AFTER DELETE ON blobs BEGIN
+CREATE TRIGGER IF NOT EXISTS blobs_after_delete_pending AFTER DELETE ON blobs BEGIN
   DELETE FROM search_pending WHERE blob_id = OLD.id;
 END;
 `;
