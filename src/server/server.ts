@@ -15,6 +15,7 @@ import { buildRegistry } from './registry.js';
 import { LoginThrottle, passwordAuthenticator, type ServerContext, type ServerSettings } from './server-context.js';
 import type { CommandSpec, ServerLoggerLike } from './session.js';
 import type { FetchMissingHook } from './fetch-missing.js';
+import { renderCacheText } from './commands/fetch-batch.js';
 export type { FetchMissingHook, FetchMissingRequest } from './fetch-missing.js';
 
 export type ServerLogger = ServerLoggerLike;
@@ -74,6 +75,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     preAuthTimeoutMs: opts.preAuthTimeoutMs ?? LIMITS.preAuthTimeoutMs,
   };
   const store = opts.store;
+  // New messages get their FETCH render cache at append (commands/fetch-batch.ts).
+  store.setFetchCacheRenderer?.(renderCacheText);
   // A hash of a random password, so unknown users cost one verification too.
   const dummyHash = await hashPassword(randomBytes(16).toString('hex'));
   const ctx: ServerContext = {

@@ -90,20 +90,26 @@ export interface MessageRecord extends MessageMeta {
   mime: MimeIndex;
 }
 
+/** The items of FETCH's render cache (Store.getFetchCache), one opaque text each. */
+export type FetchCacheSlot = 'envelope' | 'body' | 'bodystructure';
+
 /** A message with FETCH's render cache (Store.getFetchCache). */
 export interface FetchCacheRecord extends MessageMeta {
-  /** What putFetchCache last stored for this content; null when nothing is stored. */
-  fetchCache: string | null;
-  /** The stored MIME index (JSON) when fetchCache is null, else null (not read). */
+  /** The texts of the slots asked for, in their order; null where none is stored. */
+  cached: Array<string | null>;
+  /** The stored MIME index (JSON) when some slot asked for has no text, else null (not read). */
   mimeJson: string | null;
 }
 
-/** One text for Store.putFetchCache: the message it was rendered for and that message's content. */
+/** Renders the render-cache texts of a new message's index (Store.setFetchCacheRenderer). */
+export type FetchCacheRenderer = (mime: MimeIndex) => Partial<Record<FetchCacheSlot, string>> | null;
+
+/** Texts for Store.putFetchCache: the message they were rendered for and that message's content. */
 export interface FetchCacheEntry {
   mailboxId: number;
   uid: number;
   blobId: string;
-  text: string;
+  texts: Partial<Record<FetchCacheSlot, string>>;
 }
 
 /** A message whose bytes are on disk (fsynced) and indexed, not yet in any mailbox. */
@@ -289,14 +295,21 @@ export interface Store {
   getMessages(mailboxId: number, uids: number[]): Promise<MessageRecord[]>;
   /**
    * FETCH's render cache (docs/benchmarks.md "FETCH render cache"): the given uids that exist, ascending,
-   * each with the text last stored by putFetchCache for its content, and its MIME index only where there
-   * is none. The text is the server's (src/server/commands/fetch-batch.ts) and depends on the content
-   * only; the store keeps it opaque, per message or per blob as suits it, and drops it whenever the
-   * content or its index changes. Optional: without it FETCH renders every time.
+   * each with the texts last stored by putFetchCache for the `slots` asked for, and its MIME index only
+   * where one of them is missing. The texts are the server's (src/server/commands/fetch-batch.ts) and
+   * depend on the content only; the store keeps them opaque, per message or per blob as suits it, reads
+   * only the slots asked for, and drops them whenever the content or its index changes. Optional: without
+   * it FETCH renders every time.
    */
-  getFetchCache?(mailboxId: number, uids: number[]): Promise<FetchCacheRecord[]>;
+  getFetchCache?(mailboxId: number, uids: number[], slots: readonly FetchCacheSlot[]): Promise<FetchCacheRecord[]>;
   /** Stores render-cache texts; an entry whose message is gone or has other content now is skipped. */
   putFetchCache?(entries: readonly FetchCacheEntry[]): Promise<void>;
+  /**
+   * The render-cache texts of an index (null: none for it), for append() to store with each new message
+   * (decision 4: the work is done once, at ingest). The server installs it when it starts; messages
+   * appended without one get their texts at their first FETCH.
+   */
+  setFetchCacheRenderer?(render: FetchCacheRenderer | null): void;
   storeFlags(
     mailboxId: number,
     uids: number[],

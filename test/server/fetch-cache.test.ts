@@ -11,7 +11,8 @@ import { envelopeValue } from '../../src/mime/envelope.js';
 import { encodeValue } from '../../src/protocol/encoder.js';
 import type { ResponseValue } from '../../src/protocol/types.js';
 import type { MimeIndex } from '../../src/mime/types.js';
-import { RenderCacheEntry, type CachedKind } from '../../src/server/commands/fetch-batch.js';
+import type { AppendItem, FetchCacheSlot } from '../../src/store/types.js';
+import { RenderCacheEntry, renderCacheText, SLOT, type CachedKind } from '../../src/server/commands/fetch-batch.js';
 import { ImapTestClient, logoutQuietly } from '../helpers/imap-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -19,6 +20,7 @@ const dir = new URL('../../../test/fixtures/mime/', import.meta.url);
 const files = readdirSync(dir).filter((n) => n.endsWith('.eml')).sort();
 const messages = files.map((f) => readFileSync(new URL(f, dir)));
 const KINDS: CachedKind[] = ['ENVELOPE', 'BODY', 'BODYSTRUCTURE'];
+const ALL_SLOTS: FetchCacheSlot[] = KINDS.map((k) => SLOT[k]);
 
 function reference(mime: MimeIndex, kind: CachedKind): ResponseValue {
   return kind === 'ENVELOPE' ? envelopeValue(mime) : bodyStructureValue(mime, kind === 'BODYSTRUCTURE');
@@ -34,16 +36,18 @@ test('render cache: a miss and a hit encode exactly as the renderer, in both quo
     const mime = indexMessage(raw);
     for (const fillUtf8 of [false, true]) {
       // First FETCH: everything is a miss, rendered from the index and remembered.
-      const first = new RenderCacheEntry(null, () => mime);
+      const first = new RenderCacheEntry([], [], () => mime);
       for (const kind of KINDS) {
         assert.deepEqual(wire(first.value(kind, fillUtf8), fillUtf8), wire(reference(mime, kind), fillUtf8), `${files[i]} ${kind} miss`);
       }
       assert.equal(first.dirty, true);
-      // Later FETCHes, in either mode, read the stored text and never the index.
-      const stored = first.text();
+      // Later FETCHes, in either mode, read the stored texts and never the index.
+      const texts = first.addedTexts();
+      const stored = KINDS.map((k) => texts[SLOT[k]] ?? null);
       for (const utf8 of [false, true]) {
-        const later = new RenderCacheEntry(stored, () => assert.fail('the index is not needed on a hit'));
+        const later = new RenderCacheEntry(KINDS, stored, () => assert.fail('the index is not needed on a hit'));
         for (const kind of KINDS) {
+          assert.ok(RenderCacheEntry.covers(stored[KINDS.indexOf(kind)]!, kind));
           const want = wire(reference(mime, kind), utf8);
           assert.deepEqual(wire(later.value(kind, utf8), utf8), want, `${files[i]} ${kind} hit (utf8 ${utf8})`);
           if (!want.equals(wire(reference(mime, kind), !utf8))) eightBit++;
@@ -56,21 +60,24 @@ test('render cache: a miss and a hit encode exactly as the renderer, in both quo
   assert.ok(eightBit > 0);
 });
 
-test('render cache: entries are added item by item; a text of another version is ignored', () => {
+test('render cache: each item has its own text; a text of another version or item is ignored', () => {
   const mime = indexMessage(messages[0]!);
-  const a = new RenderCacheEntry(null, () => mime);
+  const a = new RenderCacheEntry([], [], () => mime);
   a.value('BODY', false);
-  const b = new RenderCacheEntry(a.text(), () => mime);
+  const body = a.addedTexts().body!;
+  assert.deepEqual(Object.keys(a.addedTexts()), ['body']);
+  const b = new RenderCacheEntry(['BODY', 'ENVELOPE'], [body, null], () => mime);
   b.value('BODY', false);
   assert.equal(b.dirty, false);
   b.value('ENVELOPE', false);
-  assert.equal(b.dirty, true);
-  const c = new RenderCacheEntry(b.text(), () => assert.fail('both are stored'));
+  assert.deepEqual(Object.keys(b.addedTexts()), ['envelope']);
+  const c = new RenderCacheEntry(['ENVELOPE', 'BODY'], [b.addedTexts().envelope!, body], () => assert.fail('both are stored'));
   assert.deepEqual(wire(c.value('BODY', false), false), wire(reference(mime, 'BODY'), false));
   assert.deepEqual(wire(c.value('ENVELOPE', false), false), wire(reference(mime, 'ENVELOPE'), false));
-  // A stale format (another version, garbage) is a miss, never an answer.
-  for (const junk of ['P0;S3:abc', 'garbage', 'P1;S999:x', '']) {
-    const d = new RenderCacheEntry(junk, () => mime);
+  // A stale format (another version, garbage, another item's text) is a miss, never an answer.
+  for (const junk of ['P0;B3:abc', 'garbage', 'P1;B999:x', '', body.replace(';B', ';S')]) {
+    const d = new RenderCacheEntry(['BODY'], [junk], () => mime);
+    assert.equal(RenderCacheEntry.covers(junk, 'BODY'), false, junk);
     assert.deepEqual(wire(d.value('BODY', false), false), wire(reference(mime, 'BODY'), false), junk);
   }
 });
@@ -82,10 +89,20 @@ before(async () => {
   const user = await srv.store.getUser(srv.user);
   const inbox = (await srv.store.getMailbox(user!.id, 'INBOX'))!;
   await srv.store.createMailbox(user!.id, 'Other');
-  const prepared = [];
+  const prepared: AppendItem[] = [];
   for (const m of messages) prepared.push({ message: await srv.store.prepare(m), flags: [] });
-  await srv.store.append(inbox.id, prepared);
+  // Appended without the renderer the server installs: the first FETCH fills the cache.
+  await withoutIngestRender(() => srv.store.append(inbox.id, prepared));
 });
+
+async function withoutIngestRender<T>(fn: () => Promise<T>): Promise<T> {
+  srv.store.setFetchCacheRenderer!(null);
+  try {
+    return await fn();
+  } finally {
+    srv.store.setFetchCacheRenderer!(renderCacheText);
+  }
+}
 
 after(async () => {
   await srv?.stop();
@@ -142,9 +159,9 @@ test('FETCH through the server: the first answer (filling the cache) and later o
   const user = await srv.store.getUser(srv.user);
   const inbox = (await srv.store.getMailbox(user!.id, 'INBOX'))!;
   const uids = messages.map((_, i) => i + 1);
-  const recs = await srv.store.getFetchCache!(inbox.id, uids);
+  const recs = await srv.store.getFetchCache!(inbox.id, uids, ALL_SLOTS);
   assert.deepEqual(recs.map((r) => r.uid), uids);
-  assert.ok(recs.every((r) => r.fetchCache !== null && r.mimeJson === null));
+  assert.ok(recs.every((r) => r.cached.every((t) => t !== null) && r.mimeJson === null));
 });
 
 test('one item first, then another: the second is rendered from the index and added to the cache', async () => {
@@ -154,9 +171,9 @@ test('one item first, then another: the second is rendered from the index and ad
     const inbox = (await srv.store.getMailbox(user!.id, 'INBOX'))!;
     // Fresh messages, fetched for ENVELOPE alone, then for BODY and BODYSTRUCTURE.
     const n = messages.length;
-    const fresh = [];
+    const fresh: AppendItem[] = [];
     for (const m of messages.slice(0, 4)) fresh.push({ message: await srv.store.prepare(Buffer.concat([Buffer.from('X-Fresh: 1\r\n'), m])), flags: [] });
-    const { uids } = await srv.store.append(inbox.id, fresh);
+    const { uids } = await withoutIngestRender(() => srv.store.append(inbox.id, fresh));
     assert.match((await c.command('N', 'NOOP')).tagged, /^N OK/);
     await fetchAll(c, `UID FETCH ${uids.join(',')} (ENVELOPE)`);
     const got = await fetchAll(c, `UID FETCH ${uids.join(',')} (BODY BODYSTRUCTURE)`);
@@ -167,12 +184,55 @@ test('one item first, then another: the second is rendered from the index and ad
       const bs = wire(reference(mime, 'BODYSTRUCTURE'), false).toString('latin1');
       assert.equal(got[i]!.toString('latin1'), `* ${n + i + 1} FETCH (UID ${uid} BODY ${body} BODYSTRUCTURE ${bs})`);
     }
-    for (const r of await srv.store.getFetchCache!(inbox.id, uids)) {
-      assert.ok(RenderCacheEntry.covers(r.fetchCache, ['ENVELOPE', 'BODY', 'BODYSTRUCTURE']), `uid ${r.uid}`);
+    for (const r of await srv.store.getFetchCache!(inbox.id, uids, ALL_SLOTS)) {
+      assert.ok(KINDS.every((k, i) => RenderCacheEntry.covers(r.cached[i]!, k)), `uid ${r.uid}`);
     }
   } finally {
     await logoutQuietly(c);
   }
+});
+
+test('messages appended while the server runs have their cache from append on, and answer the same', async () => {
+  const user = await srv.store.getUser(srv.user);
+  const box = await srv.store.createMailbox(user!.id, 'Ingest');
+  const prepared: AppendItem[] = [];
+  for (const m of messages) prepared.push({ message: await srv.store.prepare(m), flags: [] });
+  const { uids } = await srv.store.append(box.id, prepared);
+  const recs = await srv.store.getFetchCache!(box.id, uids, ALL_SLOTS);
+  assert.equal(recs.length, messages.length);
+  // Partial messages aside (none here), every new message has all three items before any FETCH.
+  for (const r of recs) assert.ok(KINDS.every((k, i) => RenderCacheEntry.covers(r.cached[i]!, k)) && r.mimeJson === null, `uid ${r.uid}`);
+  for (const utf8 of [false, true]) {
+    const c = await login(utf8);
+    try {
+      assert.match((await c.command('S2', 'SELECT Ingest')).tagged, /^S2 OK/);
+      const got = await fetchAll(c, 'FETCH 1:* (ENVELOPE BODY BODYSTRUCTURE)');
+      for (const [i, raw] of messages.entries()) {
+        const mime = indexMessage(raw);
+        const parts = KINDS.map((k) => `${k} ${wire(reference(mime, k), utf8).toString('latin1')}`);
+        assert.equal(got[i]!.toString('latin1'), `* ${i + 1} FETCH (${parts.join(' ')})`, `${files[i]} (utf8 ${utf8})`);
+      }
+    } finally {
+      await logoutQuietly(c);
+    }
+  }
+});
+
+test('a stored text the server cannot use (another version) is rendered anew from the index and replaced', async () => {
+  const user = await srv.store.getUser(srv.user);
+  const inbox = (await srv.store.getMailbox(user!.id, 'INBOX'))!;
+  const [rec] = await srv.store.getFetchCache!(inbox.id, [5], ['bodystructure']);
+  await srv.store.putFetchCache!([{ mailboxId: inbox.id, uid: 5, blobId: rec!.blobId, texts: { bodystructure: 'P0;S2:()' } }]);
+  const c = await login(false);
+  try {
+    const got = await fetchAll(c, 'UID FETCH 5 (BODYSTRUCTURE)');
+    const want = wire(reference(indexMessage(messages[4]!), 'BODYSTRUCTURE'), false).toString('latin1');
+    assert.equal(got[0]!.toString('latin1'), `* 5 FETCH (UID 5 BODYSTRUCTURE ${want})`);
+  } finally {
+    await logoutQuietly(c);
+  }
+  const [after] = await srv.store.getFetchCache!(inbox.id, [5], ['bodystructure']);
+  assert.ok(RenderCacheEntry.covers(after!.cached[0]!, 'BODYSTRUCTURE'));
 });
 
 test('the cache goes with its message (EXPUNGE); copies answer as the originals', async () => {
@@ -182,18 +242,18 @@ test('the cache goes with its message (EXPUNGE); copies answer as the originals'
     assert.match((await c.command('C', 'UID COPY 1:3 Other')).tagged, /^C OK/);
     const user = await srv.store.getUser(srv.user);
     const other = (await srv.store.getMailbox(user!.id, 'Other'))!;
-    const copies = await srv.store.getFetchCache!(other.id, [1, 2, 3]);
+    const copies = await srv.store.getFetchCache!(other.id, [1, 2, 3], ['bodystructure']);
     assert.equal(copies.length, 3);
     // A store keeps the cache per message (SQLite) or per content (PostgreSQL): either the copy has the
     // text or its index comes instead.
-    for (const r of copies) assert.ok((r.fetchCache === null) !== (r.mimeJson === null), `uid ${r.uid}`);
+    for (const r of copies) assert.ok((r.cached[0] === null) !== (r.mimeJson === null), `uid ${r.uid}`);
     assert.match((await c.command('D', 'UID STORE 2 +FLAGS.SILENT (\\Deleted)')).tagged, /^D OK/);
     assert.match((await c.command('X', 'UID EXPUNGE 2')).tagged, /^X OK/);
     const inbox = (await srv.store.getMailbox(user!.id, 'INBOX'))!;
-    assert.deepEqual((await srv.store.getFetchCache!(inbox.id, [1, 2, 3])).map((r) => r.uid), [1, 3]);
+    assert.deepEqual((await srv.store.getFetchCache!(inbox.id, [1, 2, 3], ALL_SLOTS)).map((r) => r.uid), [1, 3]);
     // A cache text for a message that is gone is not stored.
-    await srv.store.putFetchCache!([{ mailboxId: inbox.id, uid: 2, blobId: 'x', text: 'P1;' }]);
-    assert.deepEqual((await srv.store.getFetchCache!(inbox.id, [2])).length, 0);
+    await srv.store.putFetchCache!([{ mailboxId: inbox.id, uid: 2, blobId: 'x', texts: { body: 'P1;' } }]);
+    assert.deepEqual((await srv.store.getFetchCache!(inbox.id, [2], ALL_SLOTS)).length, 0);
     // The copies answer exactly as the originals.
     const c2 = await ImapTestClient.connect(srv.port);
     try {

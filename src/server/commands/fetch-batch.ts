@@ -10,11 +10,11 @@
 // §4.3.1) 8-bit strings may be quoted, otherwise they are literals. Both forms are kept when they differ.
 // Partial messages of a replica (src/mime/partial.ts) are not cached: their index can still change.
 //
-// Text format (opaque to the store): "P<version>;" then entries `<key><length>:<bytes>`, bytes as latin1
-// characters (one per octet). Keys: S BODYSTRUCTURE, B BODY, E ENVELOPE; lower case for the UTF-8 form
-// when it differs. Entries are added as items are first fetched. A text of another version is ignored and
-// replaced: bump RENDER_CACHE_VERSION whenever src/mime/body-structure.ts, src/mime/envelope.ts or the
-// encoder change what they send.
+// Text format, one text per item (the store's slots; opaque to the store): "P<version>;" then entries
+// `<key><length>:<bytes>`, bytes as latin1 characters (one per octet). Keys: S BODYSTRUCTURE, B BODY,
+// E ENVELOPE for the plain form; lower case for the UTF-8 form, present only when it differs. A text of
+// another version or the wrong key is ignored and replaced: bump RENDER_CACHE_VERSION whenever
+// src/mime/body-structure.ts, src/mime/envelope.ts or the encoder change what they send.
 import { encodeValue } from '../../protocol/encoder.js';
 import { Encoded } from '../../protocol/types.js';
 import type { ResponseValue } from '../../protocol/types.js';
@@ -24,6 +24,7 @@ import { isPartial } from '../../mime/partial.js';
 import type { MimeIndex } from '../../mime/types.js';
 import type { FetchAtt } from '../../protocol/fetch-items.js';
 import type { FetchRequest } from '../fetch-render.js';
+import type { FetchCacheSlot } from '../../store/types.js';
 
 export const RENDER_CACHE_VERSION = 1;
 const PREFIX = `P${RENDER_CACHE_VERSION};`;
@@ -60,26 +61,29 @@ export function cachedKinds(req: FetchRequest): CachedKind[] {
   return out;
 }
 
-/** One message's cache entries (the stored text); records what this FETCH adds. */
+/** The store's slot of each cached item (Store.getFetchCache). */
+export const SLOT: Record<CachedKind, FetchCacheSlot> = { ENVELOPE: 'envelope', BODY: 'body', BODYSTRUCTURE: 'bodystructure' };
+
+/** One message's cached items (the stored texts of the slots asked for); records what this FETCH adds. */
 export class RenderCacheEntry {
-  /** Entries added by this FETCH, by key; null until a miss. */
-  private added: Map<string, string> | null = null;
+  /** Texts rendered by this FETCH, by item; null until a miss. */
+  private added: Map<CachedKind, string> | null = null;
 
   constructor(
-    /** The stored text, or null. */
-    private readonly stored: string | null,
+    /** The items whose texts were read, and the texts (null: none stored), in the same order. */
+    private readonly kinds: readonly CachedKind[],
+    private readonly stored: ReadonlyArray<string | null>,
     /** The message's index; only called on a miss. */
     private readonly mime: () => MimeIndex | null,
   ) {}
 
-  /** True when the stored text answers every one of `kinds`, in either quoting mode, without the index
-   *  (the plain form is always stored, the UTF-8 one next to it when it differs). */
-  static covers(stored: string | null, kinds: readonly CachedKind[]): boolean {
-    if (stored === null || !stored.startsWith(PREFIX)) return false;
-    return kinds.every((kind) => findEntry(stored, PREFIX.length, KEY[kind]) !== undefined);
+  /** True when a stored text answers `kind` in either quoting mode (the plain form is always stored, the
+   *  UTF-8 one next to it when it differs). */
+  static covers(text: string | null, kind: CachedKind): boolean {
+    return text !== null && text.startsWith(PREFIX) && findEntry(text, PREFIX.length, KEY[kind]) !== undefined;
   }
 
-  /** Something was added: the text should be stored again. */
+  /** Something was added: the texts should be stored. */
   get dirty(): boolean {
     return this.added !== null;
   }
@@ -87,8 +91,11 @@ export class RenderCacheEntry {
   /** The encoded value of `kind` for a session with (utf8) or without UTF-8 quoting. */
   value(kind: CachedKind, utf8: boolean): ResponseValue {
     const key = KEY[kind];
-    const hit = (utf8 ? this.lookup(key.toLowerCase()) : undefined) ?? this.lookup(key);
-    if (hit !== undefined) return new Encoded(ASCII.test(hit) ? hit : Buffer.from(hit, 'latin1'));
+    const text = this.added?.get(kind) ?? this.stored[this.kinds.indexOf(kind)] ?? null;
+    if (text !== null && text.startsWith(PREFIX)) {
+      const hit = (utf8 ? findEntry(text, PREFIX.length, key.toLowerCase()) : undefined) ?? findEntry(text, PREFIX.length, key);
+      if (hit !== undefined) return new Encoded(ASCII.test(hit) ? hit : Buffer.from(hit, 'latin1'));
+    }
     const mime = this.mime();
     if (!mime) throw new Error('message index required');
     const v = kind === 'ENVELOPE' ? envelopeValue(mime) : bodyStructureValue(mime, kind === 'BODYSTRUCTURE');
@@ -105,27 +112,17 @@ export class RenderCacheEntry {
     // PostgreSQL text cannot hold NUL; such a value (never in practice: the encoder makes NUL-bearing
     // strings literals, and stored mail rarely has NUL in a header) is simply rendered every time.
     if (plain.includes(0) || wide.includes(0)) return v;
-    this.added ??= new Map();
-    this.added.set(key, plain.toString('latin1'));
-    if (!wide.equals(plain)) this.added.set(key.toLowerCase(), wide.toString('latin1'));
+    let stored = `${PREFIX}${key}${plain.length}:${plain.toString('latin1')}`;
+    if (!wide.equals(plain)) stored += `${key.toLowerCase()}${wide.length}:${wide.toString('latin1')}`;
+    (this.added ??= new Map()).set(kind, stored);
     return new Encoded(utf8 ? wide : plain);
   }
 
-  /** The text to store: the stored entries and the added ones. */
-  text(): string {
-    const all = new Map<string, string>();
-    if (this.stored !== null && this.stored.startsWith(PREFIX)) parseInto(this.stored, PREFIX.length, all);
-    for (const [k, v] of this.added ?? []) all.set(k, v);
-    let s = PREFIX;
-    for (const [k, v] of all) s += `${k}${v.length}:${v}`;
-    return s;
-  }
-
-  private lookup(key: string): string | undefined {
-    const t = this.stored;
-    const fromAdded = this.added?.get(key);
-    if (fromAdded !== undefined || t === null || !t.startsWith(PREFIX)) return fromAdded;
-    return findEntry(t, PREFIX.length, key);
+  /** The texts this FETCH rendered, by slot, for Store.putFetchCache. */
+  addedTexts(): Partial<Record<FetchCacheSlot, string>> {
+    const out: Partial<Record<FetchCacheSlot, string>> = {};
+    for (const [kind, text] of this.added ?? []) out[SLOT[kind]] = text;
+    return out;
   }
 }
 
@@ -157,15 +154,13 @@ function encodedBytes(v: ResponseValue, utf8: boolean): Buffer {
   return Buffer.concat(chunks.filter((c): c is Buffer => Buffer.isBuffer(c)));
 }
 
-/** Reads `<key><length>:<bytes>` entries from `pos`; stops (keeping what was read) at anything malformed. */
-function parseInto(text: string, pos: number, out: Map<string, string>): void {
-  while (pos < text.length) {
-    const key = text[pos]!;
-    const colon = text.indexOf(':', pos + 1);
-    if (colon < 0) return;
-    const len = Number(text.slice(pos + 1, colon));
-    if (!Number.isSafeInteger(len) || len < 0 || colon + 1 + len > text.length) return;
-    out.set(key, text.slice(colon + 1, colon + 1 + len));
-    pos = colon + 1 + len;
-  }
+
+/**
+ * The render-cache texts of a new message: ENVELOPE, BODY and BODYSTRUCTURE encoded, for the store to keep
+ * from append on (Store.setFetchCacheRenderer); null for a partial message.
+ */
+export function renderCacheText(mime: MimeIndex): Partial<Record<FetchCacheSlot, string>> | null {
+  const entry = new RenderCacheEntry([], [], () => mime);
+  for (const kind of ['ENVELOPE', 'BODY', 'BODYSTRUCTURE'] as const) entry.value(kind, false);
+  return entry.dirty ? entry.addedTexts() : null;
 }

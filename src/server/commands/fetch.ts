@@ -25,7 +25,7 @@ import { fillMissing } from '../fetch-missing.js';
 import { applyPartial, extractPartial, type PartialRange } from '../partial.js';
 import type { SelectedView } from '../selected-view.js';
 import { defineCommand, isRev2, sessionUtf8, type CommandContext, type Session } from '../session.js';
-import { cachedKinds, RenderCacheEntry, rowOnly } from './fetch-batch.js';
+import { cachedKinds, RenderCacheEntry, rowOnly, SLOT } from './fetch-batch.js';
 
 export interface FetchArgs {
   set: NumSet;
@@ -102,6 +102,7 @@ export async function runFetch(ctx: CommandContext, args: FetchArgs, byUid: bool
   // (fetch-batch.ts), which this FETCH fills for the messages it renders first.
   const store = ctx.store;
   const kinds = cachedKinds(req);
+  const slots = kinds.map((k) => SLOT[k]);
   const cached = rowOnly(req) && kinds.length > 0 && store.getFetchCache && store.putFetchCache ? store : null;
   let puts: FetchCacheEntry[] = [];
   const flushPuts = async () => {
@@ -119,10 +120,10 @@ export async function runFetch(ctx: CommandContext, args: FetchArgs, byUid: bool
     }
     if (live.length === 0) continue;
     if (cached) {
-      let recs = await cached.getFetchCache!(view.mailboxId, live);
-      // A cache text without some item asked for now (the message was fetched for other items before):
-      // its index is read after all.
-      const lacking = recs.filter((r) => r.mimeJson === null && !RenderCacheEntry.covers(r.fetchCache, kinds));
+      let recs = await cached.getFetchCache!(view.mailboxId, live, slots);
+      // A cached text missing where the store still sent no index (a text of another version): the
+      // index is read after all.
+      const lacking = recs.filter((r) => r.mimeJson === null && !kinds.every((k, i) => RenderCacheEntry.covers(r.cached[i] ?? null, k)));
       const indexes = new Map<number, MimeIndex>();
       if (lacking.length > 0) {
         for (const m of await store.getMessages(view.mailboxId, lacking.map((r) => r.uid))) indexes.set(m.uid, m.mime);
@@ -133,9 +134,9 @@ export async function runFetch(ctx: CommandContext, args: FetchArgs, byUid: bool
       skipped += live.length - recs.length;
       for (const rec of recs) {
         const index = () => (rec.mimeJson === null ? (indexes.get(rec.uid) ?? null) : (JSON.parse(rec.mimeJson) as MimeIndex));
-        const entry = new RenderCacheEntry(rec.fetchCache, index);
+        const entry = new RenderCacheEntry(kinds, rec.cached, index);
         const items = await renderFetch(store, view, req, rec.uid, rec, opts, false, entry);
-        if (entry.dirty) puts.push({ mailboxId: view.mailboxId, uid: rec.uid, blobId: rec.blobId, text: entry.text() });
+        if (entry.dirty) puts.push({ mailboxId: view.mailboxId, uid: rec.uid, blobId: rec.blobId, texts: entry.addedTexts() });
         const seq = view.seqOf(rec.uid);
         if (seq !== 0) await ctx.untagged([seq, new Atom('FETCH'), items]);
       }

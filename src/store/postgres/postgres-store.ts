@@ -38,6 +38,8 @@ import {
   type AppendResult,
   type FetchCacheEntry,
   type FetchCacheRecord,
+  type FetchCacheRenderer,
+  type FetchCacheSlot,
   type ChangeEvent,
   type ChangeSet,
   type CopyResult,
@@ -245,6 +247,14 @@ class PgFileBlobStore extends BlobStore {
     await super.place(tempPath, blobId);
   }
 }
+
+/** The render cache's columns of blobs (schema V5), one per slot. */
+const FETCH_CACHE_COLUMN: Record<FetchCacheSlot, string> = {
+  envelope: 'fetch_envelope',
+  body: 'fetch_body',
+  bodystructure: 'fetch_bodystructure',
+};
+const FETCH_CACHE_SLOTS = Object.keys(FETCH_CACHE_COLUMN) as FetchCacheSlot[];
 
 export class PostgresStore implements Store {
   private readonly gcGraceMs: number;
@@ -574,7 +584,10 @@ export class PostgresStore implements Store {
    *  recorded the index of the bytes themselves; an unreferenced row gets the caller's instead. */
   async preparePartial(bytes: Buffer, mime: MimeIndex, size: number): Promise<PreparedMessage> {
     const written = await this.prepare(bytes);
-    await this.run('UPDATE blobs SET mime_index = $2, fetch_cache = NULL WHERE id = $1 AND refcount = 0', [written.blobId, JSON.stringify(mime)]);
+    await this.run(
+      'UPDATE blobs SET mime_index = $2, fetch_envelope = NULL, fetch_body = NULL, fetch_bodystructure = NULL WHERE id = $1 AND refcount = 0',
+      [written.blobId, JSON.stringify(mime)],
+    );
     return { blobId: written.blobId, size, mime };
   }
 
@@ -620,6 +633,20 @@ export class PostgresStore implements Store {
         throw new StoreError('CANNOT', 'Invalid internal date');
       }
     }
+    // The render cache of new contents (setFetchCacheRenderer), one per blob, in blob-id order.
+    const cacheTexts = new Map<string, Partial<Record<FetchCacheSlot, string>>>();
+    const render = this.fetchCacheRenderer;
+    if (render) {
+      for (const it of items) {
+        try {
+          const texts = render(it.message.mime);
+          if (texts !== null) cacheTexts.set(it.message.blobId, texts);
+        } catch {
+          // the first FETCH renders it (and reports what is wrong)
+        }
+      }
+    }
+    const cacheIds = [...cacheTexts.keys()].sort();
     return this.write(async (tx) => {
       const { c } = tx;
       const mb = await this.lockMailbox(c, mailboxId, 'TRYCREATE');
@@ -629,6 +656,15 @@ export class PostgresStore implements Store {
       if (mb.uid_next + items.length - 1 > MAX_UID) throw new StoreError('LIMIT', 'Mailbox has used up its UIDs');
       const modSeq = mb.highest_modseq + 1;
       await this.ensureBlobs(c, items.map((i) => i.message));
+      if (cacheIds.length > 0) {
+        const cols = Object.values(FETCH_CACHE_COLUMN);
+        await c.query(
+          `UPDATE blobs b SET ${cols.map((col, i) => `${col} = COALESCE(b.${col}, v.t${i})`).join(', ')}
+           FROM unnest($1::text[], ${cols.map((_, i) => `$${i + 2}::text[]`).join(', ')}) AS v(id, ${cols.map((_, i) => `t${i}`).join(', ')})
+           WHERE b.id = v.id`,
+          [cacheIds, ...FETCH_CACHE_SLOTS.map((slot) => cacheIds.map((id) => cacheTexts.get(id)![slot] ?? null))],
+        );
+      }
       await this.search.write(c, docs, true);
       // EMAILIDs, then one possible new THREADID per message (unused numbers are harmless gaps).
       const objects = await this.allocateObjectIds(c, items.length * 2);
@@ -788,39 +824,60 @@ export class PostgresStore implements Store {
     });
   }
 
-  async getFetchCache(mailboxId: number, uids: number[]): Promise<FetchCacheRecord[]> {
+  async getFetchCache(mailboxId: number, uids: number[], slots: readonly FetchCacheSlot[]): Promise<FetchCacheRecord[]> {
     const ranges = toRanges(uids);
+    const cols = slots.map((slot) => `b.${FETCH_CACHE_COLUMN[slot]}`);
+    const missing = cols.length === 0 ? 'true' : cols.map((c) => `${c} IS NULL`).join(' OR ');
     return this.snapshot(async (c) => {
       await this.requireMailbox(c, mailboxId);
       if (ranges.length === 0) return [];
-      // The index only where the render cache is empty: a warm FETCH reads the short cached text alone.
-      const r = await c.query<MessageRow & { fetch_cache: string | null; mime_index: string | null }>(
-        `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_id, m.save_date, m.email_id, m.thread_id,
-           b.fetch_cache, CASE WHEN b.fetch_cache IS NULL THEN b.mime_index END AS mime_index
-         FROM messages m JOIN blobs b ON b.id = m.blob_id
-         WHERE m.mailbox_id = $1 AND m.uid IN (
-           SELECT u FROM unnest($2::bigint[], $3::bigint[]) AS r(lo, hi), generate_series(r.lo, r.hi) AS u)
-         ORDER BY m.uid`,
-        [mailboxId, ranges.map((x) => x[0]), ranges.map((x) => x[1])],
-      );
-      return r.rows.map((row) => ({ ...toMeta(row), fetchCache: row.fetch_cache, mimeJson: row.mime_index }));
+      // The index only where a text is missing: a warm FETCH reads the short cached texts alone.
+      const r = await c.query<MessageRow & Record<string, unknown>>({
+        text: `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_id, m.save_date, m.email_id, m.thread_id,
+             ${[...cols.map((col, i) => `${col} AS c${i}`), `CASE WHEN ${missing} THEN b.mime_index END AS mime_index`].join(', ')}
+           FROM messages m JOIN blobs b ON b.id = m.blob_id
+           WHERE m.mailbox_id = $1 AND m.uid IN (
+             SELECT u FROM unnest($2::bigint[], $3::bigint[]) AS r(lo, hi), generate_series(r.lo, r.hi) AS u)
+           ORDER BY m.uid`,
+        values: [mailboxId, ranges.map((x) => x[0]), ranges.map((x) => x[1])],
+      });
+      return r.rows.map((row) => ({
+        ...toMeta(row),
+        cached: slots.map((_, i) => (row[`c${i}`] as string | null) ?? null),
+        mimeJson: (row.mime_index as string | null) ?? null,
+      }));
     });
+  }
+
+  private fetchCacheRenderer: FetchCacheRenderer | null = null;
+
+  setFetchCacheRenderer(render: FetchCacheRenderer | null): void {
+    this.fetchCacheRenderer = render;
   }
 
   async putFetchCache(entries: readonly FetchCacheEntry[]): Promise<void> {
     if (entries.length === 0) return;
+    const bySlot = new Map<FetchCacheSlot, Map<string, string>>();
+    for (const e of entries) {
+      for (const [slot, text] of Object.entries(e.texts) as Array<[FetchCacheSlot, string]>) {
+        let m = bySlot.get(slot);
+        if (!m) bySlot.set(slot, (m = new Map()));
+        m.set(e.blobId, text);
+      }
+    }
     // One text per blob, in id order (the order ensureBlobs locks them in; the planner walks a short unnest
     // list in order), so sessions filling overlapping blobs rarely wait on each other. The server treats a
-    // failed put (even a deadlock victim) as a cache not written.
-    const byBlob = new Map<string, string>();
-    for (const e of entries) byBlob.set(e.blobId, e.text);
-    const ids = [...byBlob.keys()].sort();
-    // Only where the index is there (a blob whose index is written later gets its cache dropped then).
-    await this.run(
-      `UPDATE blobs b SET fetch_cache = v.text FROM unnest($1::text[], $2::text[]) AS v(id, text)
-       WHERE b.id = v.id AND b.mime_index IS NOT NULL`,
-      [ids, ids.map((id) => byBlob.get(id)!)],
-    );
+    // failed put (even a deadlock victim) as a cache not written. Only where the index is there (a blob whose
+    // index is written later gets its cache dropped then).
+    for (const [slot, texts] of bySlot) {
+      const ids = [...texts.keys()].sort();
+      const col = FETCH_CACHE_COLUMN[slot];
+      await this.run(
+        `UPDATE blobs b SET ${col} = v.text FROM unnest($1::text[], $2::text[]) AS v(id, text)
+         WHERE b.id = v.id AND b.mime_index IS NOT NULL`,
+        [ids, ids.map((id) => texts.get(id)!)],
+      );
+    }
   }
 
   /**
@@ -1338,7 +1395,8 @@ export class PostgresStore implements Store {
     }
     if (missingMime.length > 0) {
       await c.query(
-        'UPDATE blobs b SET mime_index = v.mime, fetch_cache = NULL FROM unnest($1::text[], $2::text[]) AS v(id, mime) WHERE b.id = v.id',
+        `UPDATE blobs b SET mime_index = v.mime, fetch_envelope = NULL, fetch_body = NULL, fetch_bodystructure = NULL
+         FROM unnest($1::text[], $2::text[]) AS v(id, mime) WHERE b.id = v.id`,
         [missingMime, missingMime.map((id) => JSON.stringify(byId.get(id)!.mime))],
       );
     }

@@ -272,8 +272,16 @@ const V4 = `
 ALTER TABLE blobs ADD COLUMN IF NOT EXISTS fetch_cache text;
 `;
 
+// The render cache as one column per item (Store.getFetchCache reads only the items a FETCH asks for).
+const V5 = `
+ALTER TABLE blobs DROP COLUMN IF EXISTS fetch_cache;
+ALTER TABLE blobs ADD COLUMN IF NOT EXISTS fetch_envelope text,
+  ADD COLUMN IF NOT EXISTS fetch_body text,
+  ADD COLUMN IF NOT EXISTS fetch_bodystructure text;
+`;
+
 /** Migrations in order; index i brings the schema from version i to i + 1. Never edit a shipped one. */
-export const PG_MIGRATIONS: readonly string[] = [V1, V2, V3, V4];
+export const PG_MIGRATIONS: readonly string[] = [V1, V2, V3, V4, V5];
 
 /** Key of the advisory lock that serialises migrations between nodes starting at once. */
 const MIGRATION_LOCK = 0x7065_7472; // 'petr'

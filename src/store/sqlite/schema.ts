@@ -222,8 +222,48 @@ CREATE TRIGGER IF NOT EXISTS messages_after_update_blob_fetch_cache AFTER UPDATE
 END;
 `;
 
+// The render cache as one table per item (Store.getFetchCache reads only the items a FETCH asks for; with
+// the three in one row, FETCH BODYSTRUCTURE read every ENVELOPE too: 2-3x slower at 100,000). Replaces V5's
+// table; same keys and same life as before.
+const V6 = `
+DROP TRIGGER IF EXISTS messages_after_delete_fetch_cache;
+DROP TRIGGER IF EXISTS messages_after_update_blob_fetch_cache;
+DROP TABLE IF EXISTS fetch_cache;
+
+CREATE TABLE IF NOT EXISTS fetch_envelope (
+  mailbox_id INTEGER NOT NULL,
+  uid        INTEGER NOT NULL,
+  text       TEXT NOT NULL,
+  PRIMARY KEY (mailbox_id, uid)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS fetch_body (
+  mailbox_id INTEGER NOT NULL,
+  uid        INTEGER NOT NULL,
+  text       TEXT NOT NULL,
+  PRIMARY KEY (mailbox_id, uid)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS fetch_bodystructure (
+  mailbox_id INTEGER NOT NULL,
+  uid        INTEGER NOT NULL,
+  text       TEXT NOT NULL,
+  PRIMARY KEY (mailbox_id, uid)
+) STRICT, WITHOUT ROWID;
+
+CREATE TRIGGER IF NOT EXISTS messages_after_delete_fetch_render AFTER DELETE ON messages BEGIN
+  DELETE FROM fetch_envelope WHERE mailbox_id = OLD.mailbox_id AND uid = OLD.uid;
+  DELETE FROM fetch_body WHERE mailbox_id = OLD.mailbox_id AND uid = OLD.uid;
+  DELETE FROM fetch_bodystructure WHERE mailbox_id = OLD.mailbox_id AND uid = OLD.uid;
+END;
+
+CREATE TRIGGER IF NOT EXISTS messages_after_update_blob_fetch_render AFTER UPDATE OF blob_id ON messages BEGIN
+  DELETE FROM fetch_envelope WHERE mailbox_id = OLD.mailbox_id AND uid = OLD.uid;
+  DELETE FROM fetch_body WHERE mailbox_id = OLD.mailbox_id AND uid = OLD.uid;
+  DELETE FROM fetch_bodystructure WHERE mailbox_id = OLD.mailbox_id AND uid = OLD.uid;
+END;
+`;
+
 /** Migrations in order; index i brings the schema from version i to i + 1. Never edit a shipped one. */
-export const MIGRATIONS: readonly string[] = [V1, V2, V3, V4, V5];
+export const MIGRATIONS: readonly string[] = [V1, V2, V3, V4, V5, V6];
 
 /** Creates or upgrades the schema. Each migration runs in its own IMMEDIATE transaction that re-reads
  *  the version, so two processes opening a new store at once do not both migrate. */

@@ -22,6 +22,8 @@ import {
   type AppendResult,
   type FetchCacheEntry,
   type FetchCacheRecord,
+  type FetchCacheRenderer,
+  type FetchCacheSlot,
   type ChangeEvent,
   type ChangeSet,
   type CopyResult,
@@ -89,6 +91,18 @@ const DEFAULT_GC_GRACE_MS = 15 * 60 * 1000;
 const INDEX_PENDING_BATCH = 500;
 
 const SYSTEM_FLAG_BY_LOWER = new Map<string, string>(SYSTEM_FLAGS.map((f) => [f.toLowerCase(), f]));
+
+/** The render cache's tables (schema V6), one per slot. */
+const FETCH_CACHE_TABLE: Record<FetchCacheSlot, string> = {
+  envelope: 'fetch_envelope',
+  body: 'fetch_body',
+  bodystructure: 'fetch_bodystructure',
+};
+const FETCH_CACHE_SLOTS = Object.keys(FETCH_CACHE_TABLE) as FetchCacheSlot[];
+
+function perSlot<T>(make: (table: string) => T): Record<FetchCacheSlot, T> {
+  return { envelope: make(FETCH_CACHE_TABLE.envelope), body: make(FETCH_CACHE_TABLE.body), bodystructure: make(FETCH_CACHE_TABLE.bodystructure) };
+}
 /** flag / flag-keyword / flag-extension of RFC 9051 §9: atom characters, optionally after one backslash. */
 const VALID_FLAG = /^\\?[^\x00-\x20\x7f-\uffff(){%*"\\\]]+$/;
 const SPECIAL_USES = new Set<string>(['\\Drafts', '\\Sent', '\\Trash', '\\Junk', '\\Archive', '\\All', '\\Flagged']);
@@ -440,6 +454,7 @@ export class SqliteStore implements Store {
       defer ? new Map<string, PreparedDoc>() : this.searchDocsOf(items),
     ]);
     const now = Date.now();
+    const cacheTexts = this.fetchCacheTexts(items);
     const { result, event } = this.tx(() => {
       const mb = this.s.mailboxById.get(mailboxId) as MailboxRow | undefined;
       if (!mb) throw new StoreError('TRYCREATE', `No mailbox ${mailboxId}`);
@@ -479,6 +494,13 @@ export class SqliteStore implements Store {
           this.objectId('E', firstObject + i),
           assignThread(threadIndex, keys[i]!, newThread, now),
         );
+        const texts = cacheTexts?.[i];
+        if (texts) {
+          for (const slot of FETCH_CACHE_SLOTS) {
+            const text = texts[slot];
+            if (text !== undefined) this.s.fetchCacheInsert[slot].run(mailboxId, uid, text);
+          }
+        }
         uids.push(uid);
         uid++;
       }
@@ -620,12 +642,14 @@ export class SqliteStore implements Store {
     });
   }
 
-  async getFetchCache(mailboxId: number, uids: number[]): Promise<FetchCacheRecord[]> {
+  async getFetchCache(mailboxId: number, uids: number[], slots: readonly FetchCacheSlot[]): Promise<FetchCacheRecord[]> {
     return this.read(() => {
       this.requireMailbox(mailboxId);
+      const stmt = this.fetchCacheQuery(slots);
+      const n = slots.length;
       const out: FetchCacheRecord[] = [];
       for (const [lo, hi] of toRanges(uids)) {
-        for (const r of this.s.messageRangeWithCache.all(mailboxId, lo, hi) as RawRow[]) {
+        for (const r of stmt.all(mailboxId, lo, hi) as RawRow[]) {
           out.push({
             uid: r[0] as number,
             modSeq: r[1] as number,
@@ -636,8 +660,8 @@ export class SqliteStore implements Store {
             saveDate: r[6] as number,
             emailId: r[7] as string,
             threadId: r[8] as string | null,
-            fetchCache: r[9] as string | null,
-            mimeJson: r[10] as string | null,
+            cached: r.slice(9, 9 + n) as Array<string | null>,
+            mimeJson: r[9 + n] as string | null,
           });
         }
       }
@@ -645,10 +669,60 @@ export class SqliteStore implements Store {
     });
   }
 
+  /** Prepared statements of getFetchCache, by slot list. */
+  private readonly fetchCacheQueries = new Map<string, BetterSqlite3.Statement>();
+
+  /** The message rows of a uid range with the texts of `slots`, in the same key order (no random lookups),
+   *  and the index only where a text is missing. */
+  private fetchCacheQuery(slots: readonly FetchCacheSlot[]): BetterSqlite3.Statement {
+    const key = slots.join(',');
+    let stmt = this.fetchCacheQueries.get(key);
+    if (!stmt) {
+      const tables = slots.map((slot) => FETCH_CACHE_TABLE[slot]);
+      const joins = tables.map((t, i) => `LEFT JOIN ${t} f${i} ON f${i}.mailbox_id = m.mailbox_id AND f${i}.uid = m.uid`).join(' ');
+      const texts = tables.map((_, i) => `f${i}.text`);
+      const missing = tables.length === 0 ? '1' : tables.map((_, i) => `f${i}.text IS NULL`).join(' OR ');
+      stmt = this.db
+        .prepare(
+          `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_id, m.save_date, m.email_id, m.thread_id,
+             ${[...texts, `CASE WHEN ${missing} THEN (SELECT b.mime_index FROM blobs b WHERE b.id = m.blob_id) END`].join(', ')}
+           FROM messages m ${joins}
+           WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`,
+        )
+        .raw(true);
+      this.fetchCacheQueries.set(key, stmt);
+    }
+    return stmt;
+  }
+
+  private fetchCacheRenderer: FetchCacheRenderer | null = null;
+
+  setFetchCacheRenderer(render: FetchCacheRenderer | null): void {
+    this.fetchCacheRenderer = render;
+  }
+
+  /** The render-cache texts of new messages (none when no renderer is installed or it fails). */
+  private fetchCacheTexts(items: readonly AppendItem[]): Array<Partial<Record<FetchCacheSlot, string>> | null> | null {
+    const render = this.fetchCacheRenderer;
+    if (!render) return null;
+    return items.map((it) => {
+      try {
+        return render(it.message.mime);
+      } catch {
+        return null; // the first FETCH renders it (and reports what is wrong)
+      }
+    });
+  }
+
   async putFetchCache(entries: readonly FetchCacheEntry[]): Promise<void> {
     if (entries.length === 0) return;
     this.tx(() => {
-      for (const e of entries) this.s.fetchCachePut.run(e.text, e.mailboxId, e.uid, e.blobId);
+      for (const e of entries) {
+        for (const slot of FETCH_CACHE_SLOTS) {
+          const text = e.texts[slot];
+          if (text !== undefined) this.s.fetchCachePut[slot].run(text, e.mailboxId, e.uid, e.blobId);
+        }
+      }
     });
   }
 
@@ -1187,17 +1261,13 @@ function prepareStatements(db: BetterSqlite3.Database) {
        FROM messages WHERE mailbox_id = @src ORDER BY uid`,
     ),
     messageList: raw(`SELECT ${MSG_COLS} FROM messages WHERE mailbox_id = ? ORDER BY uid`),
-    // The index only where the render cache is empty: a warm FETCH reads the short cached text alone.
-    messageRangeWithCache: raw(
-      `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_id, m.save_date, m.email_id, m.thread_id,
-         f.text, CASE WHEN f.text IS NULL THEN (SELECT b.mime_index FROM blobs b WHERE b.id = m.blob_id) END
-       FROM messages m LEFT JOIN fetch_cache f ON f.mailbox_id = m.mailbox_id AND f.uid = m.uid
-       WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`,
-    ),
+    fetchCacheInsert: perSlot((t) => p(`INSERT OR REPLACE INTO ${t} (mailbox_id, uid, text) VALUES (?, ?, ?)`)),
     // Only while the message still has that content (an expunge or replaceContent in between wins).
-    fetchCachePut: p(
-      `INSERT OR REPLACE INTO fetch_cache (mailbox_id, uid, text)
-       SELECT mailbox_id, uid, ? FROM messages WHERE mailbox_id = ? AND uid = ? AND blob_id = ?`,
+    fetchCachePut: perSlot((t) =>
+      p(
+        `INSERT OR REPLACE INTO ${t} (mailbox_id, uid, text)
+         SELECT mailbox_id, uid, ? FROM messages WHERE mailbox_id = ? AND uid = ? AND blob_id = ?`,
+      ),
     ),
     messageRangeWithMime: raw(
       `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_id, m.save_date, m.email_id, m.thread_id,
