@@ -104,6 +104,8 @@ export class MimeIndexer {
   private prevByte = -1;
   /** LF characters before the current line. */
   private lfTotal = 0;
+  /** LFs not preceded by CR (each widens to CRLF on the wire of POP3). */
+  private bareLf = 0;
   /** Start of the previous line's terminator (CRLF or LF), -1 before the first line. */
   private prevTermStart = -1;
   /** The previous line was a boundary delimiter line. */
@@ -136,6 +138,7 @@ export class MimeIndexer {
         break;
       }
       const hasCr = nl > i ? chunk[nl - 1] === 13 : this.prevByte === 13;
+      if (!hasCr) this.bareLf++;
       this.pos += end - i;
       this.prevByte = 10;
       this.endLine(true, hasCr);
@@ -147,11 +150,14 @@ export class MimeIndexer {
   /** Ends the message and returns its index. */
   finish(): MimeIndexV1 {
     if (this.finished) return this.finished;
-    if (this.pos > this.lineStart) this.endLine(false, false);
+    const unterminated = this.pos > this.lineStart;
+    if (unterminated) this.endLine(false, false);
     const end = this.pos;
     while (this.stack.length > 0) this.close(this.stack.pop()!, end, this.lfTotal);
     this.finished = { v: 1, z: end, dt: this.date, r: this.root };
     if (this.date !== null && this.zone !== 0) this.finished.dz = this.zone;
+    const crlfSize = end + this.bareLf + (unterminated ? 2 : 0);
+    if (crlfSize !== end) this.finished.cz = crlfSize;
     return this.finished;
   }
 

@@ -149,6 +149,12 @@ export function messageSize(index: MimeIndex): number {
   return (index as MimeIndexV1).z;
 }
 
+/** Size with every line end a CRLF (what POP3 sends, RFC 1939 §5); the raw size for indexes that predate it. */
+export function crlfMessageSize(index: MimeIndex): number {
+  const ix = index as MimeIndexV1;
+  return ix.cz ?? ix.z;
+}
+
 /** The Date header as ms since the epoch, null when absent or unparseable. */
 export function messageDate(index: MimeIndex): number | null {
   return (index as MimeIndexV1).dt ?? null;

@@ -18,6 +18,9 @@ export interface MimeIndexV1 extends MimeIndex {
   v: 1;
   /** Size of the raw message in octets. */
   z: number;
+  /** Octets with every line end a CRLF (bare LFs widened, an unterminated last line ended), as POP3 sends
+   *  the message (RFC 1939 §5 "exact size"); present only when it differs from `z`. */
+  cz?: number;
   /** Sent date (Date header) in ms since the epoch, or null when absent/unparseable. */
   dt: number | null;
   /** The Date header's own zone offset, minutes east of UTC (for SENTON/SENTBEFORE/SENTSINCE). */

@@ -2,11 +2,15 @@
 // state, numbered 1..n (RFC 1939 §5), with deletion marks that take effect only in the UPDATE state
 // (RFC 1939 §6), plus the exclusive maildrop lock (RFC 1939 §4, RFC 2449 §8.1.2 [IN-USE]).
 // Storage is reached only through src/store/types.ts (ARCHITECTURE.md, layers).
+import { crlfMessageSize, messageSize } from '../mime/sections.js';
 import type { Store } from '../store/types.js';
+
+/** Records read per store call when the maildrop is opened. */
+const OPEN_BATCH = 500;
 
 export interface MaildropMessage {
   uid: number;
-  /** Octets as stored (RFC 1939 §11: see docs/pop3.md on sizes of mail stored with bare LF). */
+  /** Octets as RETR sends them, CRLF line ends (RFC 1939 §5 "exact size"; stuffing not counted). */
   size: number;
   blobId: string;
   /** Unique-id listing (RFC 1939 §7 UIDL): "<uidValidity>.<uid>", printable ASCII, at most 70 octets. */
@@ -58,9 +62,15 @@ export class Maildrop {
     const inbox = await store.getMailbox(userId, 'INBOX');
     if (!inbox) return null;
     const metas = await store.listMessages(inbox.id);
+    // The stored size counts a bare LF as one octet but RETR sends CRLF: the MIME index knows the difference.
+    const wire = new Map<number, number>();
+    for (let i = 0; i < metas.length; i += OPEN_BATCH) {
+      const recs = await store.getMessages(inbox.id, metas.slice(i, i + OPEN_BATCH).map((m) => m.uid));
+      for (const r of recs) wire.set(r.uid, r.size + crlfMessageSize(r.mime) - messageSize(r.mime));
+    }
     const messages = metas.map((m) => ({
       uid: m.uid,
-      size: m.size,
+      size: wire.get(m.uid) ?? m.size,
       blobId: m.blobId,
       uniqueId: `${inbox.uidValidity}.${m.uid}`,
       deleted: false,

@@ -485,7 +485,7 @@ export class Pop3Connection {
     const rec = await this.current(md, m.uid, true);
     if (typeof rec === 'string') return this.send(rec);
     await this.send(`+OK ${m.size} octets`);
-    const complete = await this.streamMessage(rec.blobId, m.size, new MessageEncoder());
+    const complete = await this.streamMessage(rec.blobId, rec.size, new MessageEncoder());
     if (complete) m.retrieved = true;
   }
 
@@ -501,7 +501,7 @@ export class Pop3Connection {
     const rec = await this.current(md, m.uid, lines > 0);
     if (typeof rec === 'string') return this.send(rec);
     await this.send('+OK Top of message follows');
-    await this.streamMessage(rec.blobId, m.size, new MessageEncoder(lines));
+    await this.streamMessage(rec.blobId, rec.size, new MessageEncoder(lines));
   }
 
   /**

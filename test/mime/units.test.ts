@@ -272,3 +272,21 @@ test('random MIME-ish input: sane offsets, chunking invariance, encodable struct
     { numRuns: 300 },
   );
 });
+
+test('the CRLF size (what POP3 sends, RFC 1939 §5) counts bare LFs as CRLF and ends an unterminated last line; any chunking', () => {
+  const cases: Array<[string, number | undefined]> = [
+    ['Subject: a\r\n\r\nbody\r\n', undefined], // already CRLF: no cz
+    ['Subject: a\n\nline 1\nline 2\n', 'Subject: a\n\nline 1\nline 2\n'.length + 4],
+    ['Subject: a\r\n\nmixed\r\nends\n', 'Subject: a\r\n\nmixed\r\nends\n'.length + 2],
+    ['Subject: a\r\n\r\nno final newline', 'Subject: a\r\n\r\nno final newline'.length + 2],
+    ['Subject: a\n\nboth', 'Subject: a\n\nboth'.length + 2 + 2],
+  ];
+  for (const [text, cz] of cases) {
+    const bytes = Buffer.from(text, 'latin1');
+    assert.equal((indexMessage(bytes) as MimeIndexV1).cz, cz, JSON.stringify(text));
+    // CR and LF split across chunks.
+    const ix = new MimeIndexer();
+    for (const b of bytes) ix.push(Buffer.from([b]));
+    assert.equal(ix.finish().cz, cz, `${JSON.stringify(text)} byte by byte`);
+  }
+});

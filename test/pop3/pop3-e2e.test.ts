@@ -91,7 +91,9 @@ test('USER/PASS session: STAT, LIST, UIDL, TOP, RETR byte-exact with stuffing an
 
     const c = await connect();
     assert.match(await login(c, acct.name, acct.password), /^\+OK .*3 messages/);
-    const sizes = [M1, M2, M3].map((m) => Buffer.byteLength(m, 'latin1'));
+    // RFC 1939 §5: exact sizes as sent, so the bare-LF message M2 counts its line ends as CRLF.
+    const sizes = [M1, M2, M3].map((m) => Buffer.byteLength(m.replace(/\r?\n/g, '\r\n'), 'latin1'));
+    assert.notEqual(sizes[1], Buffer.byteLength(M2, 'latin1'));
     assert.equal(await c.command('STAT'), `+OK 3 ${sizes[0]! + sizes[1]! + sizes[2]!}`);
     assert.match(await c.command('LIST'), /^\+OK 3 messages/);
     assert.deepEqual(await c.multiline(), [`1 ${sizes[0]}`, `2 ${sizes[1]}`, `3 ${sizes[2]}`]);
@@ -106,9 +108,11 @@ test('USER/PASS session: STAT, LIST, UIDL, TOP, RETR byte-exact with stuffing an
     assert.equal(await c.command('RETR 1'), `+OK ${sizes[0]} octets`);
     const wire = await c.multiline();
     assert.deepEqual(wire, ['From: a@example.org', 'Subject: one', '', 'Hello', '..starts with a dot', '...two dots', '..', 'end']);
-    // Bare-LF mail goes out with CRLF.
-    assert.match(await c.command('RETR 2'), /^\+OK/);
-    assert.equal(await c.message(), 'Subject: two\r\n\r\nline a\r\nline b\r\n');
+    // Bare-LF mail goes out with CRLF, and the announced size is what is sent.
+    assert.equal(await c.command('RETR 2'), `+OK ${sizes[1]} octets`);
+    const m2 = await c.message();
+    assert.equal(m2, 'Subject: two\r\n\r\nline a\r\nline b\r\n');
+    assert.equal(Buffer.byteLength(m2, 'latin1'), sizes[1]);
     // TOP: header, blank line, n body lines.
     assert.match(await c.command('TOP 3 2'), /^\+OK/);
     assert.deepEqual(await c.multiline(), ['Subject: three', '', 'l1', 'l2']);
