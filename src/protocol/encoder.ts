@@ -171,6 +171,17 @@ export function encodeResponse(parts: readonly ResponseValue[], opts: EncodeOpti
   return sink.finish();
 }
 
+/** Several responses, each values joined by SP then CRLF, in one chunk list (one socket write for many
+ *  small untagged responses, e.g. a FETCH over many messages). */
+export function encodeResponses(list: ReadonlyArray<readonly ResponseValue[]>, opts: EncodeOptions = {}): EncodedChunk[] {
+  const sink = new Sink();
+  for (const parts of list) {
+    writeJoined(sink, parts, opts, 0);
+    sink.str('\r\n');
+  }
+  return sink.finish();
+}
+
 /** `* <values...>\r\n` */
 export function untagged(values: readonly ResponseValue[], opts: EncodeOptions = {}): EncodedChunk[] {
   return encodeResponse([new Atom('*'), ...values], opts);

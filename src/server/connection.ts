@@ -5,7 +5,7 @@
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import { CommandFramer, type FramerEvent } from '../protocol/command-framer.js';
-import { encodeResponse, statusLine, continuation as continuationLine } from '../protocol/encoder.js';
+import { encodeResponse, encodeResponses, statusLine, continuation as continuationLine } from '../protocol/encoder.js';
 import { LIMITS } from '../protocol/limits.js';
 import { Atom, StreamData, SYSTEM_FLAGS } from '../protocol/types.js';
 import type { LiteralInfo, LiteralSink, ParsedCommand, ResponseCode, ResponseValue, Status } from '../protocol/types.js';
@@ -318,6 +318,7 @@ export class Connection {
       server: this.opts.server,
       log: this.opts.server.log,
       untagged: (values) => this.write(encodeResponse([new Atom('*'), ...values], this.encodeOptions())),
+      untaggedBatch: (list) => this.write(encodeResponses(list.map((values) => [new Atom('*'), ...values]), this.encodeOptions())),
       untaggedStatus: (status, code, text) => this.write([statusLine('*', status, code, text)]),
       continuation: (text) => this.write([continuationLine(text)]),
       readLine: () => this.readLine(),

@@ -48,6 +48,8 @@ export interface CommandContext {
   readonly server: ServerContext;
   /** Sends `* <values...>`. Resolves when the socket accepted it (backpressure). */
   untagged(values: ResponseValue[]): Promise<void>;
+  /** Sends several `* <values...>` responses, in order, encoded and written together (FETCH's batches). */
+  untaggedBatch(list: ResponseValue[][]): Promise<void>;
   /** Sends `* OK|NO|BAD [code] text`. */
   untaggedStatus(status: Status, code: ResponseCode | null, text: string): Promise<void>;
   /** Sends `+ text` and waits for the client's next line (AUTHENTICATE, IDLE). null if the connection closed. */

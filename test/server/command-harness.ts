@@ -249,6 +249,9 @@ export async function run(specs: CommandSpec[], store: FakeStore, session: Sessi
     async untagged(values) {
       out.push(await encodeToText([new Atom('*'), ...values], utf8));
     },
+    async untaggedBatch(list) {
+      for (const values of list) out.push(await encodeToText([new Atom('*'), ...values], utf8));
+    },
     async untaggedStatus(status, code, text) {
       out.push(statusLine('*', status, code, text).toString('utf8'));
     },

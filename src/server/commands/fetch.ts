@@ -12,7 +12,7 @@
 // be had for are left out and the command ends NO [UNAVAILABLE] (RFC 5530).
 import { Atom } from '../../protocol/types.js';
 import type { NumSet, ResponseValue } from '../../protocol/types.js';
-import type { FetchCacheEntry, MessageRecord } from '../../store/types.js';
+import type { FetchCacheEntry, FetchCacheRecord, MessageRecord } from '../../store/types.js';
 import type { MimeIndex } from '../../mime/types.js';
 import type { ArgReader } from '../args.js';
 import { enableCondstore, holdBackExpunges } from '../condstore.js';
@@ -43,6 +43,8 @@ export interface FetchArgs {
 export const FETCH_BATCH = 500;
 /** Messages rendered ahead of the one being written. */
 const RENDER_AHEAD = 16;
+/** FETCH responses of the render-cache path encoded and written together. */
+const WRITE_BATCH = 100;
 /** Render-cache texts gathered before one Store.putFetchCache call (one write transaction). */
 const CACHE_PUT_BATCH = 5000;
 
@@ -98,12 +100,14 @@ export async function runFetch(ctx: CommandContext, args: FetchArgs, byUid: bool
   };
   let skipped = 0;
   let unavailable: string | null = null;
-  // ENVELOPE / BODY / BODYSTRUCTURE with other row items only: answered through the render cache
-  // (fetch-batch.ts), which this FETCH fills for the messages it renders first.
+  // Requests of row items only (FLAGS, UID, INTERNALDATE, ENVELOPE, BODYSTRUCTURE, ...; no body section,
+  // no \Seen): rendered in order without reading ahead, written in batches; ENVELOPE / BODY /
+  // BODYSTRUCTURE through the render cache (fetch-batch.ts), which this FETCH fills where it is empty.
   const store = ctx.store;
+  const rowPath = rowOnly(req);
   const kinds = cachedKinds(req);
   const slots = kinds.map((k) => SLOT[k]);
-  const cached = rowOnly(req) && kinds.length > 0 && store.getFetchCache && store.putFetchCache ? store : null;
+  const cached = rowPath && kinds.length > 0 && store.getFetchCache && store.putFetchCache ? store : null;
   let puts: FetchCacheEntry[] = [];
   const flushPuts = async () => {
     const todo = puts;
@@ -119,27 +123,47 @@ export async function runFetch(ctx: CommandContext, args: FetchArgs, byUid: bool
       live = live.filter((uid) => (view.modSeqOf(uid) ?? 0) > since);
     }
     if (live.length === 0) continue;
-    if (cached) {
-      let recs = await cached.getFetchCache!(view.mailboxId, live, slots);
-      // A cached text missing where the store still sent no index (a text of another version): the
-      // index is read after all.
-      const lacking = recs.filter((r) => r.mimeJson === null && !kinds.every((k, i) => RenderCacheEntry.covers(r.cached[i] ?? null, k)));
-      const indexes = new Map<number, MimeIndex>();
-      if (lacking.length > 0) {
-        for (const m of await store.getMessages(view.mailboxId, lacking.map((r) => r.uid))) indexes.set(m.uid, m.mime);
-        // Gone in between (another session's EXPUNGE): as if it had not been found at all.
-        const gone = new Set(lacking.filter((r) => !indexes.has(r.uid)).map((r) => r.uid));
-        if (gone.size > 0) recs = recs.filter((r) => !gone.has(r.uid));
+    if (rowPath) {
+      // What each message is answered from: its row, and its render-cache texts when items need them.
+      const todo: Array<{ uid: number; rec: MessageRecord | FetchCacheRecord | null; entry: RenderCacheEntry | null }> = [];
+      if (cached) {
+        let recs = await cached.getFetchCache!(view.mailboxId, live, slots);
+        // A cached text missing where the store still sent no index (a text of another version): the
+        // index is read after all.
+        const lacking = recs.filter((r) => r.mimeJson === null && !kinds.every((k, i) => RenderCacheEntry.covers(r.cached[i] ?? null, k)));
+        const indexes = new Map<number, MimeIndex>();
+        if (lacking.length > 0) {
+          for (const m of await store.getMessages(view.mailboxId, lacking.map((r) => r.uid))) indexes.set(m.uid, m.mime);
+          // Gone in between (another session's EXPUNGE): as if it had not been found at all.
+          const gone = new Set(lacking.filter((r) => !indexes.has(r.uid)).map((r) => r.uid));
+          if (gone.size > 0) recs = recs.filter((r) => !gone.has(r.uid));
+        }
+        skipped += live.length - recs.length;
+        for (const rec of recs) {
+          const index = () => (rec.mimeJson === null ? (indexes.get(rec.uid) ?? null) : (JSON.parse(rec.mimeJson) as MimeIndex));
+          todo.push({ uid: rec.uid, rec, entry: new RenderCacheEntry(kinds, rec.cached, index) });
+        }
+      } else if (req.needsRecord) {
+        const recs = await store.getMessages(view.mailboxId, live);
+        skipped += live.length - recs.length;
+        for (const rec of recs) todo.push({ uid: rec.uid, rec, entry: null });
+      } else {
+        for (const uid of live) todo.push({ uid, rec: null, entry: null });
       }
-      skipped += live.length - recs.length;
-      for (const rec of recs) {
-        const index = () => (rec.mimeJson === null ? (indexes.get(rec.uid) ?? null) : (JSON.parse(rec.mimeJson) as MimeIndex));
-        const entry = new RenderCacheEntry(kinds, rec.cached, index);
-        const items = await renderFetch(store, view, req, rec.uid, rec, opts, false, entry);
-        if (entry.dirty) puts.push({ mailboxId: view.mailboxId, uid: rec.uid, blobId: rec.blobId, texts: entry.addedTexts() });
-        const seq = view.seqOf(rec.uid);
-        if (seq !== 0) await ctx.untagged([seq, new Atom('FETCH'), items]);
+      // Responses go out WRITE_BATCH at a time, encoded into one buffer (one socket write; the next
+      // batch waits for the socket, so memory stays bounded).
+      let out: ResponseValue[][] = [];
+      for (const { uid, rec, entry } of todo) {
+        const items = await renderFetch(store, view, req, uid, rec, opts, false, entry);
+        if (entry?.dirty) puts.push({ mailboxId: view.mailboxId, uid, blobId: rec!.blobId, texts: entry.addedTexts() });
+        const seq = view.seqOf(uid);
+        if (seq !== 0) out.push([seq, new Atom('FETCH'), items]);
+        if (out.length >= WRITE_BATCH) {
+          await ctx.untaggedBatch(out);
+          out = [];
+        }
       }
+      if (out.length > 0) await ctx.untaggedBatch(out);
       if (puts.length >= CACHE_PUT_BATCH) await flushPuts();
       continue;
     }
