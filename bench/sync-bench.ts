@@ -41,6 +41,8 @@ export interface PhaseResult {
   ms: number;
   /** Petrel only: syncOnce() itself, measured inside the process. */
   innerMs?: number;
+  /** Petrel only: syncOnce() until every message was stored (then it waits for the search index). */
+  mailMs?: number;
   up: number;
   down: number;
   connections: number;
@@ -172,6 +174,7 @@ export async function runSyncBench(o: SyncBenchOptions): Promise<SyncBenchResult
           const res: PhaseResult = {
             ms: r.ms,
             innerMs: r.reply.syncMs,
+            ...(r.reply.mailMs !== undefined ? { mailMs: r.reply.mailMs } : {}),
             up: bytes.up,
             down: bytes.down,
             connections: bytes.connections,
@@ -254,7 +257,7 @@ function checkCounts(t: ToolResult, phase: 'initial' | 'resync', got: Map<string
 
 function describePhase(r: PhaseResult): string {
   return (
-    `${(r.ms / 1000).toFixed(2)} s${r.innerMs !== undefined ? ` (syncOnce ${(r.innerMs / 1000).toFixed(2)} s)` : ''}, ` +
+    `${(r.ms / 1000).toFixed(2)} s${r.innerMs !== undefined ? ` (syncOnce ${(r.innerMs / 1000).toFixed(2)} s${r.mailMs !== undefined ? `, mail stored at ${(r.mailMs / 1000).toFixed(2)} s` : ''})` : ''}, ` +
     `CPU ${(r.cpuMs / 1000).toFixed(2)} s, up ${fmtBytes(r.up)}, down ${fmtBytes(r.down)}, ${r.connections} connection(s), peak RSS ${(r.peakRssKiB / 1024).toFixed(1)} MiB`
   );
 }
@@ -350,6 +353,7 @@ export function syncMarkdown(r: SyncBenchResult): string {
     const line = (what: string, get: (x: PhaseResult) => number, f: (n: number) => string) =>
       rows.push(`| ${label} | ${what} | ${cell(pe, p && get(p), f)} | ${cell(mb, m && get(m), f)} | ${ratio(p && get(p), m && get(m))} |`);
     line('time, s', (x) => x.ms, secs);
+    if (p?.mailMs !== undefined) rows.push(`| ${label} | of which until every message was stored (then the search index), s | ${secs(p.mailMs)} | | |`);
     line('CPU time (user + system), s', (x) => x.cpuMs, secs);
     line('octets up (client → server)', (x) => x.up, mbytes);
     line('octets down (server → client)', (x) => x.down, mbytes);

@@ -24,6 +24,9 @@ export type PetrelSyncReply =
       type: 'done';
       /** syncOnce() alone, in-process. */
       syncMs: number;
+      /** From the start of syncOnce() to its 'index' phase: every message stored and paired, the server
+       *  logged out; what follows is waiting for the search-indexing thread. Absent when nothing was indexed. */
+      mailMs?: number;
       /** getrusage(2) ru_maxrss of this process after the sync, KiB. */
       maxRssKiB: number;
       /** User + system CPU time of this process (all threads) up to the end of the sync, ms. */
@@ -52,7 +55,14 @@ async function handle(req: PetrelSyncRequest): Promise<PetrelSyncReply> {
   const syncOnce = await loadEngine();
   if (typeof syncOnce === 'string') return { type: 'unavailable', reason: syncOnce };
   const t0 = performance.now();
-  const summary = await syncOnce({ replicaDir: req.replicaDir, account: req.account });
+  let mailMs: number | undefined;
+  const summary = await syncOnce({
+    replicaDir: req.replicaDir,
+    account: req.account,
+    onProgress: (p) => {
+      if (p.phase === 'index' && mailMs === undefined) mailMs = performance.now() - t0;
+    },
+  });
   const syncMs = performance.now() - t0;
   const usage = process.resourceUsage();
   const maxRssKiB = usage.maxRSS;
@@ -60,7 +70,7 @@ async function handle(req: PetrelSyncRequest): Promise<PetrelSyncReply> {
   const { actions, mailboxes, ...rest } = summary;
   const tiers: Record<string, number> = {};
   for (const m of mailboxes) tiers[m.tier] = (tiers[m.tier] ?? 0) + 1;
-  return { type: 'done', syncMs, maxRssKiB, cpuMs, summary: { ...rest, actions: actions.length, mailboxes: mailboxes.length, tiers } };
+  return { type: 'done', syncMs, ...(mailMs !== undefined ? { mailMs } : {}), maxRssKiB, cpuMs, summary: { ...rest, actions: actions.length, mailboxes: mailboxes.length, tiers } };
 }
 
 process.once('message', (raw: unknown) => {
