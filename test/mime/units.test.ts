@@ -19,6 +19,7 @@ import {
   messageSentDay,
   topHeaderRange,
 } from '../../src/mime/sections.js';
+import { withCrlfLineEnds } from '../../src/mime/transfer-decoding.js';
 import { encodeValue } from '../../src/protocol/encoder.js';
 import { LIMITS } from '../../src/protocol/limits.js';
 import type { MimeIndexV1, MimePart } from '../../src/mime/types.js';
@@ -289,4 +290,26 @@ test('the CRLF size (what POP3 sends, RFC 1939 §5) counts bare LFs as CRLF and 
     for (const b of bytes) ix.push(Buffer.from([b]));
     assert.equal(ix.finish().cz, cz, `${JSON.stringify(text)} byte by byte`);
   }
+});
+
+test('withCrlfLineEnds: bare LF becomes CRLF, CRLF stays, for any chunking (property); QP and base64 decode after it', () => {
+  fc.assert(
+    fc.property(fc.array(fc.constantFrom('a', '\r', '\n', '\r\n', '=', '=0A', 'xy'), { maxLength: 30 }), fc.array(fc.integer({ min: 1, max: 4 }), { maxLength: 30 }), (parts, cuts) => {
+      const text = Buffer.from(parts.join(''), 'latin1');
+      const want = Buffer.from(parts.join('').replace(/\r?\n/g, '\r\n'), 'latin1');
+      const dec = withCrlfLineEnds(createTransferDecoder('7bit')!);
+      const out: Buffer[] = [];
+      let pos = 0;
+      for (const c of cuts) {
+        out.push(dec.push(text.subarray(pos, pos + c)));
+        pos += c;
+      }
+      out.push(dec.push(text.subarray(pos)), dec.end());
+      assert.deepEqual(Buffer.concat(out), want);
+    }),
+  );
+  const qp = withCrlfLineEnds(createTransferDecoder('quoted-printable')!);
+  assert.equal(Buffer.concat([qp.push(Buffer.from('a=3Db soft=\nx\nnext=0Aline\n')), qp.end()]).toString('latin1'), 'a=b softx\r\nnext\nline\r\n');
+  const b64 = withCrlfLineEnds(createTransferDecoder('base64')!);
+  assert.equal(Buffer.concat([b64.push(Buffer.from('aGVs\nbG8K\n')), b64.end()]).toString('latin1'), 'hello\n');
 });
