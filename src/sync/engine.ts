@@ -74,7 +74,14 @@ export async function syncOnce(opts: SyncOptions): Promise<SyncSummary> {
     // network and blob writes instead of after them.
     // The thread starts with the first download (a resync with nothing new does without it).
     if (opts.dryRun !== true && replica.store.indexPending) {
-      run.startIndexer = () => (ix.current ??= BackgroundIndexer.start(replica.dir));
+      run.startIndexer = () => {
+        if (!ix.current) {
+          ix.current = BackgroundIndexer.start(replica.dir);
+          // The download's write transactions and the thread's hand the lock over (index-worker.ts).
+          asGated(replica.store)?.setWriteGate(ix.current.gate);
+        }
+        return ix.current;
+      };
     }
     run.progress('connect');
     client = await connectRemote(opts.account, disable, opts.signal);
@@ -105,11 +112,18 @@ export async function syncOnce(opts: SyncOptions): Promise<SyncSummary> {
     if (opts.dryRun !== true) await replica.store.indexPending?.(opts.signal ? { signal: opts.signal } : {});
     return run.summary(started);
   } finally {
+    asGated(replica.store)?.setWriteGate(null);
     if (ix.current) await ix.current.stop();
     if (client) await client.logout().catch(() => undefined);
     await replica.close();
     await unlock();
   }
+}
+
+/** The SQLite store's write gate (SqliteStore.setWriteGate), when the replica's store has one. */
+function asGated(store: Store): { setWriteGate(gate: { enter(): void; leave(): void } | null): void } | null {
+  const s = store as Partial<{ setWriteGate(gate: { enter(): void; leave(): void } | null): void }>;
+  return typeof s.setWriteGate === 'function' ? (s as { setWriteGate(gate: { enter(): void; leave(): void } | null): void }) : null;
 }
 
 /** A mailbox pair to synchronise in this run. */

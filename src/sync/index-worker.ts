@@ -6,6 +6,12 @@
 // another core next to the network and blob writes. A crash leaves the marks; the next sync's
 // indexPending() (or the store's upkeep) writes the rest.
 //
+// Both threads write to one SQLite database, which has one write lock. So that the download does not
+// sleep in SQLite's busy handler while this thread holds the lock, the two hand it over through shared
+// memory: the download's connection announces each write transaction (SqliteStore.setWriteGate → `want`)
+// and waits until this thread is between transactions (`busy` = 0); this thread starts a transaction only
+// while nobody wants the lock. Both waits are bounded, and SQLite's own locking stays the safety net.
+//
 // Loaded in the main thread it only exports BackgroundIndexer; started as the worker (workerData
 // `petrelIndexer`) it runs the loop below.
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
@@ -18,7 +24,15 @@ const IDLE_MS = 250;
 interface WorkerInput {
   petrelIndexer: true;
   dataDir: string;
+  /** Int32 [want, busy]: write transactions the main thread is waiting for or running; 1 while this
+   *  thread is inside one of its own. */
+  flags: SharedArrayBuffer;
 }
+
+const WANT = 0;
+const BUSY = 1;
+/** Longest the download's connection waits for the thread's transaction before trying anyway. */
+const MAX_HANDOVER_WAIT_MS = 5000;
 
 type WorkerReply = { type: 'done'; written: number } | { type: 'error'; message: string };
 
@@ -29,13 +43,19 @@ export class BackgroundIndexer {
   private reply: WorkerReply | null = null;
   private readonly exit: Promise<void>;
 
-  private constructor(private readonly worker: Worker) {
+  private constructor(
+    private readonly worker: Worker,
+    private readonly flags: Int32Array,
+  ) {
     worker.on('message', (m: WorkerReply) => {
       this.reply = m;
     });
     this.exit = new Promise((resolve) => {
       worker.once('exit', () => {
         this.exited = true;
+        // A thread ended inside a transaction (terminated) holds nothing any more.
+        Atomics.store(flags, BUSY, 0);
+        Atomics.notify(flags, BUSY);
         resolve();
       });
       // An error ends the thread too ('exit' follows); the caller's own indexPending() then does the rest.
@@ -47,10 +67,31 @@ export class BackgroundIndexer {
 
   /** Starts indexing the store in `dataDir` (an SQLite store) in a worker thread. */
   static start(dataDir: string): BackgroundIndexer {
-    const data: WorkerInput = { petrelIndexer: true, dataDir };
+    const flags = new SharedArrayBuffer(8);
+    const data: WorkerInput = { petrelIndexer: true, dataDir, flags };
     const worker = new Worker(new URL(import.meta.url), { workerData: data });
-    return new BackgroundIndexer(worker);
+    return new BackgroundIndexer(worker, new Int32Array(flags));
   }
+
+  /**
+   * For SqliteStore.setWriteGate of the download's connection: before its write transaction, announce it
+   * and wait (blocking, bounded) until the thread is between transactions; after it, let the thread go on.
+   */
+  readonly gate = {
+    enter: (): void => {
+      Atomics.add(this.flags, WANT, 1);
+      const until = Date.now() + MAX_HANDOVER_WAIT_MS;
+      for (;;) {
+        const left = until - Date.now();
+        if (Atomics.load(this.flags, BUSY) === 0 || left <= 0) return;
+        Atomics.wait(this.flags, BUSY, 1, left);
+      }
+    },
+    leave: (): void => {
+      Atomics.sub(this.flags, WANT, 1);
+      Atomics.notify(this.flags, WANT);
+    },
+  };
 
   /** New documents were deferred: index them now rather than after the idle wait. */
   kick(): void {
@@ -82,6 +123,24 @@ export class BackgroundIndexer {
 
 async function workerMain(input: WorkerInput): Promise<void> {
   const port = parentPort!;
+  const flags = new Int32Array(input.flags);
+  const around = {
+    // Wait while the download wants the lock (bounded: SQLite's locking is still there).
+    before: () => {
+      const until = Date.now() + MAX_HANDOVER_WAIT_MS;
+      for (;;) {
+        const want = Atomics.load(flags, WANT);
+        const left = until - Date.now();
+        if (want === 0 || left <= 0) break;
+        Atomics.wait(flags, WANT, want, left);
+      }
+      Atomics.store(flags, BUSY, 1);
+    },
+    after: () => {
+      Atomics.store(flags, BUSY, 0);
+      Atomics.notify(flags, BUSY);
+    },
+  };
   let finishing = false;
   let wake: (() => void) | null = null;
   port.on('message', (m: unknown) => {
@@ -96,7 +155,7 @@ async function workerMain(input: WorkerInput): Promise<void> {
     const store = await openSqliteStore(input.dataDir, { gcIntervalMs: 0 });
     try {
       for (;;) {
-        const n = await store.indexPending({ batch: WORKER_BATCH });
+        const n = await store.indexPending({ batch: WORKER_BATCH, around });
         written += n;
         if (n > 0) continue;
         if (finishing) break;

@@ -159,6 +159,7 @@ export class SqliteStore implements Store {
   /** The bytes of messages prepared from a buffer, while their PreparedMessage lives: append reads the
    *  threading header and the search text from memory instead of the blob file. */
   private readonly preparedBytes = new WeakMap<PreparedMessage, Buffer>();
+  private writeGate: { enter(): void; leave(): void } | null = null;
   private readonly tombstonePolicy: TombstonePolicy;
 
   constructor(
@@ -582,9 +583,11 @@ export class SqliteStore implements Store {
    * of blobs per transaction: documents are computed outside it (blob reads), then written with the marks
    * dropped in one commit, so a crash loses no mark without its document. Safe to run in several
    * processes at once (a mark another one took is skipped). `batch`: documents per transaction (default
-   * 500; smaller holds the write lock for less time). Resolves with the documents written.
+   * 500; smaller holds the write lock for less time); `around`: called just before and after each write
+   * transaction (the sync's indexing thread steps aside for the download there). Resolves with the
+   * documents written.
    */
-  async indexPending(opts?: { signal?: AbortSignal; batch?: number }): Promise<number> {
+  async indexPending(opts?: { signal?: AbortSignal; batch?: number; around?: { before(): void; after(): void } }): Promise<number> {
     let written = 0;
     const batch = Math.max(1, opts?.batch ?? INDEX_PENDING_BATCH);
     for (;;) {
@@ -601,13 +604,18 @@ export class SqliteStore implements Store {
         );
       }
       if (this.closed) return written;
-      written += this.tx(() => {
-        let n = 0;
-        todo.forEach(({ blobId }, i) => {
-          if (this.searchIndex.fillPending(blobId, docs[i] ?? null)) n++;
+      opts?.around?.before();
+      try {
+        written += this.tx(() => {
+          let n = 0;
+          todo.forEach(({ blobId }, i) => {
+            if (this.searchIndex.fillPending(blobId, docs[i] ?? null)) n++;
+          });
+          return n;
         });
-        return n;
-      });
+      } finally {
+        opts?.around?.after();
+      }
     }
   }
 
@@ -922,16 +930,31 @@ export class SqliteStore implements Store {
   private tx<T>(fn: () => T): T {
     this.assertOpen();
     if (this.db.inTransaction) return fn();
-    this.s.beginImmediate.run();
+    const gate = this.writeGate;
+    gate?.enter();
     try {
-      const out = fn();
-      this.s.commit.run();
-      return out;
-    } catch (err) {
-      if (this.db.inTransaction) this.s.rollback.run();
-      this.keywordCache.clear(); // it may hold spellings whose rows were just rolled back
-      throw err;
+      this.s.beginImmediate.run();
+      try {
+        const out = fn();
+        this.s.commit.run();
+        return out;
+      } catch (err) {
+        if (this.db.inTransaction) this.s.rollback.run();
+        this.keywordCache.clear(); // it may hold spellings whose rows were just rolled back
+        throw err;
+      }
+    } finally {
+      gate?.leave();
     }
+  }
+
+  /**
+   * Called around each write transaction of this connection (BEGIN IMMEDIATE … COMMIT), null to remove:
+   * lets another thread writing to the same database (the sync's search-indexing thread,
+   * src/sync/index-worker.ts) step aside, so this connection does not sleep in SQLite's busy handler.
+   */
+  setWriteGate(gate: { enter(): void; leave(): void } | null): void {
+    this.writeGate = gate;
   }
 
   /** Runs several reads on one snapshot. */
