@@ -5,7 +5,7 @@
 import { Atom, LiteralData, StreamData } from '../protocol/types.js';
 import type { ImapArg, Partial, ResponseValue, SectionSpec } from '../protocol/types.js';
 import { FetchSyntaxError, fetchSetsSeen, formatFetchItemName, parseFetchAtts, type FetchAtt } from '../protocol/fetch-items.js';
-import type { FetchCacheRecord, MessageRecord, Store } from '../store/types.js';
+import type { MessageMeta, MessageRecord, Store } from '../store/types.js';
 import type { RenderCacheEntry } from './commands/fetch-batch.js';
 import { bad, no } from './errors.js';
 import { flagAtoms } from './connection.js';
@@ -66,14 +66,15 @@ const DEFAULT_STREAM_THRESHOLD = 256 * 1024;
  * Renders the data items of one message in request order. `rec` may be null only when the request
  * needs no record. `seenChanged`: this FETCH set \Seen, so FLAGS is appended if not requested.
  * `cache`: the message's render cache (commands/fetch-batch.ts), which then answers ENVELOPE, BODY and
- * BODYSTRUCTURE; `rec` may then be a FetchCacheRecord, for requests of row items only.
+ * BODYSTRUCTURE; `rec` may then be the bare row (MessageMeta), or null when only UID, FLAGS, MODSEQ and
+ * cached items are asked for.
  */
 export async function renderFetch(
   store: Store,
   view: SelectedView,
   req: FetchRequest,
   uid: number,
-  rec: MessageRecord | FetchCacheRecord | null,
+  rec: MessageRecord | MessageMeta | null,
   opts: RenderOptions,
   seenChanged = false,
   cache: RenderCacheEntry | null = null,
@@ -85,7 +86,7 @@ export async function renderFetch(
   const threshold = opts.streamThreshold ?? DEFAULT_STREAM_THRESHOLD;
   const need = (): MessageRecord => {
     if (!rec) throw new Error('message record required');
-    // A FetchCacheRecord comes only with `cache` and row items: its index is never looked at here.
+    // A bare row (MessageMeta) comes only with `cache` and row items: its index is never looked at here.
     return rec as MessageRecord;
   };
   for (const it of req.items) {

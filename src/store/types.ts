@@ -94,7 +94,12 @@ export interface MessageRecord extends MessageMeta {
 export type FetchCacheSlot = 'envelope' | 'body' | 'bodystructure';
 
 /** A message with FETCH's render cache (Store.getFetchCache). */
-export interface FetchCacheRecord extends MessageMeta {
+export interface FetchCacheRecord {
+  uid: number;
+  /** The message's row when asked for (withMeta), else null. */
+  meta: MessageMeta | null;
+  /** Its content: always with meta, else at least where a slot asked for has no text (for putFetchCache). */
+  blobId: string | null;
   /** The texts of the slots asked for, in their order; null where none is stored. */
   cached: Array<string | null>;
   /** The stored MIME index (JSON) when some slot asked for has no text, else null (not read). */
@@ -296,12 +301,13 @@ export interface Store {
   /**
    * FETCH's render cache (docs/benchmarks.md "FETCH render cache"): the given uids that exist, ascending,
    * each with the texts last stored by putFetchCache for the `slots` asked for, and its MIME index only
-   * where one of them is missing. The texts are the server's (src/server/commands/fetch-batch.ts) and
+   * where one of them is missing; the rest of the row only `withMeta` (a FETCH of ENVELOPE / BODYSTRUCTURE
+   * alone needs none of it, and reading it was half the time of a warm FETCH over 100,000). The texts are the server's (src/server/commands/fetch-batch.ts) and
    * depend on the content only; the store keeps them opaque, per message or per blob as suits it, reads
    * only the slots asked for, and drops them whenever the content or its index changes. Optional: without
    * it FETCH renders every time.
    */
-  getFetchCache?(mailboxId: number, uids: number[], slots: readonly FetchCacheSlot[]): Promise<FetchCacheRecord[]>;
+  getFetchCache?(mailboxId: number, uids: number[], slots: readonly FetchCacheSlot[], withMeta: boolean): Promise<FetchCacheRecord[]>;
   /** Stores render-cache texts; an entry whose message is gone or has other content now is skipped. */
   putFetchCache?(entries: readonly FetchCacheEntry[]): Promise<void>;
   /**

@@ -159,7 +159,7 @@ test('FETCH through the server: the first answer (filling the cache) and later o
   const user = await srv.store.getUser(srv.user);
   const inbox = (await srv.store.getMailbox(user!.id, 'INBOX'))!;
   const uids = messages.map((_, i) => i + 1);
-  const recs = await srv.store.getFetchCache!(inbox.id, uids, ALL_SLOTS);
+  const recs = await srv.store.getFetchCache!(inbox.id, uids, ALL_SLOTS, true);
   assert.deepEqual(recs.map((r) => r.uid), uids);
   assert.ok(recs.every((r) => r.cached.every((t) => t !== null) && r.mimeJson === null));
 });
@@ -184,7 +184,7 @@ test('one item first, then another: the second is rendered from the index and ad
       const bs = wire(reference(mime, 'BODYSTRUCTURE'), false).toString('latin1');
       assert.equal(got[i]!.toString('latin1'), `* ${n + i + 1} FETCH (UID ${uid} BODY ${body} BODYSTRUCTURE ${bs})`);
     }
-    for (const r of await srv.store.getFetchCache!(inbox.id, uids, ALL_SLOTS)) {
+    for (const r of await srv.store.getFetchCache!(inbox.id, uids, ALL_SLOTS, true)) {
       assert.ok(KINDS.every((k, i) => RenderCacheEntry.covers(r.cached[i]!, k)), `uid ${r.uid}`);
     }
   } finally {
@@ -198,7 +198,7 @@ test('messages appended while the server runs have their cache from append on, a
   const prepared: AppendItem[] = [];
   for (const m of messages) prepared.push({ message: await srv.store.prepare(m), flags: [] });
   const { uids } = await srv.store.append(box.id, prepared);
-  const recs = await srv.store.getFetchCache!(box.id, uids, ALL_SLOTS);
+  const recs = await srv.store.getFetchCache!(box.id, uids, ALL_SLOTS, true);
   assert.equal(recs.length, messages.length);
   // Partial messages aside (none here), every new message has all three items before any FETCH.
   for (const r of recs) assert.ok(KINDS.every((k, i) => RenderCacheEntry.covers(r.cached[i]!, k)) && r.mimeJson === null, `uid ${r.uid}`);
@@ -221,8 +221,8 @@ test('messages appended while the server runs have their cache from append on, a
 test('a stored text the server cannot use (another version) is rendered anew from the index and replaced', async () => {
   const user = await srv.store.getUser(srv.user);
   const inbox = (await srv.store.getMailbox(user!.id, 'INBOX'))!;
-  const [rec] = await srv.store.getFetchCache!(inbox.id, [5], ['bodystructure']);
-  await srv.store.putFetchCache!([{ mailboxId: inbox.id, uid: 5, blobId: rec!.blobId, texts: { bodystructure: 'P0;S2:()' } }]);
+  const [rec] = await srv.store.getFetchCache!(inbox.id, [5], ['bodystructure'], true);
+  await srv.store.putFetchCache!([{ mailboxId: inbox.id, uid: 5, blobId: rec!.blobId!, texts: { bodystructure: 'P0;S2:()' } }]);
   const c = await login(false);
   try {
     const got = await fetchAll(c, 'UID FETCH 5 (BODYSTRUCTURE)');
@@ -231,7 +231,7 @@ test('a stored text the server cannot use (another version) is rendered anew fro
   } finally {
     await logoutQuietly(c);
   }
-  const [after] = await srv.store.getFetchCache!(inbox.id, [5], ['bodystructure']);
+  const [after] = await srv.store.getFetchCache!(inbox.id, [5], ['bodystructure'], true);
   assert.ok(RenderCacheEntry.covers(after!.cached[0]!, 'BODYSTRUCTURE'));
 });
 
@@ -242,7 +242,7 @@ test('the cache goes with its message (EXPUNGE); copies answer as the originals'
     assert.match((await c.command('C', 'UID COPY 1:3 Other')).tagged, /^C OK/);
     const user = await srv.store.getUser(srv.user);
     const other = (await srv.store.getMailbox(user!.id, 'Other'))!;
-    const copies = await srv.store.getFetchCache!(other.id, [1, 2, 3], ['bodystructure']);
+    const copies = await srv.store.getFetchCache!(other.id, [1, 2, 3], ['bodystructure'], true);
     assert.equal(copies.length, 3);
     // A store keeps the cache per message (SQLite) or per content (PostgreSQL): either the copy has the
     // text or its index comes instead.
@@ -250,10 +250,10 @@ test('the cache goes with its message (EXPUNGE); copies answer as the originals'
     assert.match((await c.command('D', 'UID STORE 2 +FLAGS.SILENT (\\Deleted)')).tagged, /^D OK/);
     assert.match((await c.command('X', 'UID EXPUNGE 2')).tagged, /^X OK/);
     const inbox = (await srv.store.getMailbox(user!.id, 'INBOX'))!;
-    assert.deepEqual((await srv.store.getFetchCache!(inbox.id, [1, 2, 3], ALL_SLOTS)).map((r) => r.uid), [1, 3]);
+    assert.deepEqual((await srv.store.getFetchCache!(inbox.id, [1, 2, 3], ALL_SLOTS, true)).map((r) => r.uid), [1, 3]);
     // A cache text for a message that is gone is not stored.
     await srv.store.putFetchCache!([{ mailboxId: inbox.id, uid: 2, blobId: 'x', texts: { body: 'P1;' } }]);
-    assert.deepEqual((await srv.store.getFetchCache!(inbox.id, [2], ALL_SLOTS)).length, 0);
+    assert.deepEqual((await srv.store.getFetchCache!(inbox.id, [2], ALL_SLOTS, true)).length, 0);
     // The copies answer exactly as the originals.
     const c2 = await ImapTestClient.connect(srv.port);
     try {

@@ -12,7 +12,7 @@
 // be had for are left out and the command ends NO [UNAVAILABLE] (RFC 5530).
 import { Atom } from '../../protocol/types.js';
 import type { NumSet, ResponseValue } from '../../protocol/types.js';
-import type { FetchCacheEntry, FetchCacheRecord, MessageRecord } from '../../store/types.js';
+import type { FetchCacheEntry, MessageMeta, MessageRecord } from '../../store/types.js';
 import type { MimeIndex } from '../../mime/types.js';
 import type { ArgReader } from '../args.js';
 import { enableCondstore, holdBackExpunges } from '../condstore.js';
@@ -43,6 +43,8 @@ export interface FetchArgs {
 export const FETCH_BATCH = 500;
 /** Messages rendered ahead of the one being written. */
 const RENDER_AHEAD = 16;
+/** Items that need the message row beyond uid, flags and mod-sequence (which the view has). */
+const META_ITEMS = new Set<string>(['INTERNALDATE', 'RFC822.SIZE', 'EMAILID', 'THREADID', 'SAVEDATE']);
 /** FETCH responses of the render-cache path encoded and written together. */
 const WRITE_BATCH = 100;
 /** Render-cache texts gathered before one Store.putFetchCache call (one write transaction). */
@@ -108,6 +110,8 @@ export async function runFetch(ctx: CommandContext, args: FetchArgs, byUid: bool
   const kinds = cachedKinds(req);
   const slots = kinds.map((k) => SLOT[k]);
   const cached = rowPath && kinds.length > 0 && store.getFetchCache && store.putFetchCache ? store : null;
+  // Items answered from the message row itself (MODSEQ comes from the view).
+  const needsMeta = req.items.some((it) => META_ITEMS.has(it.kind));
   let puts: FetchCacheEntry[] = [];
   const flushPuts = async () => {
     const todo = puts;
@@ -125,37 +129,38 @@ export async function runFetch(ctx: CommandContext, args: FetchArgs, byUid: bool
     if (live.length === 0) continue;
     if (rowPath) {
       // What each message is answered from: its row, and its render-cache texts when items need them.
-      const todo: Array<{ uid: number; rec: MessageRecord | FetchCacheRecord | null; entry: RenderCacheEntry | null }> = [];
+      const todo: Array<{ uid: number; rec: MessageRecord | MessageMeta | null; blobId: string | null; entry: RenderCacheEntry | null }> = [];
       if (cached) {
-        let recs = await cached.getFetchCache!(view.mailboxId, live, slots);
+        let recs = await cached.getFetchCache!(view.mailboxId, live, slots, needsMeta);
         // A cached text missing where the store still sent no index (a text of another version): the
         // index is read after all.
         const lacking = recs.filter((r) => r.mimeJson === null && !kinds.every((k, i) => RenderCacheEntry.covers(r.cached[i] ?? null, k)));
-        const indexes = new Map<number, MimeIndex>();
+        const indexes = new Map<number, { mime: MimeIndex; blobId: string }>();
         if (lacking.length > 0) {
-          for (const m of await store.getMessages(view.mailboxId, lacking.map((r) => r.uid))) indexes.set(m.uid, m.mime);
+          for (const m of await store.getMessages(view.mailboxId, lacking.map((r) => r.uid))) indexes.set(m.uid, { mime: m.mime, blobId: m.blobId });
           // Gone in between (another session's EXPUNGE): as if it had not been found at all.
           const gone = new Set(lacking.filter((r) => !indexes.has(r.uid)).map((r) => r.uid));
           if (gone.size > 0) recs = recs.filter((r) => !gone.has(r.uid));
         }
         skipped += live.length - recs.length;
         for (const rec of recs) {
-          const index = () => (rec.mimeJson === null ? (indexes.get(rec.uid) ?? null) : (JSON.parse(rec.mimeJson) as MimeIndex));
-          todo.push({ uid: rec.uid, rec, entry: new RenderCacheEntry(kinds, rec.cached, index) });
+          const full = indexes.get(rec.uid);
+          const index = () => (rec.mimeJson === null ? (full?.mime ?? null) : (JSON.parse(rec.mimeJson) as MimeIndex));
+          todo.push({ uid: rec.uid, rec: rec.meta, blobId: rec.blobId ?? full?.blobId ?? null, entry: new RenderCacheEntry(kinds, rec.cached, index) });
         }
       } else if (req.needsRecord) {
         const recs = await store.getMessages(view.mailboxId, live);
         skipped += live.length - recs.length;
-        for (const rec of recs) todo.push({ uid: rec.uid, rec, entry: null });
+        for (const rec of recs) todo.push({ uid: rec.uid, rec, blobId: rec.blobId, entry: null });
       } else {
-        for (const uid of live) todo.push({ uid, rec: null, entry: null });
+        for (const uid of live) todo.push({ uid, rec: null, blobId: null, entry: null });
       }
       // Responses go out WRITE_BATCH at a time, encoded into one buffer (one socket write; the next
       // batch waits for the socket, so memory stays bounded).
       let out: ResponseValue[][] = [];
-      for (const { uid, rec, entry } of todo) {
+      for (const { uid, rec, blobId, entry } of todo) {
         const items = await renderFetch(store, view, req, uid, rec, opts, false, entry);
-        if (entry?.dirty) puts.push({ mailboxId: view.mailboxId, uid, blobId: rec!.blobId, texts: entry.addedTexts() });
+        if (entry?.dirty && blobId !== null) puts.push({ mailboxId: view.mailboxId, uid, blobId, texts: entry.addedTexts() });
         const seq = view.seqOf(uid);
         if (seq !== 0) out.push([seq, new Atom('FETCH'), items]);
         if (out.length >= WRITE_BATCH) {

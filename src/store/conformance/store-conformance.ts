@@ -824,41 +824,46 @@ export function storeConformanceSuite(name: string, makeStore: () => Promise<Con
           if (!store.getFetchCache || !store.putFetchCache) return; // optional
           const uids = await appendN(store, inbox.id, 3);
           const full = await store.getMessages(inbox.id, uids);
-          const fresh = await store.getFetchCache(inbox.id, [...uids, 99], ALL);
+          const fresh = await store.getFetchCache(inbox.id, [...uids, 99], ALL, true);
           assert.deepEqual(fresh.map((r) => r.uid), uids);
           for (const [i, r] of fresh.entries()) {
             assert.deepEqual(r.cached, [null, null, null]);
             assert.deepEqual(JSON.parse(r.mimeJson!), full[i]!.mime);
             for (const k of ['modSeq', 'flags', 'internalDate', 'size', 'blobId', 'saveDate', 'emailId', 'threadId'] as const) {
-              assert.deepEqual(r[k], full[i]![k], k);
+              assert.deepEqual(r.meta![k], full[i]![k], k);
             }
           }
           await store.putFetchCache(full.slice(0, 2).map((m) => ({ mailboxId: inbox.id, uid: m.uid, blobId: m.blobId, texts: { bodystructure: `bs ${m.uid}` } })));
           await store.putFetchCache([{ mailboxId: inbox.id, uid: 1, blobId: full[0]!.blobId, texts: { envelope: 'env 1', body: 'body 1' } }]);
           const shape = (recs: Awaited<ReturnType<NonNullable<Store['getFetchCache']>>>) => recs.map((r) => [r.uid, r.cached, r.mimeJson === null]);
           // Only the slots asked for, in their order; the index whenever one of them is missing.
-          assert.deepEqual(shape(await store.getFetchCache(inbox.id, uids, ['bodystructure'])), [[1, ['bs 1'], true], [2, ['bs 2'], true], [3, [null], false]]);
-          assert.deepEqual(shape(await store.getFetchCache(inbox.id, uids, ['body', 'envelope'])), [[1, ['body 1', 'env 1'], true], [2, [null, null], false], [3, [null, null], false]]);
-          assert.deepEqual(shape(await store.getFetchCache(inbox.id, [1, 2], ALL)), [[1, ['env 1', 'body 1', 'bs 1'], true], [2, [null, null, 'bs 2'], false]]);
+          assert.deepEqual(shape(await store.getFetchCache(inbox.id, uids, ['bodystructure'], true)), [[1, ['bs 1'], true], [2, ['bs 2'], true], [3, [null], false]]);
+          assert.deepEqual(shape(await store.getFetchCache(inbox.id, uids, ['body', 'envelope'], true)), [[1, ['body 1', 'env 1'], true], [2, [null, null], false], [3, [null, null], false]]);
+          assert.deepEqual(shape(await store.getFetchCache(inbox.id, [1, 2], ALL, true)), [[1, ['env 1', 'body 1', 'bs 1'], true], [2, [null, null, 'bs 2'], false]]);
+          // Without the row: uid, texts, and the blob id and index where a text is missing.
+          const lean = await store.getFetchCache(inbox.id, uids, ['bodystructure'], false);
+          assert.deepEqual(lean.map((r) => [r.uid, r.meta, r.cached]), [[1, null, ['bs 1']], [2, null, ['bs 2']], [3, null, [null]]]);
+          assert.equal(lean[2]!.blobId, full[2]!.blobId);
+          assert.deepEqual(JSON.parse(lean[2]!.mimeJson!), full[2]!.mime);
           // Replaced texts; an expunged message takes its texts along.
           await store.putFetchCache([{ mailboxId: inbox.id, uid: 1, blobId: full[0]!.blobId, texts: { bodystructure: 'bs 1b' } }]);
           await store.storeFlags(inbox.id, [2], 'add', ['\\Deleted']);
           await store.expunge(inbox.id);
-          assert.deepEqual(shape(await store.getFetchCache(inbox.id, uids, ['bodystructure'])), [[1, ['bs 1b'], true], [3, [null], false]]);
+          assert.deepEqual(shape(await store.getFetchCache(inbox.id, uids, ['bodystructure'], true)), [[1, ['bs 1b'], true], [3, [null], false]]);
           // A text for a message that is gone is not an answer for anything.
           await store.putFetchCache([{ mailboxId: inbox.id, uid: 2, blobId: full[1]!.blobId, texts: { bodystructure: 'late' } }]);
-          assert.deepEqual(await store.getFetchCache(inbox.id, [2], ALL), []);
+          assert.deepEqual(await store.getFetchCache(inbox.id, [2], ALL, true), []);
           // A new content (a partial message completed) has no text until one is stored for it.
           const body = message(7, 'the whole body\r\n');
           const header = body.subarray(0, body.indexOf('\r\n\r\n') + 4);
           const partialIndex = { v: 1, z: body.length, dt: null, pz: 1, r: { h: 0, b: header.length, e: header.length, n: 0, u: 1 } };
           const other = await mbox('Partial');
           const { uids: [puid] } = await store.append(other.id, [{ message: await store.preparePartial(header, partialIndex, body.length), flags: [] }]);
-          const [p] = await store.getFetchCache(other.id, [puid!], ALL);
-          await store.putFetchCache([{ mailboxId: other.id, uid: puid!, blobId: p!.blobId, texts: { bodystructure: 'partial' } }]);
+          const [p] = await store.getFetchCache(other.id, [puid!], ALL, true);
+          await store.putFetchCache([{ mailboxId: other.id, uid: puid!, blobId: p!.blobId!, texts: { bodystructure: 'partial' } }]);
           const whole = await store.prepare(body);
           await store.replaceContent(other.id, puid!, whole);
-          const [after] = await store.getFetchCache(other.id, [puid!], ['bodystructure']);
+          const [after] = await store.getFetchCache(other.id, [puid!], ['bodystructure'], true);
           assert.equal(after!.blobId, whole.blobId);
           assert.deepEqual(after!.cached, [null]);
           assert.deepEqual(JSON.parse(after!.mimeJson!), whole.mime);
@@ -878,13 +883,13 @@ export function storeConformanceSuite(name: string, makeStore: () => Promise<Con
           for (let n = 1; n <= 9; n++) items.push({ message: await store.prepare(message(n, 'x'.repeat(n))), flags: [] });
           const { uids } = await store.append(inbox.id, items);
           store.setFetchCacheRenderer(null);
-          const recs = await store.getFetchCache(inbox.id, uids, ALL);
+          const recs = await store.getFetchCache(inbox.id, uids, ALL, true);
           for (const [i, r] of recs.entries()) {
             const size: number = items[i]!.message.size;
             assert.deepEqual(r.cached, size % 3 === 2 ? [`e ${size}`, null, `s ${size}`] : [null, null, null], `uid ${r.uid}`);
             assert.equal(r.mimeJson !== null, true, 'body has no text: the index comes');
           }
-          const [plain] = await store.getFetchCache(inbox.id, await appendN(store, inbox.id, 1, [], 10), ALL);
+          const [plain] = await store.getFetchCache(inbox.id, await appendN(store, inbox.id, 1, [], 10), ALL, true);
           assert.deepEqual(plain!.cached, [null, null, null]);
         });
       });

@@ -824,7 +824,7 @@ export class PostgresStore implements Store {
     });
   }
 
-  async getFetchCache(mailboxId: number, uids: number[], slots: readonly FetchCacheSlot[]): Promise<FetchCacheRecord[]> {
+  async getFetchCache(mailboxId: number, uids: number[], slots: readonly FetchCacheSlot[], withMeta: boolean): Promise<FetchCacheRecord[]> {
     const ranges = toRanges(uids);
     const cols = slots.map((slot) => `b.${FETCH_CACHE_COLUMN[slot]}`);
     const missing = cols.length === 0 ? 'true' : cols.map((c) => `${c} IS NULL`).join(' OR ');
@@ -841,11 +841,16 @@ export class PostgresStore implements Store {
            ORDER BY m.uid`,
         values: [mailboxId, ranges.map((x) => x[0]), ranges.map((x) => x[1])],
       });
-      return r.rows.map((row) => ({
-        ...toMeta(row),
-        cached: slots.map((_, i) => (row[`c${i}`] as string | null) ?? null),
-        mimeJson: (row.mime_index as string | null) ?? null,
-      }));
+      return r.rows.map((row) => {
+        const meta = toMeta(row);
+        return {
+          uid: meta.uid,
+          meta: withMeta ? meta : null,
+          blobId: meta.blobId,
+          cached: slots.map((_, i) => (row[`c${i}`] as string | null) ?? null),
+          mimeJson: (row.mime_index as string | null) ?? null,
+        };
+      });
     });
   }
 

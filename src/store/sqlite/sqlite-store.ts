@@ -650,53 +650,45 @@ export class SqliteStore implements Store {
     });
   }
 
-  async getFetchCache(mailboxId: number, uids: number[], slots: readonly FetchCacheSlot[]): Promise<FetchCacheRecord[]> {
+  async getFetchCache(mailboxId: number, uids: number[], slots: readonly FetchCacheSlot[], withMeta: boolean): Promise<FetchCacheRecord[]> {
     return this.read(() => {
       this.requireMailbox(mailboxId);
-      const stmt = this.fetchCacheQuery(slots);
+      const stmt = this.fetchCacheQuery(slots, withMeta);
       const n = slots.length;
       const out: FetchCacheRecord[] = [];
       for (const [lo, hi] of toRanges(uids)) {
         for (const r of stmt.all(mailboxId, lo, hi) as RawRow[]) {
-          out.push({
-            uid: r[0] as number,
-            modSeq: r[1] as number,
-            flags: parseFlags(r[2] as string),
-            internalDate: r[3] as number,
-            size: r[4] as number,
-            blobId: r[5] as string,
-            saveDate: r[6] as number,
-            emailId: r[7] as string,
-            threadId: r[8] as string | null,
-            cached: r.slice(9, 9 + n) as Array<string | null>,
-            mimeJson: r[9 + n] as string | null,
-          });
+          if (withMeta) {
+            const meta = toMeta(r);
+            out.push({ uid: meta.uid, meta, blobId: meta.blobId, cached: r.slice(9, 9 + n) as Array<string | null>, mimeJson: r[9 + n] as string | null });
+          } else {
+            out.push({ uid: r[0] as number, meta: null, blobId: r[1] as string | null, cached: r.slice(3, 3 + n) as Array<string | null>, mimeJson: r[2] as string | null });
+          }
         }
       }
       return out;
     });
   }
 
-  /** Prepared statements of getFetchCache, by slot list. */
+  /** Prepared statements of getFetchCache, by slot list and meta. */
   private readonly fetchCacheQueries = new Map<string, BetterSqlite3.Statement>();
 
   /** The message rows of a uid range with the texts of `slots`, in the same key order (no random lookups),
-   *  and the index only where a text is missing. */
-  private fetchCacheQuery(slots: readonly FetchCacheSlot[]): BetterSqlite3.Statement {
-    const key = slots.join(',');
+   *  and the index (and blob id, without meta) only where a text is missing. */
+  private fetchCacheQuery(slots: readonly FetchCacheSlot[], withMeta: boolean): BetterSqlite3.Statement {
+    const key = `${withMeta ? 'm' : 'l'}:${slots.join(',')}`;
     let stmt = this.fetchCacheQueries.get(key);
     if (!stmt) {
       const tables = slots.map((slot) => FETCH_CACHE_TABLE[slot]);
       const joins = tables.map((t, i) => `LEFT JOIN ${t} f${i} ON f${i}.mailbox_id = m.mailbox_id AND f${i}.uid = m.uid`).join(' ');
       const texts = tables.map((_, i) => `f${i}.text`);
       const missing = tables.length === 0 ? '1' : tables.map((_, i) => `f${i}.text IS NULL`).join(' OR ');
+      const mime = `CASE WHEN ${missing} THEN (SELECT b.mime_index FROM blobs b WHERE b.id = m.blob_id) END`;
+      const cols = withMeta
+        ? ['m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_id, m.save_date, m.email_id, m.thread_id', ...texts, mime]
+        : [`m.uid, CASE WHEN ${missing} THEN m.blob_id END`, mime, ...texts];
       stmt = this.db
-        .prepare(
-          `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_id, m.save_date, m.email_id, m.thread_id,
-             ${[...texts, `CASE WHEN ${missing} THEN (SELECT b.mime_index FROM blobs b WHERE b.id = m.blob_id) END`].join(', ')}
-           FROM messages m ${joins}
-           WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`,
-        )
+        .prepare(`SELECT ${cols.join(', ')} FROM messages m ${joins} WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`)
         .raw(true);
       this.fetchCacheQueries.set(key, stmt);
     }
