@@ -1,6 +1,7 @@
 // The sync's background indexing thread (src/sync/index-worker.ts): while batches are appended with
 // deferIndex (as the download does), the thread writes their full-text documents on its own connection;
-// finish() leaves nothing pending and SEARCH candidates are those of indexing at append; stop() (a failed
+// finish() leaves nothing pending and SEARCH candidates are those of indexing at append (with the write
+// lock handed over through the shared gate, as the engine sets it); stop() (a failed
 // or aborted sync) leaves the rest marked, and indexPending() writes it later.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -27,6 +28,8 @@ describe('sync: background search indexing thread', () => {
     const store = await openSqliteStore(dir, { gcIntervalMs: 0 });
     const plain = await openSqliteStore(ref, { gcIntervalMs: 0 });
     const indexer = BackgroundIndexer.start(dir);
+    // As the engine does: this connection's write transactions and the thread's hand the lock over.
+    store.setWriteGate(indexer.gate);
     try {
       const user = await store.createUser('u', 'x');
       const box = await store.createMailbox(user.id, 'INBOX');
