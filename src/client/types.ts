@@ -125,6 +125,8 @@ export interface FetchedMessage {
   flags?: string[];
   modSeq?: number;
   internalDate?: Date;
+  /** The zone INTERNALDATE was written in, minutes east of UTC. */
+  internalDateOffset?: number;
   /** INTERNALDATE as sent (keeps the zone). */
   internalDateRaw?: string;
   size?: number;
@@ -223,6 +225,8 @@ export interface ListOptions {
 export interface AppendOptions {
   flags?: readonly string[];
   internalDate?: Date;
+  /** The zone to write internalDate in, minutes east of UTC (default: this machine's zone at that instant). */
+  internalDateOffset?: number;
   signal?: AbortSignal;
 }
 

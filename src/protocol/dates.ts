@@ -126,3 +126,17 @@ export function calendarDateOf(ms: number, offsetMinutes = 0): CalendarDate {
   const d = new Date(ms + offsetMinutes * 60_000);
   return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate() };
 }
+
+/**
+ * The host's local zone at an instant, minutes east of UTC: the zone given to mail that arrives without one
+ * (LMTP delivery, APPEND without a date-time), as a server in that zone would show it.
+ */
+export function localZoneOffset(ms: number): number {
+  const off = -new Date(ms).getTimezoneOffset();
+  return Number.isFinite(off) ? off + 0 : 0; // + 0 turns -0 (UTC) into 0
+}
+
+/** A zone offset a date-time can carry: whole minutes, at most ±99:59 (RFC 9051 `zone` = ("+" / "-") 4DIGIT). */
+export function isZoneOffset(minutes: number): boolean {
+  return Number.isInteger(minutes) && Math.abs(minutes) <= 99 * 60 + 59;
+}

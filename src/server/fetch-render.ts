@@ -10,7 +10,7 @@ import type { RenderCacheEntry } from './commands/fetch-batch.js';
 import { bad, no } from './errors.js';
 import { flagAtoms } from './connection.js';
 import type { SelectedView } from './selected-view.js';
-import { formatDateTime, formatInternalDate } from '../protocol/dates.js';
+import { formatDateTime, formatInternalDate, localZoneOffset } from '../protocol/dates.js';
 import { bodyStructureValue } from '../mime/body-structure.js';
 import { envelopeValue } from '../mime/envelope.js';
 import { binaryDecoder, binaryInfo, filterHeaderFields, findPart, locateSection, type BinaryInfo } from '../mime/sections.js';
@@ -107,7 +107,7 @@ export async function renderFetch(
         out.push(new Atom('MODSEQ'), [view.modSeqOf(uid) ?? need().modSeq]);
         break;
       case 'INTERNALDATE':
-        out.push(new Atom('INTERNALDATE'), formatInternalDate(need().internalDate));
+        out.push(new Atom('INTERNALDATE'), formatInternalDate(need().internalDate, need().internalDateOffset));
         break;
       case 'RFC822.SIZE':
         out.push(new Atom('RFC822.SIZE'), need().size);
@@ -163,7 +163,8 @@ export async function renderFetch(
       }
       case 'SAVEDATE':
         // RFC 8514 §4.2: SAVEDATE date-time (or NIL when unknown)
-        out.push(new Atom('SAVEDATE'), need().saveDate ? formatDateTime(need().saveDate) : null);
+        // in the server's local zone, as mail delivered without a date gets (SEARCH SAVED* take the day there too).
+        out.push(new Atom('SAVEDATE'), need().saveDate ? formatDateTime(need().saveDate, localZoneOffset(need().saveDate)) : null);
         break;
       case 'PREVIEW':
         throw bad('PREVIEW is not supported');

@@ -12,7 +12,7 @@
 // exact scan's. When the whole criteria are an AND/OR of such keys, only candidates are visited at all.
 // TEXT matches when the header, the body text, or a leaf part's MIME header contains the string.
 import type { NumSet } from '../protocol/types.js';
-import { dayNumber } from '../protocol/dates.js';
+import { dayNumber, localZoneOffset } from '../protocol/dates.js';
 import type { SearchKey } from '../protocol/search-keys.js';
 import { messageSentDay, topHeaderRange } from '../mime/sections.js';
 import { bodyTexts, envelopeText, ENVELOPE_FIELD, fold, headerFieldTexts, headerText, type EnvelopeField } from '../mime/search-text.js';
@@ -260,7 +260,7 @@ async function matches(store: Store, key: SearchKey, m: MsgCtx, sets: SetCache, 
     }
     case 'date': {
       const want = dayNumber(key.date);
-      const have = key.field === 'internal' ? dayOf(rec(m).internalDate) : key.field === 'saved' ? dayOf(rec(m).saveDate) : sentDay(m);
+      const have = key.field === 'internal' ? dayOf(rec(m).internalDate, rec(m).internalDateOffset) : key.field === 'saved' ? dayOf(rec(m).saveDate, localZoneOffset(rec(m).saveDate)) : sentDay(m);
       return key.op === 'before' ? have < want : key.op === 'on' ? have === want : have >= want;
     }
     case 'emailid':
@@ -319,7 +319,7 @@ function rec(m: MsgCtx): MessageRecord {
 /** SENT*: the Date header's calendar day in its own zone; messages without a usable Date: internal date. */
 function sentDay(m: MsgCtx): number {
   const day = messageSentDay(rec(m).mime);
-  return day !== null ? dayOf(day) : dayOf(rec(m).internalDate);
+  return day !== null ? dayOf(day) : dayOf(rec(m).internalDate, rec(m).internalDateOffset);
 }
 
 async function headerBytes(store: Store, m: MsgCtx): Promise<Buffer> {

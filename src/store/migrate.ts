@@ -215,7 +215,7 @@ async function copyMailbox(
         if (mime) {
           const bytes = await source.readBlob(m.blobId, 0, m.size);
           const prepared = await target.preparePartial(bytes, mime, m.size);
-          items.push({ message: prepared, flags: m.flags, internalDate: m.internalDate, uid: m.uid, modSeq: m.modSeq });
+          items.push({ message: prepared, flags: m.flags, internalDate: m.internalDate, internalDateOffset: m.internalDateOffset, uid: m.uid, modSeq: m.modSeq });
           continue;
         }
         const writer = target.beginIngest();
@@ -225,7 +225,7 @@ async function copyMailbox(
           if (prepared.blobId !== m.blobId) {
             throw new MigrateError(`${user}/${sb.name} uid ${m.uid}: the bytes read back do not match their digest`);
           }
-          items.push({ message: prepared, flags: m.flags, internalDate: m.internalDate, uid: m.uid, modSeq: m.modSeq });
+          items.push({ message: prepared, flags: m.flags, internalDate: m.internalDate, internalDateOffset: m.internalDateOffset, uid: m.uid, modSeq: m.modSeq });
         } catch (err) {
           await writer.abort().catch(() => {});
           throw err;
@@ -248,7 +248,7 @@ export function mailboxDigest(messages: readonly MessageMeta[]): string {
   const h = createHash('sha256');
   for (const m of messages) {
     const flags = m.flags.map((f) => f.toLowerCase()).sort().join(' ');
-    h.update(`${m.uid} ${m.modSeq} ${m.internalDate} ${m.blobId} ${flags}\n`);
+    h.update(`${m.uid} ${m.modSeq} ${m.internalDate} ${m.internalDateOffset} ${m.blobId} ${flags}\n`);
   }
   return h.digest('hex');
 }

@@ -2,10 +2,23 @@
 // mailbox-name normalisation, the lazily parsed MIME index of a message record, and the user and mailbox
 // rows of the shared schema (both backends use the same column names) mapped to records.
 import type { MimeIndex } from '../mime/types.js';
+import { isZoneOffset, localZoneOffset } from '../protocol/dates.js';
 import { StoreError, type FlagOperation, type MailboxRecord, type MessageMeta, type MessageRecord, type SpecialUse, type UserRecord } from './types.js';
 
 /** The highest UID RFC 9051 allows (nz-number, 32 bits). */
 export const MAX_UID = 0xffffffff;
+
+/**
+ * The zone to store with an internal date: the one given when it is a valid `zone` (RFC 9051: ±HHMM), else the
+ * server's local zone at that instant (mail that came without a date-time, as Dovecot shows it too).
+ */
+export function zoneOf(given: number | undefined, internalDate: number): number {
+  if (given !== undefined) {
+    if (!isZoneOffset(given)) throw new StoreError('CANNOT', 'Invalid internal date zone');
+    return given;
+  }
+  return localZoneOffset(internalDate);
+}
 
 /** Adds `mime` as a lazily parsed property: FETCH FLAGS over many messages never parses an index. */
 export function withLazyMime(meta: MessageMeta, json: string): MessageRecord {

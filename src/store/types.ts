@@ -74,6 +74,12 @@ export interface MessageMeta {
   flags: string[];
   /** Milliseconds since the epoch. */
   internalDate: number;
+  /**
+   * The zone the internal date was given in, minutes east of UTC (APPEND's date-time zone; for mail that came
+   * without one, the server's local zone at that instant). FETCH INTERNALDATE is written in it, and SEARCH
+   * BEFORE/ON/SINCE take the calendar day in it (RFC 9051 §6.4.4 "disregarding time and timezone").
+   */
+  internalDateOffset: number;
   /** RFC822.SIZE: octets as stored. */
   size: number;
   /** Content-addressed blob (hex SHA-256 of the bytes). */
@@ -139,6 +145,8 @@ export interface AppendItem {
   flags: string[];
   /** ms since epoch; defaults to now. */
   internalDate?: number;
+  /** Zone of internalDate, minutes east of UTC; defaults to the server's local zone at that instant. */
+  internalDateOffset?: number;
 }
 
 /** Options of Store.append (all optional; a store may ignore them). */
@@ -164,6 +172,8 @@ export interface RestoreItem {
   flags: string[];
   /** ms since epoch. */
   internalDate: number;
+  /** Zone of internalDate, minutes east of UTC; defaults to the server's local zone at that instant. */
+  internalDateOffset?: number;
   uid: number;
   modSeq: number;
 }

@@ -1197,7 +1197,13 @@ class SyncRun {
     );
     const res = await this.store.append(
       local.id,
-      prepared.map(({ it, msg }) => ({ message: msg, flags: flagsOf(it.m), ...(it.m.internalDate ? { internalDate: it.m.internalDate.getTime() } : {}) })),
+      prepared.map(({ it, msg }) => ({
+        message: msg,
+        flags: flagsOf(it.m),
+        ...(it.m.internalDate ? { internalDate: it.m.internalDate.getTime() } : {}),
+        // The server's zone too, so the replica shows the same INTERNALDATE as the server.
+        ...(it.m.internalDate && it.m.internalDateOffset !== undefined ? { internalDateOffset: it.m.internalDateOffset } : {}),
+      })),
       { deferIndex: true },
     );
     this.state.tx(() => {
@@ -1257,7 +1263,7 @@ class SyncRun {
         remoteUidNext: uidNext,
         flags,
       });
-      const res = await this.client.append(p.remoteName, data, { flags: flags.filter((f) => f.toLowerCase() !== '\\recent'), internalDate: new Date(m.internalDate) });
+      const res = await this.client.append(p.remoteName, data, { flags: flags.filter((f) => f.toLowerCase() !== '\\recent'), internalDate: new Date(m.internalDate), internalDateOffset: m.internalDateOffset });
       let remoteUid: number | null = res.uid !== undefined && this.features.uidplus && res.uidValidity === sel.uidValidity ? res.uid : null;
       if (remoteUid === null) {
         // No APPENDUID (no UIDPLUS): find what we just appended by its bytes.

@@ -74,6 +74,7 @@ test('ENVELOPE: groups, NIL names, encoded words; RFC 2047 decoding rules', () =
   assert.equal(m.size, 99);
   assert.equal(m.modSeq, 12345678901);
   assert.equal(m.internalDate?.toISOString(), '2024-01-02T09:00:00.000Z');
+  assert.equal(m.internalDateOffset, 60, 'the zone INTERNALDATE was written in');
   assert.equal(m.envelope?.subject, 'Café€');
   assert.deepEqual(m.envelope?.from, [{ address: 'a@x.org' }]);
   assert.deepEqual(m.envelope?.to, [{ group: 'undisclosed' }]);

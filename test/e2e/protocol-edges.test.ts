@@ -321,6 +321,39 @@ test('APPEND with LITERAL+ and with a synchronizing literal; MULTIAPPEND answers
   assert.ok(f.responses[0]!.literals[0]!.equals(m2));
 });
 
+test('APPEND keeps the date-time zone: FETCH INTERNALDATE gives it back, SEARCH BEFORE/ON/SINCE count days in it', async () => {
+  // RFC 9051 §6.4.4: the internal date is compared "disregarding time and timezone", i.e. by the calendar day it
+  // was given for. All three instants below are 24-Mar-2007 in UTC, but not in the zones they were appended with.
+  const c = await login();
+  ok(await c.command('C', 'CREATE Zones'), 'C');
+  const dates = ['"25-Mar-2007 00:30:00 +0200"', '"24-Mar-2007 23:30:00 +0000"', '"24-Mar-2007 13:00:00 -1000"'];
+  for (const [i, d] of dates.entries()) {
+    const r = await c.commandWithLiterals(`A${i}`, [`APPEND Zones ${d} `, msg(`zone ${i}`)]);
+    assert.match(r.tagged, new RegExp(`^A${i} OK`), r.tagged);
+  }
+  ok(await c.command('S', 'SELECT Zones'), 'S');
+  const f = await c.command('F', 'FETCH 1:3 (INTERNALDATE)');
+  assert.deepEqual(
+    f.untagged.map((l) => /INTERNALDATE ("[^"]*")/.exec(l)?.[1]),
+    dates,
+  );
+  const search = async (criteria: string): Promise<string> => {
+    const r = await c.command('Q', `SEARCH ${criteria}`);
+    ok(r, 'Q');
+    return r.untagged.find((l) => l.startsWith('* SEARCH'))!;
+  };
+  assert.equal(await search('ON 25-Mar-2007'), '* SEARCH 1');
+  assert.equal(await search('ON 24-Mar-2007'), '* SEARCH 2 3');
+  assert.equal(await search('BEFORE 25-Mar-2007'), '* SEARCH 2 3');
+  assert.equal(await search('SINCE 25-Mar-2007'), '* SEARCH 1');
+  assert.equal(await search('SINCE 24-Mar-2007'), '* SEARCH 1 2 3');
+  // COPY keeps the zone with the date.
+  ok(await c.command('CP', 'COPY 1 INBOX'), 'CP');
+  ok(await c.command('S2', 'EXAMINE INBOX'), 'S2');
+  const last = await c.command('F2', 'FETCH * (INTERNALDATE)');
+  assert.match(last.untagged[0]!, /INTERNALDATE "25-Mar-2007 00:30:00 \+0200"/);
+});
+
 test('APPEND to a missing mailbox: NO [TRYCREATE]; nothing is created', async () => {
   const c = await login();
   const r = await c.commandWithLiterals('A', ['APPEND Missing/Box ', msg('lost')]);

@@ -26,6 +26,7 @@ export interface TestMessage {
   raw: string | Buffer;
   flags?: string[];
   internalDate?: number;
+  internalDateOffset?: number;
 }
 
 interface Box {
@@ -68,6 +69,7 @@ export class FakeStore {
       modSeq: ++b.rec.highestModSeq,
       flags: m.flags ?? [],
       internalDate: m.internalDate ?? Date.UTC(2024, 0, 15, 12, 0, 0),
+      internalDateOffset: m.internalDateOffset ?? 0,
       size: data.length,
       blobId,
       saveDate: 0,

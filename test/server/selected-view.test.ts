@@ -17,7 +17,7 @@ const mailbox: MailboxRecord = {
 };
 
 function meta(uid: number, flags: string[] = [], modSeq = uid): MessageMeta {
-  return { uid, modSeq, flags, internalDate: 0, size: 10, blobId: 'b', saveDate: 0, emailId: `E${uid}`, threadId: null };
+  return { uid, modSeq, flags, internalDate: 0, internalDateOffset: 0, size: 10, blobId: 'b', saveDate: 0, emailId: `E${uid}`, threadId: null };
 }
 
 function changes(partial: Partial<ChangeSet>): ChangeSet {

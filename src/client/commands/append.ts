@@ -11,7 +11,7 @@ export async function appendMessage(conn: ClientConnection, path: string, conten
   if (opts.flags && opts.flags.length > 0) args.push(plist([...opts.flags]));
   if (opts.internalDate) {
     const ms = opts.internalDate.getTime();
-    args.push(qstr(formatInternalDate(ms, -opts.internalDate.getTimezoneOffset())));
+    args.push(qstr(formatInternalDate(ms, opts.internalDateOffset ?? -opts.internalDate.getTimezoneOffset())));
   }
   if (typeof content === 'string' || Buffer.isBuffer(content)) {
     args.push({ kind: 'literal', value: typeof content === 'string' ? Buffer.from(content, 'utf8') : content });

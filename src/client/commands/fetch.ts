@@ -4,7 +4,7 @@
 // (EMAILID, THREADID). Results arrive as an async iterable; big sections can be streamed to a Writable
 // while they arrive (reading from the server pauses while the Writable is full).
 import { PassThrough, Readable, type Writable } from 'node:stream';
-import { parseDateTime } from '../../protocol/dates.js';
+import { parseDateTimeWithZone } from '../../protocol/dates.js';
 import type { ImapArg, LiteralSink } from '../../protocol/types.js';
 import { parseBodyStructure, parseEnvelope } from '../body-structure.js';
 import { plist, type CommandArg } from '../command-encoder.js';
@@ -86,7 +86,9 @@ export function parseFetchResponse(seq: number, args: readonly ImapArg[]): Fetch
         if (s !== undefined) {
           msg.internalDateRaw = s;
           try {
-            msg.internalDate = new Date(parseDateTime(s));
+            const d = parseDateTimeWithZone(s);
+            msg.internalDate = new Date(d.ms);
+            msg.internalDateOffset = d.offsetMinutes;
           } catch {
             /* keep the raw text only */
           }

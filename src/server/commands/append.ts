@@ -2,7 +2,7 @@
 // Message literals arrive as streams already written to the blob store by IngestSink; nothing is visible
 // until store.append() commits all messages of the command at once.
 import type { ImapArg } from '../../protocol/types.js';
-import { parseDateTime } from '../../protocol/dates.js';
+import { parseDateTimeWithZone } from '../../protocol/dates.js';
 import type { AppendItem, PreparedMessage } from '../../store/types.js';
 import { StoreError } from '../../store/types.js';
 import { LIMITS } from '../../protocol/limits.js';
@@ -13,7 +13,8 @@ import { defineCommand } from '../session.js';
 
 interface AppendMessageArgs {
   flags: string[];
-  internalDate: number | undefined;
+  /** The date-time argument: instant and zone (kept, so FETCH INTERNALDATE gives back what was appended). */
+  date: { ms: number; offsetMinutes: number } | undefined;
   literal: ImapArg;
 }
 
@@ -26,13 +27,13 @@ export const appendCommands = [
       const messages: AppendMessageArgs[] = [];
       while (!r.atEnd()) {
         let flags: string[] = [];
-        let internalDate: number | undefined;
+        let date: { ms: number; offsetMinutes: number } | undefined;
         if (r.isList()) flags = parseFlagList(r.list('flag list'));
         const p = r.peek();
         if (p && p.type === 'string' && !p.literal) {
           r.next('date');
           try {
-            internalDate = parseDateTime(p.value.toString('latin1'));
+            date = parseDateTimeWithZone(p.value.toString('latin1'));
           } catch {
             throw bad('Invalid date-time in APPEND');
           }
@@ -41,7 +42,7 @@ export const appendCommands = [
         if (literal.type !== 'stream' && !(literal.type === 'string' && literal.literal)) {
           throw bad('APPEND needs the message as a literal');
         }
-        messages.push({ flags, internalDate, literal });
+        messages.push({ flags, date, literal });
         // An implementation limit (RFC 3502 sets none): NO [LIMIT] (RFC 5530 §3), nothing is stored.
         if (messages.length > LIMITS.maxAppendMessages) throw no(`At most ${LIMITS.maxAppendMessages} messages in one APPEND`, 'LIMIT');
       }
@@ -67,7 +68,11 @@ export const appendCommands = [
         if (prepared.size === 0) throw no('Cannot store an empty message', 'CANNOT');
         if (prepared.size > ctx.server.settings.maxMessageSize) throw no('Message too big', 'TOOBIG');
         if (m.flags.includes('\\Recent')) throw bad('\\Recent cannot be set');
-        items.push({ message: prepared, flags: m.flags, internalDate: m.internalDate });
+        items.push(
+          m.date
+            ? { message: prepared, flags: m.flags, internalDate: m.date.ms, internalDateOffset: m.date.offsetMinutes }
+            : { message: prepared, flags: m.flags },
+        );
       }
       const mbox = await ctx.store.getMailbox(st.user.id, mailbox);
       if (!mbox) throw no('Mailbox does not exist', 'TRYCREATE');

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ChangeEvent, MailboxRecord, PreparedMessage, Store, StoreErrorCode, UserRecord } from '../types.js';
 import { provisionUser } from '../provision.js';
+import { localZoneOffset } from '../../protocol/dates.js';
 
 export interface ConformanceFixture {
   store: Store;
@@ -553,6 +554,55 @@ export function storeConformanceSuite(name: string, makeStore: () => Promise<Con
       });
     });
 
+    describe('internal date zones', () => {
+      it('keeps the zone an internal date was given in through COPY, MOVE and RENAME INBOX; defaults to the local zone', async () => {
+        await withStore(async ({ store, user, inbox, mbox }) => {
+          const dst = await mbox('Zones');
+          const date = Date.UTC(2007, 2, 24, 22, 30, 0); // 25-Mar-2007 00:30:00 +0200
+          const p1 = await store.prepare(message(1));
+          const p2 = await store.prepare(message(2));
+          const p3 = await store.prepare(message(3));
+          await store.append(inbox.id, [
+            { message: p1, flags: [], internalDate: date, internalDateOffset: 120 },
+            { message: p2, flags: [], internalDate: date, internalDateOffset: -(9 * 60 + 30) },
+            { message: p3, flags: [], internalDate: date },
+          ]);
+          const listed = await store.listMessages(inbox.id);
+          assert.deepEqual(
+            listed.map((m) => [m.internalDate, m.internalDateOffset]),
+            [
+              [date, 120],
+              [date, -570],
+              [date, localZoneOffset(date)],
+            ],
+          );
+          assert.deepEqual(
+            (await store.getMessages(inbox.id, [1, 2])).map((m) => m.internalDateOffset),
+            [120, -570],
+          );
+          await store.copyMessages(inbox.id, [1], dst.id);
+          await store.moveMessages(inbox.id, [2], dst.id);
+          assert.deepEqual(
+            (await store.listMessages(dst.id)).map((m) => m.internalDateOffset),
+            [120, -570],
+          );
+          await store.renameMailbox(user.id, 'INBOX', 'Zoned Inbox');
+          const renamed = (await store.getMailbox(user.id, 'Zoned Inbox'))!;
+          assert.deepEqual(
+            (await store.listMessages(renamed.id)).map((m) => [m.uid, m.internalDateOffset]),
+            [
+              [1, 120],
+              [3, localZoneOffset(date)],
+            ],
+          );
+          // RFC 9051 zone: ("+" / "-") 4DIGIT, so at most 99 hours 59 minutes either way.
+          const p4 = await store.prepare(message(4));
+          await rejectsWith(store.append(dst.id, [{ message: p4, flags: [], internalDate: date, internalDateOffset: 6000 }]), 'CANNOT');
+          await rejectsWith(store.append(dst.id, [{ message: p4, flags: [], internalDate: date, internalDateOffset: 1.5 }]), 'CANNOT');
+        });
+      });
+    });
+
     describe('copy, move, expunge and the change log', () => {
       it('copies without new blobs, in source uid order, keeping flags, dates and EMAILID', async () => {
         await withStore(async ({ store, inbox, mbox }) => {
@@ -970,6 +1020,7 @@ export function storeConformanceSuite(name: string, makeStore: () => Promise<Con
         message: await store.prepare(message(n)),
         flags,
         internalDate: Date.UTC(2020, 1, n),
+        internalDateOffset: 60 * n,
         uid,
         modSeq,
       });
@@ -990,11 +1041,11 @@ export function storeConformanceSuite(name: string, makeStore: () => Promise<Con
           assert.ok(mb.highestModSeq >= 500);
           const list = await store.listMessages(box.id);
           assert.deepEqual(
-            list.map((m) => [m.uid, m.modSeq, [...m.flags].sort(), m.internalDate]),
+            list.map((m) => [m.uid, m.modSeq, [...m.flags].sort(), m.internalDate, m.internalDateOffset]),
             [
-              [3, 10, ['\\Seen'], Date.UTC(2020, 1, 1)],
-              [7, 480, ['$Work', '\\Flagged'], Date.UTC(2020, 1, 2)],
-              [12, 500, [], Date.UTC(2020, 1, 3)],
+              [3, 10, ['\\Seen'], Date.UTC(2020, 1, 1), 60],
+              [7, 480, ['$Work', '\\Flagged'], Date.UTC(2020, 1, 2), 120],
+              [12, 500, [], Date.UTC(2020, 1, 3), 180],
             ],
           );
           const st = await store.mailboxStatus(box.id);

@@ -76,6 +76,7 @@ import {
   toRanges,
   toUser,
   withLazyMime,
+  zoneOf,
   type MailboxRow,
   type UserRow,
 } from '../record-helpers.js';
@@ -128,7 +129,7 @@ const SYSTEM_FLAG_BY_LOWER = new Map<string, string>(SYSTEM_FLAGS.map((f) => [f.
 const VALID_FLAG = /^\\?[^\x00-\x20\x7f-\uffff(){%*"\\\]]+$/;
 const SPECIAL_USES = new Set<string>(['\\Drafts', '\\Sent', '\\Trash', '\\Junk', '\\Archive', '\\All', '\\Flagged']);
 
-const MSG_COLS = 'uid, modseq, flags, internal_date, size, blob_id, save_date, email_id, thread_id';
+const MSG_COLS = 'uid, modseq, flags, internal_date, size, blob_id, save_date, email_id, thread_id, internal_date_offset';
 
 /** SQLSTATEs after which a whole transaction is run again. */
 const RETRYABLE = new Set(['40001', '40P01']);
@@ -153,6 +154,7 @@ interface MessageRow {
   save_date: number;
   email_id: string;
   thread_id: string | null;
+  internal_date_offset: number;
 }
 
 interface CopyRow {
@@ -165,6 +167,7 @@ interface CopyRow {
   blob_id: string;
   email_id: string;
   thread_id: string | null;
+  internal_date_offset: number;
 }
 
 /** Per write transaction: keyword spellings learnt, added to the cache only after COMMIT. */
@@ -677,6 +680,7 @@ export class PostgresStore implements Store {
       const seen: boolean[] = [];
       const deleted: boolean[] = [];
       const dates: number[] = [];
+      const zones: number[] = [];
       const sizes: number[] = [];
       const blobs: string[] = [];
       const emails: string[] = [];
@@ -688,6 +692,7 @@ export class PostgresStore implements Store {
         seen.push(f.includes('\\Seen'));
         deleted.push(f.includes('\\Deleted'));
         dates.push(Math.trunc(item.internalDate ?? now));
+        zones.push(zoneOf(item.internalDateOffset, item.internalDate ?? now));
         sizes.push(item.message.size);
         blobs.push(item.message.blobId);
         emails.push(this.objectId('E', objects[i]!));
@@ -696,11 +701,11 @@ export class PostgresStore implements Store {
       await threadIndex.save();
       await c.query(
         `INSERT INTO messages (mailbox_id, uid, modseq, flags, seen, deleted, internal_date, size, blob_id,
-           save_date, email_id, thread_id)
-         SELECT $1, v.uid, $2, v.flags, v.seen, v.deleted, v.idate, v.size, v.blob, $3, v.email, v.thread
+           save_date, email_id, thread_id, internal_date_offset)
+         SELECT $1, v.uid, $2, v.flags, v.seen, v.deleted, v.idate, v.size, v.blob, $3, v.email, v.thread, v.zone
          FROM unnest($4::bigint[], $5::text[], $6::boolean[], $7::boolean[], $8::bigint[], $9::bigint[], $10::text[],
-           $11::text[], $12::text[]) AS v(uid, flags, seen, deleted, idate, size, blob, email, thread)`,
-        [mailboxId, modSeq, now, uids, flags, seen, deleted, dates, sizes, blobs, emails, threads],
+           $11::text[], $12::text[], $13::integer[]) AS v(uid, flags, seen, deleted, idate, size, blob, email, thread, zone)`,
+        [mailboxId, modSeq, now, uids, flags, seen, deleted, dates, sizes, blobs, emails, threads, zones],
       );
       await c.query('UPDATE mailboxes SET uid_next = $1, highest_modseq = $2 WHERE id = $3', [
         mb.uid_next + items.length,
@@ -753,10 +758,11 @@ export class PostgresStore implements Store {
         await threadIndex.save();
         await c.query(
           `INSERT INTO messages (mailbox_id, uid, modseq, flags, seen, deleted, internal_date, size, blob_id,
-             save_date, email_id, thread_id)
-           SELECT $1, v.uid, v.modseq, v.flags, v.seen, v.deleted, v.idate, v.size, v.blob, $2, v.email, v.thread
+             save_date, email_id, thread_id, internal_date_offset)
+           SELECT $1, v.uid, v.modseq, v.flags, v.seen, v.deleted, v.idate, v.size, v.blob, $2, v.email, v.thread, v.zone
            FROM unnest($3::bigint[], $4::bigint[], $5::text[], $6::boolean[], $7::boolean[], $8::bigint[], $9::bigint[],
-             $10::text[], $11::text[], $12::text[]) AS v(uid, modseq, flags, seen, deleted, idate, size, blob, email, thread)`,
+             $10::text[], $11::text[], $12::text[], $13::integer[])
+             AS v(uid, modseq, flags, seen, deleted, idate, size, blob, email, thread, zone)`,
           [
             mailboxId,
             now,
@@ -770,6 +776,7 @@ export class PostgresStore implements Store {
             items.map((it) => it.message.blobId),
             items.map((_, i) => this.objectId('E', objects[i]!)),
             threads,
+            items.map((it) => zoneOf(it.internalDateOffset, it.internalDate)),
           ],
         );
       }
@@ -813,7 +820,7 @@ export class PostgresStore implements Store {
       if (ranges.length === 0) return [];
       const r = await c.query<MessageRow & { mime_index: string }>(
         `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_id, m.save_date, m.email_id, m.thread_id,
-           b.mime_index
+           m.internal_date_offset, b.mime_index
          FROM messages m JOIN blobs b ON b.id = m.blob_id
          WHERE m.mailbox_id = $1 AND m.uid IN (
            SELECT u FROM unnest($2::bigint[], $3::bigint[]) AS r(lo, hi), generate_series(r.lo, r.hi) AS u)
@@ -834,7 +841,7 @@ export class PostgresStore implements Store {
       // The index only where a text is missing: a warm FETCH reads the short cached texts alone.
       const r = await c.query<MessageRow & Record<string, unknown>>({
         text: `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_id, m.save_date, m.email_id, m.thread_id,
-             ${[...cols.map((col, i) => `${col} AS c${i}`), `CASE WHEN ${missing} THEN b.mime_index END AS mime_index`].join(', ')}
+             m.internal_date_offset, ${[...cols.map((col, i) => `${col} AS c${i}`), `CASE WHEN ${missing} THEN b.mime_index END AS mime_index`].join(', ')}
            FROM messages m JOIN blobs b ON b.id = m.blob_id
            WHERE m.mailbox_id = $1 AND m.uid IN (
              SELECT u FROM unnest($2::bigint[], $3::bigint[]) AS r(lo, hi), generate_series(r.lo, r.hi) AS u)
@@ -1276,8 +1283,8 @@ export class PostgresStore implements Store {
     // The new mailbox has a new UIDVALIDITY, so the messages may keep their UIDs.
     await c.query(
       `INSERT INTO messages (mailbox_id, uid, modseq, flags, seen, deleted, internal_date, size, blob_id,
-         save_date, email_id, thread_id)
-       SELECT $1, uid, $2, flags, seen, deleted, internal_date, size, blob_id, $3, email_id, thread_id
+         save_date, email_id, thread_id, internal_date_offset)
+       SELECT $1, uid, $2, flags, seen, deleted, internal_date, size, blob_id, $3, email_id, thread_id, internal_date_offset
        FROM messages WHERE mailbox_id = $4`,
       [target.id, dstModSeq, Date.now(), inbox.id],
     );
@@ -1314,7 +1321,7 @@ export class PostgresStore implements Store {
     if (src.user_id !== dst.user_id) throw new StoreError('CANNOT', 'Cannot copy between accounts');
     const rows = await this.rowsInRanges<CopyRow>(
       c,
-      'uid, flags, seen, deleted, internal_date, size, blob_id, email_id, thread_id',
+      'uid, flags, seen, deleted, internal_date, size, blob_id, email_id, thread_id, internal_date_offset',
       srcId,
       toRanges(uids),
     );
@@ -1328,10 +1335,10 @@ export class PostgresStore implements Store {
     const mapping: Array<[number, number]> = rows.map((r, i) => [r.uid, dst.uid_next + i]);
     await c.query(
       `INSERT INTO messages (mailbox_id, uid, modseq, flags, seen, deleted, internal_date, size, blob_id,
-         save_date, email_id, thread_id)
-       SELECT $1, v.uid, $2, v.flags, v.seen, v.deleted, v.idate, v.size, v.blob, $3, v.email, v.thread
+         save_date, email_id, thread_id, internal_date_offset)
+       SELECT $1, v.uid, $2, v.flags, v.seen, v.deleted, v.idate, v.size, v.blob, $3, v.email, v.thread, v.zone
        FROM unnest($4::bigint[], $5::text[], $6::boolean[], $7::boolean[], $8::bigint[], $9::bigint[], $10::text[],
-         $11::text[], $12::text[]) AS v(uid, flags, seen, deleted, idate, size, blob, email, thread)`,
+         $11::text[], $12::text[], $13::integer[]) AS v(uid, flags, seen, deleted, idate, size, blob, email, thread, zone)`,
       [
         dstId,
         dstModSeq,
@@ -1345,6 +1352,7 @@ export class PostgresStore implements Store {
         rows.map((r) => r.blob_id),
         rows.map((r) => r.email_id),
         rows.map((r) => r.thread_id),
+        rows.map((r) => r.internal_date_offset),
       ],
     );
     const uidNext = dst.uid_next + rows.length;
@@ -1552,6 +1560,7 @@ function toMeta(r: MessageRow): MessageMeta {
     saveDate: r.save_date,
     emailId: r.email_id,
     threadId: r.thread_id,
+    internalDateOffset: r.internal_date_offset,
   };
 }
 

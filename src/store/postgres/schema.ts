@@ -280,8 +280,14 @@ ALTER TABLE blobs ADD COLUMN IF NOT EXISTS fetch_envelope text,
   ADD COLUMN IF NOT EXISTS fetch_bodystructure text;
 `;
 
+// V6: the zone of each internal date, minutes east of UTC (see the SQLite store's V7); 0 for mail stored before.
+const V6 = `
+ALTER TABLE messages ADD COLUMN internal_date_offset integer NOT NULL DEFAULT 0;
+`;
+
 /** Migrations in order; index i brings the schema from version i to i + 1. Never edit a shipped one. */
-export const PG_MIGRATIONS: readonly string[] = [V1, V2, V3, V4, V5];
+
+export const PG_MIGRATIONS: readonly string[] = [V1, V2, V3, V4, V5, V6];
 
 /** Key of the advisory lock that serialises migrations between nodes starting at once. */
 const MIGRATION_LOCK = 0x7065_7472; // 'petr'

@@ -262,8 +262,23 @@ CREATE TRIGGER IF NOT EXISTS messages_after_update_blob_fetch_render AFTER UPDAT
 END;
 `;
 
+// V7: the zone each internal date was given in (minutes east of UTC), so FETCH INTERNALDATE gives back the
+// zone APPEND used and SEARCH BEFORE/ON/SINCE count days in it. Mail stored before keeps 0 (UTC), which is
+// how it was shown until now.
+// SQLite has no ADD COLUMN IF NOT EXISTS: the column is looked for first, so a store whose version was set back
+// by hand (as the search upgrade test does) migrates again, as the IF NOT EXISTS of V4-V6 allow.
+const V7 = (db: BetterSqlite3.Database): void => {
+  const cols = db.prepare('PRAGMA table_info(messages)').all() as Array<{ name: string }>;
+  if (!cols.some((c) => c.name === 'internal_date_offset')) {
+    db.exec('ALTER TABLE messages ADD COLUMN internal_date_offset INTEGER NOT NULL DEFAULT 0');
+  }
+};
+
+/** A migration: SQL to run, or a step that needs to look at the schema first. */
+type Migration = string | ((db: BetterSqlite3.Database) => void);
+
 /** Migrations in order; index i brings the schema from version i to i + 1. Never edit a shipped one. */
-export const MIGRATIONS: readonly string[] = [V1, V2, V3, V4, V5, V6];
+export const MIGRATIONS: readonly Migration[] = [V1, V2, V3, V4, V5, V6, V7];
 
 /** Creates or upgrades the schema. Each migration runs in its own IMMEDIATE transaction that re-reads
  *  the version, so two processes opening a new store at once do not both migrate. */
@@ -276,7 +291,9 @@ export function migrate(db: BetterSqlite3.Database): void {
       throw new Error(`Store schema version ${version} is newer than this program (${MIGRATIONS.length})`);
     }
     if (version === MIGRATIONS.length) return false;
-    db.exec(MIGRATIONS[version]!);
+    const migration = MIGRATIONS[version]!;
+    if (typeof migration === 'string') db.exec(migration);
+    else migration(db);
     if (row) db.prepare('UPDATE schema_version SET version = ?').run(version + 1);
     else db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(version + 1);
     return true;

@@ -57,6 +57,7 @@ import {
   toRanges,
   toUser,
   withLazyMime,
+  zoneOf,
   type MailboxRow,
   type UserRow,
 } from '../record-helpers.js';
@@ -107,7 +108,9 @@ function perSlot<T>(make: (table: string) => T): Record<FetchCacheSlot, T> {
 const VALID_FLAG = /^\\?[^\x00-\x20\x7f-\uffff(){%*"\\\]]+$/;
 const SPECIAL_USES = new Set<string>(['\\Drafts', '\\Sent', '\\Trash', '\\Junk', '\\Archive', '\\All', '\\Flagged']);
 
-const MSG_COLS = 'uid, modseq, flags, internal_date, size, blob_id, save_date, email_id, thread_id';
+const MSG_COLS = 'uid, modseq, flags, internal_date, size, blob_id, save_date, email_id, thread_id, internal_date_offset';
+/** Columns of MSG_COLS (toMeta reads them); columns a query adds after them start here. */
+const META_WIDTH = 10;
 
 type Row = Record<string, unknown>;
 type RawRow = unknown[];
@@ -481,6 +484,7 @@ export class SqliteStore implements Store {
         const flags = this.canonicalFlags(mb.user_id, item.flags);
         const internalDate = item.internalDate ?? now;
         if (!Number.isFinite(internalDate)) throw new StoreError('CANNOT', 'Invalid internal date');
+        const offset = zoneOf(item.internalDateOffset, internalDate);
         this.s.messageInsert.run(
           mailboxId,
           uid,
@@ -494,6 +498,7 @@ export class SqliteStore implements Store {
           now,
           this.objectId('E', firstObject + i),
           assignThread(threadIndex, keys[i]!, newThread, now),
+          offset,
         );
         const texts = cacheTexts?.[i];
         if (texts) {
@@ -561,6 +566,7 @@ export class SqliteStore implements Store {
             now,
             this.objectId('E', firstObject + i),
             assignThread(threadIndex, keys[i]!, newThread, now),
+            zoneOf(item.internalDateOffset, item.internalDate),
           );
         }
         this.s.mailboxAdvance.run(after.uidNext, after.highestModSeq, mailboxId);
@@ -643,7 +649,7 @@ export class SqliteStore implements Store {
       const out: MessageRecord[] = [];
       for (const [lo, hi] of toRanges(uids)) {
         for (const r of this.s.messageRangeWithMime.all(mailboxId, lo, hi) as RawRow[]) {
-          out.push(withLazyMime(toMeta(r), r[9] as string));
+          out.push(withLazyMime(toMeta(r), r[META_WIDTH] as string));
         }
       }
       return out;
@@ -660,7 +666,13 @@ export class SqliteStore implements Store {
         for (const r of stmt.all(mailboxId, lo, hi) as RawRow[]) {
           if (withMeta) {
             const meta = toMeta(r);
-            out.push({ uid: meta.uid, meta, blobId: meta.blobId, cached: r.slice(9, 9 + n) as Array<string | null>, mimeJson: r[9 + n] as string | null });
+            out.push({
+              uid: meta.uid,
+              meta,
+              blobId: meta.blobId,
+              cached: r.slice(META_WIDTH, META_WIDTH + n) as Array<string | null>,
+              mimeJson: r[META_WIDTH + n] as string | null,
+            });
           } else {
             out.push({ uid: r[0] as number, meta: null, blobId: r[1] as string | null, cached: r.slice(3, 3 + n) as Array<string | null>, mimeJson: r[2] as string | null });
           }
@@ -685,7 +697,7 @@ export class SqliteStore implements Store {
       const missing = tables.length === 0 ? '1' : tables.map((_, i) => `f${i}.text IS NULL`).join(' OR ');
       const mime = `CASE WHEN ${missing} THEN (SELECT b.mime_index FROM blobs b WHERE b.id = m.blob_id) END`;
       const cols = withMeta
-        ? ['m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_id, m.save_date, m.email_id, m.thread_id', ...texts, mime]
+        ? [MSG_COLS.split(', ').map((c) => `m.${c}`).join(', '), ...texts, mime]
         : [`m.uid, CASE WHEN ${missing} THEN m.blob_id END`, mime, ...texts];
       stmt = this.db
         .prepare(`SELECT ${cols.join(', ')} FROM messages m ${joins} WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`)
@@ -1136,8 +1148,8 @@ export class SqliteStore implements Store {
     let uid = dst.uid_next;
     // Rows come in ascending source uid order (ranges ascend, each range is ordered): RFC 4315 §3 COPYUID.
     for (const r of rows) {
-      // [uid, flags, seen, deleted, internal_date, size, blob_id, email_id, thread_id]
-      this.s.messageInsert.run(dstId, uid, dstModSeq, r[1], r[2], r[3], r[4], r[5], r[6], now, r[7], r[8]);
+      // [uid, flags, seen, deleted, internal_date, size, blob_id, email_id, thread_id, internal_date_offset]
+      this.s.messageInsert.run(dstId, uid, dstModSeq, r[1], r[2], r[3], r[4], r[5], r[6], now, r[7], r[8], r[9]);
       mapping.push([r[0] as number, uid]);
       uid++;
     }
@@ -1257,7 +1269,7 @@ function prepareStatements(db: BetterSqlite3.Database) {
 
     messageInsert: p(
       `INSERT INTO messages (mailbox_id, uid, modseq, flags, seen, deleted, internal_date, size, blob_id,
-         save_date, email_id, thread_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         save_date, email_id, thread_id, internal_date_offset) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     messageDelete: p('DELETE FROM messages WHERE mailbox_id = ? AND uid = ?'),
     messageBlob: p('SELECT blob_id, size FROM messages WHERE mailbox_id = ? AND uid = ?'),
@@ -1271,8 +1283,9 @@ function prepareStatements(db: BetterSqlite3.Database) {
     messagesDeleteAll: p('DELETE FROM messages WHERE mailbox_id = ?'),
     messagesMoveAll: p(
       `INSERT INTO messages (mailbox_id, uid, modseq, flags, seen, deleted, internal_date, size, blob_id,
-         save_date, email_id, thread_id)
-       SELECT @dst, uid, @modseq, flags, seen, deleted, internal_date, size, blob_id, @now, email_id, thread_id
+         save_date, email_id, thread_id, internal_date_offset)
+       SELECT @dst, uid, @modseq, flags, seen, deleted, internal_date, size, blob_id, @now, email_id, thread_id,
+         internal_date_offset
        FROM messages WHERE mailbox_id = @src ORDER BY uid`,
     ),
     messageList: raw(`SELECT ${MSG_COLS} FROM messages WHERE mailbox_id = ? ORDER BY uid`),
@@ -1286,13 +1299,13 @@ function prepareStatements(db: BetterSqlite3.Database) {
     ),
     messageRangeWithMime: raw(
       `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, m.blob_id, m.save_date, m.email_id, m.thread_id,
-         b.mime_index FROM messages m JOIN blobs b ON b.id = m.blob_id
+         m.internal_date_offset, b.mime_index FROM messages m JOIN blobs b ON b.id = m.blob_id
        WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`,
     ),
     flagsRange: raw('SELECT uid, modseq, flags FROM messages WHERE mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid'),
     flagsUpdate: p('UPDATE messages SET flags = ?, seen = ?, deleted = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?'),
     copyRange: raw(
-      `SELECT uid, flags, seen, deleted, internal_date, size, blob_id, email_id, thread_id FROM messages
+      `SELECT uid, flags, seen, deleted, internal_date, size, blob_id, email_id, thread_id, internal_date_offset FROM messages
        WHERE mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid`,
     ),
     deletedUids: p('SELECT uid FROM messages WHERE mailbox_id = ? AND deleted = 1 ORDER BY uid'),
@@ -1323,6 +1336,7 @@ function toMeta(r: RawRow): MessageMeta {
     saveDate: r[6] as number,
     emailId: r[7] as string,
     threadId: r[8] as string | null,
+    internalDateOffset: r[9] as number,
   };
 }
 
@@ -1337,6 +1351,7 @@ function cloneMeta(m: MessageMeta): MessageMeta {
     saveDate: m.saveDate,
     emailId: m.emailId,
     threadId: m.threadId,
+    internalDateOffset: m.internalDateOffset,
   };
 }
 
