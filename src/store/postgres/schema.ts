@@ -282,7 +282,7 @@ ALTER TABLE blobs ADD COLUMN IF NOT EXISTS fetch_envelope text,
 
 // V6: the zone of each internal date, minutes east of UTC (see the SQLite store's V7); 0 for mail stored before.
 const V6 = `
-ALTER TABLE messages ADD COLUMN internal_date_offset integer NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN IF NOT EXISTS internal_date_offset integer NOT NULL DEFAULT 0;
 `;
 
 /** Migrations in order; index i brings the schema from version i to i + 1. Never edit a shipped one. */
