@@ -1,8 +1,10 @@
 // `petrel import` and `petrel export`: mail files in and out of an account (RFC 1733's offline model needs
 // mail to move between a server and local files). mbox (RFC 4155, mboxo/mboxrd) and Maildir/Maildir++ are
 // read and written by src/mailfile; this file moves the messages through the store's one ingest path
-// (ARCHITECTURE decision 3: beginIngest → finish → append, as IMAP APPEND, RFC 9051 §6.3.12), keeps the
-// resume record (src/mailfile/import-state.ts) and reports progress. Internal dates and flags (system
+// (ARCHITECTURE decision 3: prepare → append, as IMAP APPEND, RFC 9051 §6.3.12) in its bulk form, as the
+// sync's download does: small messages grouped per batch (Store.prepareMany), big ones streamed
+// (beginIngest), appended with deferIndex and their search documents written (indexPending) before the
+// command ends. It keeps the resume record (src/mailfile/import-state.ts) and reports progress. Internal dates and flags (system
 // flags and keywords, RFC 9051 §2.3.2-§2.3.3) are carried both ways.
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
@@ -504,29 +506,41 @@ export async function importMail(store: Store, opts: ImportOptions, io: Io, hook
     return mb;
   };
 
-  /** Collects prepared messages of one mailbox; appends them, recording the batch as pending first. */
+  /**
+   * Collects the messages of one mailbox; appends them, recording the batch as pending first. Small
+   * messages wait in memory and go to the blob store together at the flush (Store.prepareMany: fsyncs
+   * grouped, one lock; the store then reads threading headers and search text from the buffers); big ones
+   * are streamed (Store.beginIngest) as they are read.
+   */
   class Batch {
-    private items: Array<{ prepared: Promise<PreparedMessage>; flags: string[]; internalDate: number | undefined }> = [];
+    private items: Array<{ prepared: Promise<PreparedMessage> | null; data: Buffer | null; flags: string[]; internalDate: number | undefined }> = [];
     private position: ImportPosition | null = null;
-    private inFlight = 0;
+    private inFlight: Array<Promise<PreparedMessage>> = [];
+    private buffered = 0;
     constructor(private readonly mailbox: MailboxRecord) {}
 
     get size(): number {
       return this.items.length;
     }
 
+    /** A streamed message (its blob write already under way). */
     async add(prepared: Promise<PreparedMessage>, flags: string[], internalDate: number | undefined, position: ImportPosition): Promise<void> {
       // Keep up to MAX_IN_FLIGHT blob writes (each ends with fsyncs) in flight: they overlap with each
       // other and with reading the next messages.
       prepared.catch(() => {});
-      this.items.push({ prepared, flags, internalDate });
+      this.items.push({ prepared, data: null, flags, internalDate });
       this.position = position;
-      this.inFlight++;
-      if (this.inFlight > MAX_IN_FLIGHT) {
-        await this.items[this.items.length - this.inFlight]!.prepared;
-        this.inFlight--;
-      }
+      this.inFlight.push(prepared);
+      if (this.inFlight.length > MAX_IN_FLIGHT) await this.inFlight.shift();
       if (this.items.length >= opts.batchSize) await this.flush();
+    }
+
+    /** A whole small message in memory (up to BUFFERED_MESSAGE bytes): written at the flush. */
+    async addBuffer(data: Buffer, flags: string[], internalDate: number | undefined, position: ImportPosition): Promise<void> {
+      this.items.push({ prepared: null, data, flags, internalDate });
+      this.position = position;
+      this.buffered += data.length;
+      if (this.items.length >= opts.batchSize || this.buffered >= MAX_BUFFERED_BATCH) await this.flush();
     }
 
     /** Marks progress past a message that is not imported (skipped). */
@@ -538,7 +552,8 @@ export async function importMail(store: Store, opts: ImportOptions, io: Io, hook
       const items = this.items;
       const position = this.position;
       this.items = [];
-      this.inFlight = 0;
+      this.inFlight = [];
+      this.buffered = 0;
       if (position === null) return;
       this.position = null;
       if (items.length === 0) {
@@ -546,7 +561,11 @@ export async function importMail(store: Store, opts: ImportOptions, io: Io, hook
         await stateFile.save(st);
         return;
       }
-      const prepared = await Promise.all(items.map((i) => i.prepared));
+      // The buffered ones in one group (fsynced before the pending record and the append refer to them).
+      const datas = items.flatMap((i) => (i.data !== null ? [i.data] : []));
+      const written = datas.length > 0 ? await prepareBuffers(store, datas) : [];
+      let w = 0;
+      const prepared = await Promise.all(items.map((i) => (i.prepared !== null ? i.prepared : Promise.resolve(written[w++]!))));
       const appendItems: AppendItem[] = prepared.map((message, k) => ({
         message,
         flags: items[k]!.flags,
@@ -566,7 +585,10 @@ export async function importMail(store: Store, opts: ImportOptions, io: Io, hook
       };
       await stateFile.save(st);
       await hooks.beforeAppend?.(batchIndex);
-      await store.append(mb.id, appendItems);
+      // The full-text documents are left for later (append's deferIndex: the blobs are marked "not yet
+      // indexed", SEARCH takes them as candidates meanwhile and stays exact); indexPending() writes them
+      // in bigger transactions before the import ends (below), or the store's upkeep after a crash.
+      await store.append(mb.id, appendItems, { deferIndex: true });
       await hooks.afterAppend?.(batchIndex);
       batchIndex++;
       // Committed; the record says so with the next save (a crash before it is resolved from `pending`).
@@ -606,11 +628,27 @@ export async function importMail(store: Store, opts: ImportOptions, io: Io, hook
       batch.skip({ unit: unit.name, offset: startOffset });
       return;
     }
-    let writer: IngestWriter | null = null;
+    // A message is held in memory (`parts`) until it passes BUFFERED_MESSAGE bytes; then it is streamed.
+    let writer = null as IngestWriter | null;
+    let parts: Buffer[] = [];
     let flags: string[] = [];
     let date: number | null = null;
     let size = 0;
     let startOfMessage = 0;
+    const put = async (data: Buffer): Promise<void> => {
+      if (data.length === 0) return;
+      size += data.length;
+      if (writer === null && size <= BUFFERED_MESSAGE) {
+        parts.push(data);
+        return;
+      }
+      if (writer === null) {
+        writer = store.beginIngest();
+        for (const p of parts) await writer.write(p);
+        parts = [];
+      }
+      await writer.write(data);
+    };
     try {
       for await (const events of readMboxEvents(unit.path, {
         format: fmt,
@@ -621,7 +659,8 @@ export async function importMail(store: Store, opts: ImportOptions, io: Io, hook
         for (const ev of events) {
           switch (ev.type) {
             case 'begin':
-              writer = store.beginIngest();
+              writer = null;
+              parts = [];
               flags = [];
               date = ev.internalDate;
               size = 0;
@@ -633,27 +672,25 @@ export async function importMail(store: Store, opts: ImportOptions, io: Io, hook
                 warn(`message at offset ${startOfMessage} of ${unit.path}: keywords ${ev.invalidKeywords.map((k) => JSON.stringify(k)).join(', ')} are not valid IMAP keywords and were dropped`);
               }
               date ??= ev.date;
-              if (ev.data.length > 0) {
-                await writer!.write(ev.data);
-                size += ev.data.length;
-              }
+              await put(ev.data);
               break;
             case 'body':
-              await writer!.write(ev.data);
-              size += ev.data.length;
+              await put(ev.data);
               break;
             case 'end': {
-              const w = writer!;
+              const w = writer;
               writer = null;
               const position = { unit: unit.name, offset: ev.offset };
               if (size === 0) {
-                await w.abort();
                 skipped();
                 warn(`empty message at offset ${startOfMessage} of ${unit.path} skipped`);
                 batch.skip(position);
-              } else {
+              } else if (w !== null) {
                 await batch.add(w.finish(), flags, date ?? undefined, position);
+              } else {
+                await batch.addBuffer(Buffer.concat(parts, size), flags, date ?? undefined, position);
               }
+              parts = [];
               progress.update(doneBefore + ev.offset, summary.messages + batch.size, summary.bytes);
               break;
             }
@@ -708,6 +745,13 @@ export async function importMail(store: Store, opts: ImportOptions, io: Io, hook
       const parsed = entryFlags({ ...entry, info }, keywords);
       if (parsed.unknown.length > 0) warn(`${file}: unknown flag letters ${parsed.unknown.join('')} ignored (no dovecot-keywords entry)`);
       if (parsed.invalid.length > 0) warn(`${file}: keywords ${parsed.invalid.join(', ')} are not valid IMAP keywords and were dropped`);
+      const internalDate = entryInternalDate(entry, st0.mtimeMs, opts.maildirDate);
+      if (loaded.data !== null && loaded.data.length <= BUFFERED_MESSAGE) {
+        const data = opts.lineEndings === 'crlf' ? new CrlfConverter().push(loaded.data) : loaded.data;
+        await batch.addBuffer(data, parsed.flags, internalDate, position);
+        progress.update(doneBefore + done, summary.messages + batch.size, summary.bytes);
+        continue;
+      }
       const writer = store.beginIngest();
       try {
         const conv = opts.lineEndings === 'crlf' ? new CrlfConverter() : null;
@@ -722,13 +766,16 @@ export async function importMail(store: Store, opts: ImportOptions, io: Io, hook
         await writer.abort().catch(() => {});
         throw err;
       }
-      await batch.add(writer.finish(), parsed.flags, entryInternalDate(entry, st0.mtimeMs, opts.maildirDate), position);
+      await batch.add(writer.finish(), parsed.flags, internalDate, position);
       progress.update(doneBefore + done, summary.messages + batch.size, summary.bytes);
     }
     const last = todo[todo.length - 1];
     if (last) batch.skip({ unit: unit.name, key: last.key });
   }
 
+  // The documents the appends deferred (and any a killed earlier run left) are written before the import
+  // reports its end, so SEARCH uses the index for all of them from here on (it was exact before too).
+  await store.indexPending?.();
   st.done = true;
   st.pending = null;
   await stateFile.save(st);
@@ -740,6 +787,25 @@ export async function importMail(store: Store, opts: ImportOptions, io: Io, hook
 }
 
 const READ_AHEAD = 16;
+/** Messages up to this size are held in memory and written in groups (Store.prepareMany); bigger ones stream. */
+const BUFFERED_MESSAGE = 1 << 20;
+/** A batch holding this many bytes of such messages is flushed before it reaches --batch-size. */
+const MAX_BUFFERED_BATCH = 32 << 20;
+
+/** Whole messages into the blob store: grouped (Store.prepareMany) where the store can, else a few at a time. */
+async function prepareBuffers(store: Store, datas: Buffer[]): Promise<PreparedMessage[]> {
+  if (store.prepareMany) return store.prepareMany(datas);
+  const out = new Array<PreparedMessage>(datas.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < datas.length) {
+      const i = next++;
+      out[i] = await store.prepare(datas[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(MAX_IN_FLIGHT, datas.length) }, worker));
+  return out;
+}
 
 interface LoadedEntryData {
   file: string;
