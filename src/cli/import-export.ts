@@ -31,6 +31,7 @@ import { detectMboxFormat, readMboxEvents } from '../mailfile/mbox-file.js';
 import { MboxFormatError, type MboxFormat } from '../mailfile/mbox-parser.js';
 import { MboxEntryEncoder } from '../mailfile/mbox-writer.js';
 import { formatBytes, Progress, type ProgressMode } from '../mailfile/progress.js';
+import { BackgroundIndexer } from '../sync/index-worker.js';
 import { checkUserName, CliError, compareMailboxNames, loadConfig, requireUser, withCommonOptions, withStore, type CommonOptions } from './common.js';
 import type { CliEnvironment, TextSink } from './environment.js';
 
@@ -105,6 +106,12 @@ interface Io {
   stderr: TextSink;
   progress: ProgressMode;
   progressIntervalMs?: number;
+  /**
+   * Import: the data directory of an SQLite store (blobs in it): the deferred search documents are then
+   * written by a worker thread on its own connection while the import goes on (src/sync/index-worker.ts,
+   * as the sync's download does), on the second core. Without it they are written at the end.
+   */
+  indexerDataDir?: string;
 }
 
 // ------------------------------------------------------------------------------------------ commands
@@ -207,7 +214,11 @@ export function addImportExportCommands(program: Command, env: CliEnvironment): 
       progressIntervalMs: progressInterval(raw.progressInterval),
     };
     const config = await loadConfig(env, raw);
-    const summary = await withStore(env, config, false, (store) => importMail(store, opts, { stderr: env.stderr, progress: opts.progress, progressIntervalMs: opts.progressIntervalMs }));
+    // The indexing thread opens the SQLite store by its data directory (not with a separate blob directory).
+    const indexerDataDir = config.store === null && config.blobDir === null ? config.dataDir : undefined;
+    const summary = await withStore(env, config, false, (store) =>
+      importMail(store, opts, { stderr: env.stderr, progress: opts.progress, progressIntervalMs: opts.progressIntervalMs, indexerDataDir }),
+    );
     env.stderr.write(importSummaryText(summary, opts));
   });
 
@@ -589,6 +600,7 @@ export async function importMail(store: Store, opts: ImportOptions, io: Io, hook
       // indexed", SEARCH takes them as candidates meanwhile and stays exact); indexPending() writes them
       // in bigger transactions before the import ends (below), or the store's upkeep after a crash.
       await store.append(mb.id, appendItems, { deferIndex: true });
+      indexer?.kick();
       await hooks.afterAppend?.(batchIndex);
       batchIndex++;
       // Committed; the record says so with the next save (a crash before it is resolved from `pending`).
@@ -601,6 +613,14 @@ export async function importMail(store: Store, opts: ImportOptions, io: Io, hook
     }
   }
 
+  // The thread that writes the deferred search documents meanwhile (see Io.indexerDataDir).
+  let indexer: BackgroundIndexer | null = null;
+  const gated = writeGateOf(store);
+  if (io.indexerDataDir !== undefined && gated && store.indexPending) {
+    indexer = BackgroundIndexer.start(io.indexerDataDir);
+    // The import's write transactions and the thread's hand the SQLite write lock over (index-worker.ts).
+    gated.setWriteGate(indexer.gate);
+  }
   try {
     for (const unit of units) {
       if (isDone(st.position, unit)) {
@@ -619,6 +639,13 @@ export async function importMail(store: Store, opts: ImportOptions, io: Io, hook
       }
       await batch.flush();
     }
+  } catch (err) {
+    if (indexer) {
+      gated?.setWriteGate(null);
+      await indexer.stop();
+      indexer = null;
+    }
+    throw err;
   } finally {
     progress.end();
   }
@@ -774,7 +801,14 @@ export async function importMail(store: Store, opts: ImportOptions, io: Io, hook
   }
 
   // The documents the appends deferred (and any a killed earlier run left) are written before the import
-  // reports its end, so SEARCH uses the index for all of them from here on (it was exact before too).
+  // reports its end, so SEARCH uses the index for all of them from here on (it was exact before too):
+  // the thread's rest, then here whatever it left (should it have failed).
+  if (indexer) {
+    const bg = indexer;
+    indexer = null;
+    await bg.finish().catch((err: unknown) => warn(err instanceof Error ? err.message : String(err)));
+    gated?.setWriteGate(null);
+  }
   await store.indexPending?.();
   st.done = true;
   st.pending = null;
@@ -787,6 +821,13 @@ export async function importMail(store: Store, opts: ImportOptions, io: Io, hook
 }
 
 const READ_AHEAD = 16;
+
+type WriteGate = { enter(): void; leave(): void };
+/** The SQLite store's write gate (SqliteStore.setWriteGate), when the store has one. */
+function writeGateOf(store: Store): { setWriteGate(gate: WriteGate | null): void } | null {
+  const s = store as Partial<{ setWriteGate(gate: WriteGate | null): void }>;
+  return typeof s.setWriteGate === 'function' ? (s as { setWriteGate(gate: WriteGate | null): void }) : null;
+}
 /** Messages up to this size are held in memory and written in groups (Store.prepareMany); bigger ones stream. */
 const BUFFERED_MESSAGE = 1 << 20;
 /** A batch holding this many bytes of such messages is flushed before it reaches --batch-size. */

@@ -398,7 +398,8 @@ test('a Maildir import resumes by file key after a crash', async () => {
   }
 });
 
-test('bulk path: small messages grouped, a big one streamed in between, file order kept; SEARCH exact during the import, indexed at its end', async () => {
+for (const thread of [false, true]) {
+test(`bulk path${thread ? ' (search documents by the indexing thread)' : ''}: small messages grouped, a big one streamed in between, file order kept; SEARCH exact during the import, indexed at its end`, async () => {
   const { dir, data } = await setup();
   try {
     // 1.5 MiB body: above the import's in-memory limit (1 MiB), so it streams through beginIngest while
@@ -413,7 +414,7 @@ test('bulk path: small messages grouped, a big one streamed in between, file ord
     await writeFile(mbox, texts.join(''));
     const seen: number[][] = [];
     const summary = await withStore(data, (s) =>
-      importMail(s, importOptions({ mbox, batchSize: 4 }), quiet, {
+      importMail(s, importOptions({ mbox, batchSize: 4 }), thread ? { ...quiet, indexerDataDir: data } : quiet, {
         afterAppend: async (batch) => {
           // Appended, documents deferred: the messages are SEARCH candidates already.
           if (batch !== 0) return;
@@ -439,3 +440,4 @@ test('bulk path: small messages grouped, a big one streamed in between, file ord
     await rm(dir, { recursive: true, force: true });
   }
 });
+}
