@@ -399,45 +399,45 @@ test('a Maildir import resumes by file key after a crash', async () => {
 });
 
 for (const thread of [false, true]) {
-test(`bulk path${thread ? ' (search documents by the indexing thread)' : ''}: small messages grouped, a big one streamed in between, file order kept; SEARCH exact during the import, indexed at its end`, async () => {
-  const { dir, data } = await setup();
-  try {
-    // 1.5 MiB body: above the import's in-memory limit (1 MiB), so it streams through beginIngest while
-    // the small messages of the same batch wait for prepareMany.
-    const bigLine = 'big body line with nothing special in it\n';
-    const big = bigLine.repeat(Math.ceil((1.5 * 2 ** 20) / bigLine.length));
-    const texts = Array.from({ length: 12 }, (_, i) =>
-      `From a@example.org ${asctime(Date.UTC(2021, 0, 1 + i))}\nSubject: s${i}\nMessage-ID: <b${i}@example.org>\n\n` +
-      (i === 5 ? big : `word${i} quetzalword${i}\n`) + '\n',
-    );
-    const mbox = join(dir, 'in.mbox');
-    await writeFile(mbox, texts.join(''));
-    const seen: number[][] = [];
-    const summary = await withStore(data, (s) =>
-      importMail(s, importOptions({ mbox, batchSize: 4 }), thread ? { ...quiet, indexerDataDir: data } : quiet, {
-        afterAppend: async (batch) => {
-          // Appended, documents deferred: the messages are SEARCH candidates already.
-          if (batch !== 0) return;
-          const inbox = (await s.getMailbox((await s.getUser('ann'))!.id, 'INBOX'))!;
-          seen.push((await s.searchTextCandidates!(inbox.id, 'body', 'QUETZALWORD2')) ?? []);
-        },
-      }),
-    );
-    assert.equal(summary.messages, 12);
-    assert.ok(seen[0]!.includes(3), 'message 3 (uid 3) is a candidate while its document waits');
-    await withStore(data, async (s) => {
-      const inbox = (await s.getMailbox((await s.getUser('ann'))!.id, 'INBOX'))!;
-      const msgs = await s.listMessages(inbox.id);
-      assert.deepEqual(msgs.map((m) => m.internalDate), texts.map((_, i) => Date.UTC(2021, 0, 1 + i)));
-      const bigMsg = (await s.readBlob(msgs[5]!.blobId, 0, msgs[5]!.size)).toString('latin1');
-      assert.ok(bigMsg.endsWith(big.replace(/\n/g, '\r\n')), 'the streamed message is whole');
-      assert.equal(msgs[5]!.size > 2 ** 20, true);
-      // Indexed before importMail returned: nothing pending, and the index answers exactly.
-      assert.equal(await s.indexPending!(), 0);
-      assert.deepEqual(await s.searchTextCandidates!(inbox.id, 'body', 'QUETZALWORD7'), [8]);
-    });
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  test(`bulk path${thread ? ' (search documents by the indexing thread)' : ''}: small messages grouped, a big one streamed in between, file order kept; SEARCH exact during the import, indexed at its end`, async () => {
+    const { dir, data } = await setup();
+    try {
+      // 1.5 MiB body: above the import's in-memory limit (1 MiB), so it streams through beginIngest while
+      // the small messages of the same batch wait for prepareMany.
+      const bigLine = 'big body line with nothing special in it\n';
+      const big = bigLine.repeat(Math.ceil((1.5 * 2 ** 20) / bigLine.length));
+      const texts = Array.from({ length: 12 }, (_, i) =>
+        `From a@example.org ${asctime(Date.UTC(2021, 0, 1 + i))}\nSubject: s${i}\nMessage-ID: <b${i}@example.org>\n\n` +
+        (i === 5 ? big : `word${i} quetzalword${i}\n`) + '\n',
+      );
+      const mbox = join(dir, 'in.mbox');
+      await writeFile(mbox, texts.join(''));
+      const seen: number[][] = [];
+      const summary = await withStore(data, (s) =>
+        importMail(s, importOptions({ mbox, batchSize: 4 }), thread ? { ...quiet, indexerDataDir: data } : quiet, {
+          afterAppend: async (batch) => {
+            // Appended, documents deferred: the messages are SEARCH candidates already.
+            if (batch !== 0) return;
+            const inbox = (await s.getMailbox((await s.getUser('ann'))!.id, 'INBOX'))!;
+            seen.push((await s.searchTextCandidates!(inbox.id, 'body', 'QUETZALWORD2')) ?? []);
+          },
+        }),
+      );
+      assert.equal(summary.messages, 12);
+      assert.ok(seen[0]!.includes(3), 'message 3 (uid 3) is a candidate while its document waits');
+      await withStore(data, async (s) => {
+        const inbox = (await s.getMailbox((await s.getUser('ann'))!.id, 'INBOX'))!;
+        const msgs = await s.listMessages(inbox.id);
+        assert.deepEqual(msgs.map((m) => m.internalDate), texts.map((_, i) => Date.UTC(2021, 0, 1 + i)));
+        const bigMsg = (await s.readBlob(msgs[5]!.blobId, 0, msgs[5]!.size)).toString('latin1');
+        assert.ok(bigMsg.endsWith(big.replace(/\n/g, '\r\n')), 'the streamed message is whole');
+        assert.equal(msgs[5]!.size > 2 ** 20, true);
+        // Indexed before importMail returned: nothing pending, and the index answers exactly.
+        assert.equal(await s.indexPending!(), 0);
+        assert.deepEqual(await s.searchTextCandidates!(inbox.id, 'body', 'QUETZALWORD7'), [8]);
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 }
