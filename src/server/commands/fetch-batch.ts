@@ -2,7 +2,8 @@
 // encoded once and kept in the store (Store.getFetchCache / putFetchCache: per message in SQLite, per blob
 // in PostgreSQL), so a later `FETCH 1:* (BODYSTRUCTURE)` reads a short string per message instead of
 // parsing the stored part tree and building the answer again (docs/benchmarks.md "FETCH render cache").
-// The first FETCH of a message renders and stores; there is no work at ingest. The answer bytes are the
+// Texts are written at append when a server runs in the process (startServer installs the renderer with
+// Store.setFetchCacheRenderer), else by the message's first FETCH. The answer bytes are the
 // renderer's own (src/mime/body-structure.ts, src/mime/envelope.ts through src/protocol/encoder.ts): the
 // cache only remembers them.
 //
