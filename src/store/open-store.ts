@@ -17,6 +17,8 @@ export interface StoreLocation {
 export interface OpenStoreOptions {
   /** Errors of background work (PostgreSQL: GC, the listening connection). */
   onBackgroundError?: (err: unknown) => void;
+  /** false: no periodic upkeep (GC) in this handle, for a short-lived second connection such as a worker. */
+  upkeep?: boolean;
 }
 
 export function isPostgresUrl(s: string): boolean {
@@ -44,7 +46,7 @@ export async function openStore(location: StoreLocation, options: OpenStoreOptio
     });
   }
   const { openSqliteStore } = await import('./sqlite/sqlite-store.js');
-  return openSqliteStore(location.dataDir);
+  return openSqliteStore(location.dataDir, options.upkeep === false ? { gcIntervalMs: 0 } : {});
 }
 
 /** Describes where a store lives, without secrets: "postgres://ann:***@db/petrel" or the directory. */

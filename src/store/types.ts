@@ -274,8 +274,10 @@ export interface Store {
   /**
    * Writes the full-text documents left for later by append(..., { deferIndex: true }) (or a crash);
    * resolves with how many were written. Optional: stores that always index at append lack it.
+   * `batch`: documents per write transaction; `around`: called just before and after each of them (a
+   * second writer, such as the sync's indexing thread, hands the write lock over there).
    */
-  indexPending?(opts?: { signal?: AbortSignal }): Promise<number>;
+  indexPending?(opts?: { signal?: AbortSignal; batch?: number; around?: { before(): void; after(): void } }): Promise<number>;
   /**
    * A partly downloaded message (docs/sync.md "Partial messages"): stores `bytes` (the synthetic blob of
    * src/mime/partial.ts buildPartialMessage) as a blob and returns it with the given index and `size` (the

@@ -151,11 +151,11 @@ async function workerMain(input: WorkerInput): Promise<void> {
   });
   let written = 0;
   try {
-    const { openSqliteStore } = await import('../store/sqlite/sqlite-store.js');
-    const store = await openSqliteStore(input.dataDir, { gcIntervalMs: 0 });
+    const { openStore } = await import('../store/open-store.js');
+    const store = await openStore({ dataDir: input.dataDir, store: null }, { upkeep: false });
     try {
       for (;;) {
-        const n = await store.indexPending({ batch: WORKER_BATCH, around });
+        const n = (await store.indexPending?.({ batch: WORKER_BATCH, around })) ?? 0;
         written += n;
         if (n > 0) continue;
         if (finishing) break;

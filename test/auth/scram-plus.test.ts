@@ -256,26 +256,19 @@ test('the client drops a server whose signature does not verify (no mutual authe
   // A fake server on a TLS connection: offers -PLUS, answers with a made-up server-final.
   const server = tls.createServer({ key: pems.private, cert: pems.cert }, (s) => {
     s.write('* OK [CAPABILITY IMAP4rev1 AUTH=SCRAM-SHA-256-PLUS SASL-IR] fake\r\n');
-    let buf = '';
-    s.on('data', (d: Buffer) => {
-      buf += d.toString('latin1');
-      let i: number;
-      while ((i = buf.indexOf('\r\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        const m = /^(\S+) AUTHENTICATE SCRAM-SHA-256-PLUS (\S+)$/.exec(line);
-        const cap = /^(\S+) CAPABILITY$/.exec(line);
-        if (cap) {
-          s.write(`* CAPABILITY IMAP4rev1 AUTH=SCRAM-SHA-256-PLUS SASL-IR\r\n${cap[1]} OK done\r\n`);
-        } else if (m) {
-          const first = Buffer.from(m[2]!, 'base64').toString('utf8');
-          const nonce = /,r=([^,]+)/.exec(first)![1]!;
-          s.write(`+ ${b64(`r=${nonce}fake,s=${randomBytes(16).toString('base64')},i=4096`)}\r\n`);
-        } else if (Buffer.from(line, 'base64').toString('latin1').startsWith('c=')) {
-          s.write(`+ ${b64(`v=${randomBytes(32).toString('base64')}`)}\r\n`);
-        } else if (line === '*') {
-          s.write('A1 BAD cancelled\r\n');
-        }
+    onLines(s, (line) => {
+      const m = /^(\S+) AUTHENTICATE SCRAM-SHA-256-PLUS (\S+)$/.exec(line);
+      const cap = /^(\S+) CAPABILITY$/.exec(line);
+      if (cap) {
+        s.write(`* CAPABILITY IMAP4rev1 AUTH=SCRAM-SHA-256-PLUS SASL-IR\r\n${cap[1]} OK done\r\n`);
+      } else if (m) {
+        const first = Buffer.from(m[2]!, 'base64').toString('utf8');
+        const nonce = /,r=([^,]+)/.exec(first)![1]!;
+        s.write(`+ ${b64(`r=${nonce}fake,s=${randomBytes(16).toString('base64')},i=4096`)}\r\n`);
+      } else if (Buffer.from(line, 'base64').toString('latin1').startsWith('c=')) {
+        s.write(`+ ${b64(`v=${randomBytes(32).toString('base64')}`)}\r\n`);
+      } else if (line === '*') {
+        s.write('A1 BAD cancelled\r\n');
       }
     });
     s.on('error', () => undefined);
@@ -291,6 +284,20 @@ test('the client drops a server whose signature does not verify (no mutual authe
     await new Promise((r) => server.close(r));
   }
 });
+
+/** Calls `onLine` with each CRLF-terminated line a fake server's client sends (without the CRLF). */
+function onLines(s: net.Socket, onLine: (line: string) => void): void {
+  let buf = '';
+  s.on('data', (d: Buffer) => {
+    buf += d.toString('latin1');
+    let i: number;
+    while ((i = buf.indexOf('\r\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      onLine(line);
+    }
+  });
+}
 
 /** The test client's TLS socket (a private field of the helper). */
 function socketOf(c: ImapTestClient): tls.TLSSocket {
@@ -314,51 +321,44 @@ test('the client without SASL-IR: the client-first goes after "+ "; a server usi
   const seen: string[] = [];
   const server = tls.createServer({ key: pems.private, cert: pems.cert }, (s) => {
     s.write('* OK [CAPABILITY IMAP4rev1 AUTH=SCRAM-SHA-256-PLUS] fake\r\n');
-    let buf = '';
     let step: ((line: string) => void) | null = null;
-    s.on('data', (d: Buffer) => {
-      buf += d.toString('latin1');
-      let i: number;
-      while ((i = buf.indexOf('\r\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        seen.push(line);
-        if (step) {
-          step(line);
-          continue;
-        }
-        const [tag, ...words] = line.split(' ');
-        const cmd = words.join(' ').toUpperCase();
-        if (cmd === 'AUTHENTICATE SCRAM-SHA-256-PLUS') {
-          s.write('+ \r\n');
-          step = (first) => {
-            const cf = parseClientFirst(Buffer.from(first, 'base64').toString('utf8'), { allowChannelBinding: true });
-            const ex = startScram(cf, cred, undefined, channelBindingData(s, cf.cbName ?? '', 'server'));
-            s.write(`+ ${b64(ex.serverFirst)}\r\n`);
-            step = (final) => {
-              let v: string | null = null;
-              try {
-                v = ex.finish(Buffer.from(final, 'base64').toString('utf8'));
-              } catch {
-                v = null;
-              }
-              if (!v) {
-                step = null;
-                s.write(`${tag} NO [AUTHENTICATIONFAILED] no\r\n`);
-                return;
-              }
-              s.write(`+ ${b64(v)}\r\n`);
-              step = (empty) => {
-                step = null;
-                s.write(empty === '' ? `${tag} OK [CAPABILITY IMAP4rev1] in\r\n` : `${tag} BAD expected empty\r\n`);
-              };
+    onLines(s, (line) => {
+      seen.push(line);
+      if (step) {
+        step(line);
+        return;
+      }
+      const [tag, ...words] = line.split(' ');
+      const cmd = words.join(' ').toUpperCase();
+      if (cmd === 'AUTHENTICATE SCRAM-SHA-256-PLUS') {
+        s.write('+ \r\n');
+        step = (first) => {
+          const cf = parseClientFirst(Buffer.from(first, 'base64').toString('utf8'), { allowChannelBinding: true });
+          const ex = startScram(cf, cred, undefined, channelBindingData(s, cf.cbName ?? '', 'server'));
+          s.write(`+ ${b64(ex.serverFirst)}\r\n`);
+          step = (final) => {
+            let v: string | null = null;
+            try {
+              v = ex.finish(Buffer.from(final, 'base64').toString('utf8'));
+            } catch {
+              v = null;
+            }
+            if (!v) {
+              step = null;
+              s.write(`${tag} NO [AUTHENTICATIONFAILED] no\r\n`);
+              return;
+            }
+            s.write(`+ ${b64(v)}\r\n`);
+            step = (empty) => {
+              step = null;
+              s.write(empty === '' ? `${tag} OK [CAPABILITY IMAP4rev1] in\r\n` : `${tag} BAD expected empty\r\n`);
             };
           };
-        } else if (cmd === 'LOGOUT') {
-          s.end(`* BYE bye\r\n${tag} OK bye\r\n`);
-        } else {
-          s.write(`${tag} BAD what\r\n`);
-        }
+        };
+      } else if (cmd === 'LOGOUT') {
+        s.end(`* BYE bye\r\n${tag} OK bye\r\n`);
+      } else {
+        s.write(`${tag} BAD what\r\n`);
       }
     });
     s.on('error', () => undefined);

@@ -148,16 +148,21 @@ test('a password in a file other users can read: a warning, even with --quiet', 
   assert.equal(r.calls.length, 1, 'the sync still runs');
 });
 
+/** An engine that reports connecting, logs one line and finishes. */
+function connectingEngine(logLine: string): Partial<SyncEngine> {
+  return {
+    syncOnce: async (opts: SyncOptions) => {
+      opts.onProgress?.({ phase: 'connect', mailboxesDone: 0, mailboxesTotal: 0, messagesDone: 0, messagesTotal: 0, bytesDone: 0, bytesTotal: 0 });
+      opts.onLog?.(logLine);
+      return summary();
+    },
+  };
+}
+
 test('progress events and log lines reach stderr as plain lines when it is not a terminal', async () => {
   const r = await runSync(['--replica', '/tmp/x', ...FLAGS], {
     env: ENV,
-    engine: {
-      syncOnce: async (opts) => {
-        opts.onProgress?.({ phase: 'connect', mailboxesDone: 0, mailboxesTotal: 0, messagesDone: 0, messagesTotal: 0, bytesDone: 0, bytesTotal: 0 });
-        opts.onLog?.('created mailbox Projects on the server');
-        return summary();
-      },
-    },
+    engine: connectingEngine('created mailbox Projects on the server'),
   });
   assert.equal(r.code, 0);
   assert.match(r.stderr, /^petrel: sync: connecting, mailbox 0\/0, 0\/0 msgs, 0 B \(0%\)\npetrel: created mailbox Projects on the server\n$/);
@@ -165,25 +170,13 @@ test('progress events and log lines reach stderr as plain lines when it is not a
 
   const noBar = await runSync(['--replica', '/tmp/x', ...FLAGS, '--progress', 'none'], {
     env: ENV,
-    engine: {
-      syncOnce: async (opts) => {
-        opts.onProgress?.({ phase: 'connect', mailboxesDone: 0, mailboxesTotal: 0, messagesDone: 0, messagesTotal: 0, bytesDone: 0, bytesTotal: 0 });
-        opts.onLog?.('created mailbox Projects on the server');
-        return summary();
-      },
-    },
+    engine: connectingEngine('created mailbox Projects on the server'),
   });
   assert.equal(noBar.stderr, 'petrel: created mailbox Projects on the server\n', '--progress none: log lines, no progress');
 
   const quiet = await runSync(['--replica', '/tmp/x', ...FLAGS, '--quiet'], {
     env: ENV,
-    engine: {
-      syncOnce: async (opts) => {
-        opts.onProgress?.({ phase: 'connect', mailboxesDone: 0, mailboxesTotal: 0, messagesDone: 0, messagesTotal: 0, bytesDone: 0, bytesTotal: 0 });
-        opts.onLog?.('created mailbox Projects');
-        return summary();
-      },
-    },
+    engine: connectingEngine('created mailbox Projects'),
   });
   assert.equal(quiet.code, 0);
   assert.equal(quiet.stdout + quiet.stderr, '', '--quiet prints nothing on success');

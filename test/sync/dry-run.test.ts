@@ -7,7 +7,7 @@ import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { syncOnce } from '../../src/sync/engine.js';
 import type { AccountSettings } from '../../src/sync/types.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { connect, localSnapshot, message, remoteSnapshot, tempReplica } from './sync-helpers.js';
+import { accountFor, connect, localSnapshot, message, remoteSnapshot, tempReplica } from './sync-helpers.js';
 
 let server: TestServer;
 let account: AccountSettings;
@@ -15,7 +15,7 @@ let replica: string;
 
 before(async () => {
   server = await startTestServer();
-  account = { host: '127.0.0.1', port: server.port, tls: 'none', user: server.user, password: server.password };
+  account = accountFor(server);
   replica = await tempReplica();
 });
 after(async () => {

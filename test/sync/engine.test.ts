@@ -10,7 +10,7 @@ import type { Store } from '../../src/store/types.js';
 import { syncOnce } from '../../src/sync/engine.js';
 import type { AccountSettings, SyncOptions } from '../../src/sync/types.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { connect, counts, localSnapshot, message, remoteSnapshot, storeSnapshot, tempReplica } from './sync-helpers.js';
+import { accountFor, connect, counts, localSnapshot, message, remoteSnapshot, storeSnapshot, tempReplica } from './sync-helpers.js';
 
 const TIERS: Array<{ name: string; disable: string[] }> = [
   { name: 'QRESYNC', disable: [] },
@@ -44,7 +44,7 @@ for (const tier of TIERS) {
 
     before(async () => {
       server = await startTestServer();
-      account = { host: '127.0.0.1', port: server.port, tls: 'none', user: server.user, password: server.password };
+      account = accountFor(server);
       replica = await tempReplica();
       const c = await connect(account);
       for (let i = 1; i <= 5; i++) await c.append('INBOX', message(`inbox ${i}`), { flags: i % 2 ? ['\\Seen'] : [] });

@@ -13,7 +13,7 @@ import { METADATA_FILE, openSqliteStore } from '../../src/store/sqlite/sqlite-st
 import { syncOnce } from '../../src/sync/engine.js';
 import type { AccountSettings } from '../../src/sync/types.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { connect, counts, localSnapshot, message, remoteSnapshot, sameSnapshot, tempReplica } from './sync-helpers.js';
+import { accountFor, connect, counts, localSnapshot, message, remoteSnapshot, sameSnapshot, tempReplica } from './sync-helpers.js';
 
 const CHILD = fileURLToPath(new URL('./sync-child.js', import.meta.url));
 let server: TestServer;
@@ -23,7 +23,7 @@ let account: AccountSettings;
 before(async () => {
   server = await startTestServer();
   replica = await tempReplica();
-  account = { host: '127.0.0.1', port: server.port, tls: 'none', user: server.user, password: server.password };
+  account = accountFor(server);
 });
 after(async () => {
   await server.stop();

@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import type { AccountSettings } from '../../src/sync/types.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { namesScenario } from './scenario.js';
-import { tempReplica } from './sync-helpers.js';
+import { accountFor, tempReplica } from './sync-helpers.js';
 
 let server: TestServer;
 let account: AccountSettings;
@@ -13,7 +13,7 @@ let replica: string;
 
 before(async () => {
   server = await startTestServer();
-  account = { host: '127.0.0.1', port: server.port, tls: 'none', user: server.user, password: server.password };
+  account = accountFor(server);
   replica = await tempReplica();
 });
 after(async () => {

@@ -12,7 +12,7 @@ import { ContentFetcher, ReplicaReader } from '../../src/sync/on-demand.js';
 import type { AccountSettings } from '../../src/sync/types.js';
 import { startTestServer, TEST_PASSWORD, type TestServer } from '../helpers/server.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
-import { connect, tempReplica } from './sync-helpers.js';
+import { accountFor, connect, tempReplica } from './sync-helpers.js';
 
 const TEXT = 'Meeting notes: the plan is agreed.\r\n'.repeat(55); // ~2 KB
 const VIDEO = Buffer.alloc(600 * 1024, 7).toString('base64').replace(/.{76}/g, '$&\r\n');
@@ -31,7 +31,7 @@ let account: AccountSettings;
 
 before(async () => {
   server = await startTestServer();
-  account = { host: '127.0.0.1', port: server.port, tls: 'none', user: server.user, password: server.password };
+  account = accountFor(server);
   const c = await connect(account);
   await c.append('INBOX', withAttachment('talk recording'));
   await c.append('INBOX', Buffer.from('Subject: old\r\nMessage-ID: <old@example.org>\r\n\r\nold mail\r\n'), { internalDate: new Date('2020-01-02T00:00:00Z') });

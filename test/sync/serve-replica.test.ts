@@ -9,7 +9,7 @@ import { syncOnce } from '../../src/sync/engine.js';
 import type { AccountSettings } from '../../src/sync/types.js';
 import { freePort, serve, type Serving } from '../cli/serve-process.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { connect, tempReplica } from './sync-helpers.js';
+import { accountFor, connect, tempReplica } from './sync-helpers.js';
 
 const BIG = Buffer.from(
   'Subject: report\r\nMessage-ID: <report@example.org>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n' +
@@ -25,14 +25,14 @@ let account: AccountSettings;
 
 before(async () => {
   server = await startTestServer();
-  account = { host: '127.0.0.1', port: server.port, tls: 'none', user: server.user, password: server.password };
+  account = accountFor(server);
   const c = await connect(account);
   await c.append('INBOX', BIG);
   await c.logout();
   replica = await tempReplica();
   await syncOnce({ replicaDir: replica, account, rules: [{ pattern: '*', policy: { mode: 'text', maxTextBytes: 4096 } }] });
   const accountFile = join(replica, '..', `${replica.split('/').pop()}-account.json`);
-  await writeFile(accountFile, JSON.stringify({ host: '127.0.0.1', port: server.port, tls: 'none', user: server.user, password: server.password }));
+  await writeFile(accountFile, JSON.stringify(accountFor(server)));
   const port = await freePort();
   local = await serve(['--data', replica, '--sync-account', accountFile, '--host', '127.0.0.1', '--imap-port', String(port), '--imaps-port', '0', '--pop3-port', '0', '--pop3s-port', '0']);
   (local as Serving & { port: number }).port = port;

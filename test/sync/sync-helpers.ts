@@ -20,6 +20,11 @@ function flagsKey(flags: readonly string[]): string {
     .join(' ');
 }
 
+/** The account of a test server's user, on loopback without TLS. */
+export function accountFor(server: { port: number; user: string; password: string }): AccountSettings {
+  return { host: '127.0.0.1', port: server.port, tls: 'none', user: server.user, password: server.password };
+}
+
 export async function connect(account: AccountSettings, enable?: string[]): Promise<ImapClient> {
   return ImapClient.connect({
     host: account.host,

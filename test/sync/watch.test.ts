@@ -9,7 +9,7 @@ import type { AccountSettings, SyncSummary } from '../../src/sync/types.js';
 import { watch } from '../../src/sync/watch.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
-import { connect, counts, localSnapshot, message, remoteSnapshot, sameSnapshot, tempReplica } from './sync-helpers.js';
+import { accountFor, connect, counts, localSnapshot, message, remoteSnapshot, sameSnapshot, tempReplica } from './sync-helpers.js';
 
 let server: TestServer;
 let proxy: TcpProxy;
@@ -21,7 +21,7 @@ before(async () => {
   server = await startTestServer();
   proxy = await startTcpProxy(server.port);
   replica = await tempReplica();
-  direct = { host: '127.0.0.1', port: server.port, tls: 'none', user: server.user, password: server.password };
+  direct = accountFor(server);
   viaProxy = { ...direct, port: proxy.port };
 });
 after(async () => {

@@ -6,15 +6,14 @@ import { rm } from 'node:fs/promises';
 import { test } from 'node:test';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { syncOnce } from '../../src/sync/engine.js';
-import type { AccountSettings } from '../../src/sync/types.js';
 import { startTestServer } from '../helpers/server.js';
-import { connect, message, tempReplica } from './sync-helpers.js';
+import { accountFor, connect, message, tempReplica } from './sync-helpers.js';
 
 test('sync keeps INTERNALDATE zones both ways', async () => {
   const server = await startTestServer();
   const replica = await tempReplica();
   try {
-    const account: AccountSettings = { host: '127.0.0.1', port: server.port, tls: 'none', user: server.user, password: server.password };
+    const account = accountFor(server);
     const at = new Date('2026-03-01T22:30:00Z');
     const c = await connect(account);
     await c.append('INBOX', message('east'), { internalDate: at, internalDateOffset: 5 * 60 + 30 });
